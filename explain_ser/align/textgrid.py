@@ -1,0 +1,103 @@
+"""Praat TextGrid reading and writing (through praatio).
+
+We write three interval tiers, ``words``, ``phones`` and ``vocalizations``, in
+Praat's long text format with the gaps filled by empty intervals — the layout
+the Montreal Forced Aligner writes, so MFA, Praat and this toolkit read each
+other's files. Reading accepts MFA's names too: ``words``/``phones`` or, for
+multi-speaker MFA output, ``<speaker> - words``/``<speaker> - phones``.
+
+Silence markers (empty, ``sil``, ``sp``, ``<eps>``, ``SIL``) are dropped when read:
+a gap is silence. ``spn`` (MFA's spoken noise for unknown words) is kept.
+
+>>> import tempfile, os
+>>> from explain_ser.align.base import Alignment, Interval
+>>> a = Alignment([Interval(0.1, 0.5, "hi")], [Interval(0.1, 0.3, "HH"), Interval(0.3, 0.5, "AY1")],
+...               duration=1.0, backend="test")
+>>> p = os.path.join(tempfile.mkdtemp(), "x.TextGrid")
+>>> write_alignment(a, p)
+>>> b = read_alignment(p)
+>>> b.word_labels(), [q.label for q in b.phones], b.duration
+(['hi'], ['HH', 'AY1'], 1.0)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from explain_ser.align.base import Alignment, Interval
+from explain_ser.errors import InputError
+
+SILENCE_LABELS = frozenset({"", "sil", "sp", "<eps>", "SIL", "<sil>", "<s>", "</s>", "silence"})
+TIERS = ("words", "phones", "vocalizations")
+
+
+def read_tiers(path) -> tuple[dict[str, list[Interval]], float]:
+    """All interval tiers of a TextGrid as ``{name: [Interval, ...]}`` plus its end time.
+
+    Intervals with silence labels are dropped; labels are stripped of whitespace.
+    """
+    from praatio import textgrid as ptg
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "TextGrid not found")
+    try:
+        tg = ptg.openTextgrid(str(path), includeEmptyIntervals=False, duplicateNamesMode="rename")
+    except Exception as exc:  # praatio raises several types for malformed files
+        raise InputError(path, f"not a readable TextGrid ({exc.__class__.__name__}: {exc})") from None
+    tiers = {}
+    for name in tg.tierNames:
+        tier = tg.getTier(name)
+        if tier.tierType != "IntervalTier":
+            continue
+        tiers[name] = [Interval(float(e.start), float(e.end), e.label.strip())
+                       for e in tier.entries if e.label.strip() not in SILENCE_LABELS]
+    return tiers, float(tg.maxTimestamp)
+
+
+def _find(tiers: dict, kind: str) -> list[Interval]:
+    """The tier called ``kind``, or MFA's ``<speaker> - kind``; empty if absent."""
+    for name, ivs in tiers.items():
+        if name.lower() == kind or name.lower().endswith(f" - {kind}"):
+            return ivs
+    return []
+
+
+def read_alignment(path, backend: str = "textgrid") -> Alignment:
+    """An :class:`Alignment` from a TextGrid (ours or MFA's). Phone set guessed from labels."""
+    from explain_ser.align.phones import guess_phone_set
+
+    tiers, xmax = read_tiers(path)
+    words, phones = _find(tiers, "words"), _find(tiers, "phones")
+    if not words and not phones:
+        raise InputError(path, f"no 'words' or 'phones' tier (tiers: {', '.join(tiers) or 'none'})")
+    return Alignment(
+        words=words, phones=phones, vocalizations=_find(tiers, "vocalizations"),
+        backend=backend, duration=xmax, clip_id=Path(path).stem,
+        transcript=" ".join(w.label for w in words),
+        phone_set=guess_phone_set([p.label for p in phones]),
+    )
+
+
+def write_alignment(alignment: Alignment, path) -> None:
+    """Write words/phones/vocalizations tiers (atomically: temp file then rename)."""
+    from praatio import textgrid as ptg
+
+    duration = max([alignment.duration] + [iv.end for t in TIERS for iv in getattr(alignment, t)])
+    tg = ptg.Textgrid()
+    for name in TIERS:
+        entries = [(round(iv.start, 6), round(iv.end, 6), iv.label)
+                   for iv in getattr(alignment, name) if iv.end > iv.start]
+        tg.addTier(ptg.IntervalTier(name, entries, 0.0, duration))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        tg.save(tmp, format="long_textgrid", includeBlankSpaces=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

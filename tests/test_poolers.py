@@ -1,0 +1,165 @@
+"""Contracts every pooler must honour (see explain_ser/poolers.py)."""
+
+import math
+
+import pytest
+import torch
+
+from explain_ser.poolers import POOLERS, QKVPool, build_pooler, masked_softmax
+
+D = 16
+CONFIGS = [
+    ("mean", {}),
+    ("mhaap", {"n_heads": 4}),
+    ("qkv", {"n_heads": 1}),
+    ("qkv", {"n_heads": 4, "query": "mean"}),
+    ("qkv", {"n_heads": 2, "tanh_bound": True}),
+    ("mqmha", {"n_heads": 4, "n_queries": 2}),
+    ("mqmha", {"n_heads": 2, "n_queries": 3, "hidden": 0}),
+    ("transformer", {"n_heads": 4}),
+    ("transformer", {"n_heads": 2, "d_model": 8}),
+]
+IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
+
+
+def make(name, kw, seed=0):
+    torch.manual_seed(seed)
+    return build_pooler(name, D, **kw).eval()
+
+
+def batch(seed=1, lengths=(9, 5, 1)):
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths)
+    x = torch.randn(len(lengths), T, D, generator=g)
+    mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
+    return x, mask
+
+
+def test_registry_covers_all_poolers():
+    assert set(POOLERS) == {"mean", "mhaap", "qkv", "mqmha", "transformer"}
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_shapes_sum_to_one_zero_on_padding(name, kw):
+    pool = make(name, kw)
+    x, mask = batch()
+    pooled, w = pool(x, mask)
+    assert pooled.shape == (3, pool.out_dim)
+    assert w.shape == (3, pool.n_heads, x.shape[1]) and len(pool.head_names) == pool.n_heads
+    assert torch.allclose(w.sum(-1), torch.ones(3, pool.n_heads), atol=1e-5)
+    assert torch.all(w[~mask[:, None, :].expand_as(w)] == 0)
+    assert torch.all(w >= 0) and torch.isfinite(pooled).all()
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_padding_content_changes_nothing(name, kw):
+    pool = make(name, kw)
+    x, mask = batch()
+    x2 = x.clone()
+    x2[~mask] = torch.randn(int((~mask).sum()), D) * 100
+    p1, w1 = pool(x, mask)
+    p2, w2 = pool(x2, mask)
+    assert torch.allclose(p1, p2, atol=1e-5) and torch.equal(w1, w2)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_batch_padding_invariance(name, kw):
+    """A clip pooled alone gives what it gives inside a padded batch."""
+    pool = make(name, kw)
+    x, mask = batch()
+    p, w = pool(x, mask)
+    p1, w1 = pool(x[1:2, :5], None)
+    assert torch.allclose(p[1], p1[0], atol=1e-5)
+    assert torch.allclose(w[1, :, :5], w1[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_deterministic_in_eval(name, kw):
+    pool = make(name, kw)
+    x, mask = batch()
+    p1, w1 = pool(x, mask)
+    p2, w2 = pool(x, mask)
+    assert torch.equal(p1, p2) and torch.equal(w1, w2)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_keep_mask_equals_removing_frames(name, kw):
+    pool = make(name, kw)
+    x, mask = batch(lengths=(9,))
+    keep = torch.ones(1, 9)
+    keep[0, [2, 5, 6]] = 0
+    p, w = pool(x, mask, keep=keep)
+    idx = keep[0].bool()
+    p_sub, w_sub = pool(x[:, idx], None)
+    assert torch.allclose(p, p_sub, atol=1e-5)
+    assert torch.all(w[:, :, ~idx] == 0)
+    assert torch.allclose(w[:, :, idx], w_sub, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_gradients_flow(name, kw):
+    pool = make(name, kw).train()
+    x, mask = batch()
+    x.requires_grad_(True)
+    pooled, w = pool(x, mask)
+    (pooled.square().sum() + w.square().sum()).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert torch.all(x.grad[~mask] == 0), "padding frames must get no gradient"
+    params = [p for p in pool.parameters()]
+    if name != "mean":
+        assert params and all(p.grad is not None and torch.isfinite(p.grad).all() for p in params)
+
+
+@pytest.mark.parametrize("name,kw", CONFIGS, ids=IDS)
+def test_empty_row_gives_zeros_not_nan(name, kw):
+    pool = make(name, kw)
+    x, mask = batch()
+    keep = torch.ones(mask.shape)
+    keep[2] = 0  # remove every frame of clip 2
+    pooled, w = pool(x, mask, keep=keep)
+    assert torch.isfinite(pooled).all() and torch.all(w[2] == 0)
+
+
+def test_transformer_dropout_only_in_training():
+    pool = make("transformer", {"n_heads": 2, "dropout": 0.5})
+    x, mask = batch()
+    pool.train()
+    assert not torch.equal(pool(x, mask)[0], pool(x, mask)[0])
+    pool.eval()
+    assert torch.equal(pool(x, mask)[0], pool(x, mask)[0])
+
+
+def test_tanh_bound_limits_weight_ratio():
+    torch.manual_seed(0)
+    x = torch.randn(4, 50, D) * 50  # large scores: unbounded attention concentrates
+    for h in (1, 4):
+        bounded = QKVPool(D, n_heads=h, tanh_bound=True).eval()
+        free = QKVPool(D, n_heads=h).eval()
+        free.load_state_dict(bounded.state_dict())
+        _, wb = bounded(x, None)
+        _, wf = free(x, None)
+        ratio_b = (wb.max(-1).values / wb.min(-1).values).max().item()
+        ratio_f = (wf.max(-1).values / wf.min(-1).values).max().item()
+        assert ratio_b <= math.e**2 * (1 + 1e-5)
+        assert ratio_f > math.e**2
+        assert wb.max().item() <= math.e**2 / (math.e**2 + 49) + 1e-6  # the most one frame of 50 can get
+
+
+def test_masked_softmax_soft_keep():
+    scores = torch.zeros(1, 1, 4)
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    w = masked_softmax(scores, valid, torch.log(torch.tensor([[1.0, 1.0, 0.5, 0.5]])))
+    assert torch.allclose(w, torch.tensor([[[1 / 3, 1 / 3, 1 / 6, 1 / 6]]]))
+
+
+def test_mqmha_weight_layout():
+    pool = make("mqmha", {"n_heads": 2, "n_queries": 3})
+    x, mask = batch()
+    _, w = pool(x, mask)
+    wq = pool.split_weights(w)
+    assert torch.equal(wq[:, 1, 0], w[:, pool.head_names.index("q1h0")])
+
+
+def test_build_pooler_rejects_unknown():
+    with pytest.raises(ValueError, match="unknown pooler"):
+        build_pooler("nope", 8)
