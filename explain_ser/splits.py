@@ -137,7 +137,8 @@ def make_folds(df: pd.DataFrame, scheme: str = "speakers", k: int = 3, n_folds: 
         raise InputError(f"k={k}", f"needs 1 <= k < number of speakers ({len(order)})")
     chunks = [order[i : i + k] for i in range(0, len(order), k)]
     if len(chunks) > 1 and len(chunks[-1]) < k:  # a short last chunk joins the one before
-        chunks[-2] += chunks.pop()
+        last = chunks.pop()
+        chunks[-1] = chunks[-1] + last
     folds = []
     for i, test_spk in enumerate(chunks):
         rest = [s for s in order if s not in test_spk]

@@ -31,11 +31,12 @@ from explain_ser.errors import InputError
 
 @dataclass(frozen=True)
 class Interval:
-    """One labelled stretch ``[start, end)`` in seconds."""
+    """One labelled stretch ``[start, end)`` in seconds (``confidence`` for detected units)."""
 
     start: float
     end: float
     label: str
+    confidence: float | None = None
 
     def __post_init__(self):
         if not self.end >= self.start:
@@ -58,6 +59,7 @@ class Alignment:
     clip_id: str = ""
     transcript: str = ""
     phone_set: str = "arpabet"  # "arpabet" or "ipa" (MFA's IPA sets)
+    notes: list[str] = field(default_factory=list)  # fallbacks taken, for the user to see
 
     def word_labels(self) -> list[str]:
         return [w.label for w in self.words]

@@ -69,7 +69,7 @@ def strip_ipa(phone: str) -> str:
     ('t', 'ɫ', 'a', 'tʃ')
     """
     out = []
-    for ch in unicodedata.normalize("NFD", phone):
+    for ch in unicodedata.normalize("NFC", phone):
         if unicodedata.combining(ch) or ch in _MODIFIERS or ch in _STRESS_MARKS:
             continue
         out.append(ch)

@@ -16,7 +16,7 @@ inside them; ``get_alignment()`` walks words -> phones. Its frames are 10 ms.
 * PocketSphinx's dictionary has no stress; espeak-ng's stress marks are copied onto
   the vowels when the vowel counts agree (otherwise the vowel keeps no digit).
 * A transcript that does not fit the audio makes the search fail; we retry once
-  with wider beams, then raise :class:`InputError` naming the clip.
+  with dither and more Gaussians, then raise :class:`InputError` naming the clip.
 
 The language-model-free decoder is built once per process (0.1 s) and reused.
 """
@@ -31,7 +31,12 @@ from explain_ser.errors import InputError
 
 NOISE_WORD = "[NOISE]"
 _FILLERS = {"<s>", "</s>", "<sil>", NOISE_WORD, "[SPEECH]"}
-_WIDE = dict(beam=1e-80, wbeam=1e-60, pbeam=1e-80)
+# The FSG alignment search fails outright when the acoustics stray from the model (a British
+# voice against US CMUdict pronunciations, measured on espeak-ng speech): more Gaussians
+# per frame (topn 16, default 4) fixed some of these; wider beams made it *worse*; the
+# retry adds dither, which perturbs digital silence and rescued others.
+_FIRST = dict(topn=16)
+_RETRY = dict(topn=32, dither=True)
 
 
 class PocketSphinxAligner:
@@ -49,7 +54,7 @@ class PocketSphinxAligner:
             from pocketsphinx import Decoder
 
             self._decoders[wide] = Decoder(lm=None, samprate=16000, loglevel="FATAL",
-                                           **(_WIDE if wide else {}))
+                                           **(_RETRY if wide else _FIRST))
         return self._decoders[wide]
 
     def _ensure_words(self, words: list[str], wide: bool) -> None:

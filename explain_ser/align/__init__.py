@@ -1,0 +1,118 @@
+"""Alignment of clips to words, phones and non-linguistic vocalizations.
+
+One call for everything: :func:`align_clip`. Backends (``--aligner``):
+
+=============  ===========================================================  ==============
+name           what it gives                                                 languages
+=============  ===========================================================  ==============
+mfa            words + phones (ARPAbet or MFA IPA); external ``mfa`` program  MFA's models
+pocketsphinx   words + ARPAbet phones with stress; embedded, the default     English
+whisper        words only; transcribes when no transcript is given           any (base/small)
+=============  ===========================================================  ==============
+
+``auto`` (the default) picks: English with a transcript -> pocketsphinx; no transcript ->
+Whisper transcribes, then (English) PocketSphinx aligns phones to Whisper's text; other
+languages -> mfa if installed, else whisper. When the chosen backend cannot run (``mfa``
+missing), the next in :data:`FALLBACK` is used and the reason is kept in ``alignment.notes``.
+"""
+
+from __future__ import annotations
+
+from explain_ser.align.base import (Aligner, AlignerUnavailable, Alignment, Interval, Token,
+                                    tokenize_transcript, words_of)
+from explain_ser.align.phones import phone_class, stress_of
+from explain_ser.errors import InputError
+
+ALIGNERS = ("auto", "mfa", "pocketsphinx", "whisper")
+FALLBACK = {"mfa": "pocketsphinx", "pocketsphinx": "whisper", "whisper": None}
+
+__all__ = ["Alignment", "Interval", "Token", "Aligner", "AlignerUnavailable", "ALIGNERS", "align_clip",
+           "get_aligner", "phone_class", "stress_of", "tokenize_transcript", "words_of"]
+
+_CACHE: dict[tuple, Aligner] = {}
+
+
+def get_aligner(name: str, language: str = "en", whisper_source: str = "tiny.en") -> Aligner:
+    """A (cached) backend instance by name."""
+    key = (name, language, whisper_source)
+    if key in _CACHE:
+        return _CACHE[key]
+    if name == "pocketsphinx":
+        from explain_ser.align.pocketsphinx_backend import PocketSphinxAligner
+
+        aligner = PocketSphinxAligner()
+    elif name == "whisper":
+        from explain_ser.align.whisper_words import WhisperWordAligner
+
+        aligner = WhisperWordAligner(source=whisper_source, language=language)
+    elif name == "mfa":
+        from explain_ser.align.mfa import MFAAligner
+
+        aligner = MFAAligner(language=language)
+    else:
+        raise InputError(name, f"unknown aligner; choose one of {', '.join(ALIGNERS)}")
+    _CACHE[key] = aligner
+    return aligner
+
+
+def _is_english(language: str | None) -> bool:
+    return (language or "en").lower().split("-")[0] in ("en", "eng", "english")
+
+
+def align_clip(clip, transcript: str | None = None, aligner: str = "auto", language: str = "en",
+               whisper_source: str = "tiny.en", vocalizations: bool = True) -> Alignment:
+    """Align one clip; ``transcript=None`` lets Whisper supply the words.
+
+    ``vocalizations=True`` also tags non-linguistic sounds outside the words
+    (:func:`explain_ser.align.vocalizations.detect_vocalizations`) and merges them
+    with the transcript's own tokens.
+    """
+    notes: list[str] = []
+    if transcript is not None and not words_of(transcript) and not transcript.strip():
+        transcript = None  # an empty string means "no transcript", documented in the CLI help
+    if aligner == "auto":
+        if transcript is None:
+            aligner = "whisper"
+        else:
+            aligner = "pocketsphinx" if _is_english(language) else "mfa"
+    if aligner not in ALIGNERS:
+        raise InputError(aligner, f"unknown aligner; choose one of {', '.join(ALIGNERS)}")
+
+    if transcript is None and aligner != "whisper":
+        text, _ = get_aligner("whisper", language, whisper_source).transcribe(clip)
+        notes.append(f"no transcript: Whisper ({whisper_source}) transcribed {text!r}")
+        transcript = text
+
+    name, result = aligner, None
+    while name is not None:
+        if name == "pocketsphinx" and not _is_english(language):
+            notes.append(f"pocketsphinx skipped: it has an English model only (language {language})")
+            name = FALLBACK[name]
+            continue
+        try:
+            result = get_aligner(name, language, whisper_source).align(clip, transcript)
+            break
+        except AlignerUnavailable as exc:
+            notes.append(f"{exc}; falling back to {FALLBACK[name]}")
+            name = FALLBACK[name]
+    if result is None:
+        raise InputError(getattr(clip, "clip_id", "clip"), "no aligner could run: " + "; ".join(notes))
+
+    if aligner == "whisper" and transcript is None and _is_english(language) and result.words:
+        # Whisper gave words only; an English clip can get phones from PocketSphinx on Whisper's text
+        try:
+            phoned = get_aligner("pocketsphinx").align(clip, result.transcript)
+            phoned.backend = "whisper+pocketsphinx"
+            notes.append("phones by PocketSphinx on Whisper's transcript")
+            result = phoned
+        except InputError as exc:
+            notes.append(f"no phones: PocketSphinx could not align Whisper's transcript ({exc})")
+
+    if vocalizations:
+        from explain_ser.align.vocalizations import detect_vocalizations, merge_with_tokens
+
+        found = detect_vocalizations(clip.samples, result.words)
+        result.vocalizations = merge_with_tokens(result.vocalizations, found)
+    result.notes = notes + result.notes
+    result.clip_id = result.clip_id or getattr(clip, "clip_id", "")
+    return result.check()

@@ -1,0 +1,261 @@
+"""SER model over frozen encoder features: tap choice -> standardisation -> pooler -> classifier head.
+
+``SERModel`` takes the encoder's taps ``[B, L, T, D]`` (all ``n_taps`` of them, or just the model's own taps in
+the model's order; ``[B, T, D]`` for a one-tap model) and a padding mask ``[B, T]`` (True = real frame):
+
+1. tap choice: one tap, or a learned softmax-weighted sum of several (weights in :meth:`SERModel.layer_weights`);
+2. per-tap standardisation with mean/std computed on the training frames, stored in the checkpoint;
+3. a pooler from :mod:`explain_ser.poolers` (pooled vector + frame weights [B, H, T]);
+4. head: Linear -> ReLU -> Dropout -> Linear (as in arXiv 2602.06000).
+
+Checkpoints are a directory with ``model.safetensors`` (weights and standardisation buffers) and
+``config.json`` (encoder source, weights hash, dim, taps, window mode, pooler and hyper-parameters, labels,
+training data, folds, seeds, metrics, explain_ser version). :func:`load_checkpoint` resolves shipped names
+from ``explain_ser/checkpoints/<name>/`` and refuses an encoder that does not match.
+
+>>> model = SERModel(labels=["angry", "sad"], dim=8, taps=[2], n_taps=5, pooler="mhaap", pooler_hparams={"n_heads": 2})
+>>> feats, mask = torch.randn(3, 5, 7, 8), torch.ones(3, 7, dtype=torch.bool)
+>>> logits, weights = model.eval().forward_with_weights(feats, mask)
+>>> tuple(logits.shape), list(weights), tuple(weights["h0"].shape)
+((3, 2), ['h0', 'h1'], (3, 7))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .errors import InputError
+from .poolers import build_pooler
+
+__all__ = ["SERModel", "pad_batch", "predict_proba", "save_checkpoint", "load_checkpoint",
+           "available_checkpoints", "CHECKPOINT_DIR", "FORMAT"]
+
+CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+FORMAT = "explain_ser.checkpoint/1"
+
+
+class SERModel(nn.Module):
+    """Frozen-encoder SER classifier; see the module docstring."""
+
+    def __init__(self, labels, dim: int, taps, n_taps: int | None = None, pooler: str = "mhaap",
+                 pooler_hparams: dict | None = None, hidden: int = 256, dropout: float = 0.3,
+                 input_dropout: float = 0.0):
+        super().__init__()
+        self.labels = [str(x) for x in labels]
+        self.dim, self.taps = int(dim), [int(t) for t in (taps if isinstance(taps, (list, tuple)) else [taps])]
+        self.n_taps = int(n_taps) if n_taps is not None else None
+        assert self.taps, "at least one tap"
+        if self.n_taps is not None:
+            assert all(0 <= t < self.n_taps for t in self.taps), f"taps {self.taps} outside 0..{self.n_taps - 1}"
+        self.pooler_name, self.hidden, self.dropout_p = pooler, int(hidden), float(dropout)
+        self.input_dropout_p = float(input_dropout)
+        self.register_buffer("feat_mean", torch.zeros(len(self.taps), dim))
+        self.register_buffer("feat_std", torch.ones(len(self.taps), dim))
+        self.layer_logits = nn.Parameter(torch.zeros(len(self.taps))) if len(self.taps) > 1 else None
+        self.input_dropout = nn.Dropout(self.input_dropout_p)
+        self.pooler = build_pooler(pooler, dim, **(pooler_hparams or {}))
+        self.head = nn.Sequential(nn.Linear(self.pooler.out_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, len(self.labels)))
+
+    # ---- description -------------------------------------------------------------------------------------
+    def config(self) -> dict:
+        """Keyword arguments that rebuild this model (JSON-serialisable)."""
+        return {"labels": self.labels, "dim": self.dim, "taps": self.taps, "n_taps": self.n_taps,
+                "pooler": self.pooler_name, "pooler_hparams": self.pooler.hparams, "hidden": self.hidden,
+                "dropout": self.dropout_p, "input_dropout": self.input_dropout_p}
+
+    @property
+    def head_names(self) -> list[str]:
+        """Names of the pooler's weight rows (H of [B, H, T])."""
+        return list(self.pooler.head_names)
+
+    def layer_weights(self) -> dict[int, float]:
+        """{tap: weight} of the tap mixture (1.0 for a one-tap model)."""
+        if self.layer_logits is None:
+            return {self.taps[0]: 1.0}
+        w = torch.softmax(self.layer_logits.detach(), 0).tolist()
+        return dict(zip(self.taps, w))
+
+    def set_standardization(self, mean, std) -> None:
+        """Per-tap frame mean/std ``[len(taps), dim]`` computed on the training data."""
+        self.feat_mean.copy_(torch.as_tensor(np.asarray(mean), dtype=torch.float32))
+        self.feat_std.copy_(torch.as_tensor(np.asarray(std), dtype=torch.float32).clamp_min(1e-5))
+
+    # ---- computation -------------------------------------------------------------------------------------
+    def select_taps(self, features: torch.Tensor) -> torch.Tensor:
+        """[B, L, T, D] (all encoder taps, or the model's taps) or [B, T, D] -> [B, len(taps), T, D]."""
+        if features.dim() == 3:
+            assert len(self.taps) == 1, f"[B, T, D] input needs a one-tap model, this one has taps {self.taps}"
+            features = features.unsqueeze(1)
+        assert features.dim() == 4 and features.shape[-1] == self.dim, (
+            f"features {tuple(features.shape)} do not match [B, L, T, {self.dim}]")
+        L = features.shape[1]
+        if L == len(self.taps) and (self.n_taps is None or L != self.n_taps or self.taps == list(range(L))):
+            return features
+        if self.n_taps is not None and L == self.n_taps:
+            return features[:, self.taps]
+        raise AssertionError(f"features have {L} taps; the model wants taps {self.taps} of {self.n_taps}")
+
+    def frames(self, features: torch.Tensor) -> torch.Tensor:
+        """Standardised (and tap-mixed) frames [B, T, D] that the pooler sees."""
+        x = (self.select_taps(features).float() - self.feat_mean[:, None]) / self.feat_std[:, None]
+        if self.layer_logits is None:
+            x = x[:, 0]
+        else:
+            x = torch.einsum("l,bltd->btd", torch.softmax(self.layer_logits, 0), x)
+        return self.input_dropout(x)
+
+    def pool(self, features, mask=None, keep=None):
+        """(pooled [B, out_dim], weights [B, H, T])."""
+        return self.pooler(self.frames(features), mask, keep)
+
+    def forward(self, features, mask=None, keep=None) -> torch.Tensor:
+        """Logits [B, n_classes]."""
+        return self.head(self.pool(features, mask, keep)[0])
+
+    def forward_with_weights(self, features, mask=None, keep=None) -> tuple[torch.Tensor, dict]:
+        """(logits [B, n_classes], {head name: frame weights [B, T]}), weights exactly 0 on padding."""
+        pooled, w = self.pool(features, mask, keep)
+        return self.head(pooled), {name: w[:, i] for i, name in enumerate(self.head_names)}
+
+
+def pad_batch(arrays, taps=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack per-clip arrays [L, T_i, D] (or [T_i, D]) into (float32 [B, L, T, D], mask [B, T]).
+
+    ``taps`` selects tap indices first (saves memory when the arrays hold every tap).
+
+    >>> x, m = pad_batch([np.ones((2, 3, 4)), np.ones((2, 1, 4))])
+    >>> tuple(x.shape), m.tolist()
+    ((2, 2, 3, 4), [[True, True, True], [True, False, False]])
+    """
+    arrays = [a[None] if a.ndim == 2 else a for a in arrays]  # [T, D] -> [1, T, D]
+    if taps is not None:
+        arrays = [np.asarray(a[list(taps)]) for a in arrays]
+    T = max(a.shape[-2] for a in arrays)
+    L, D = arrays[0].shape[0], arrays[0].shape[-1]
+    x = torch.zeros(len(arrays), L, T, D)
+    mask = torch.zeros(len(arrays), T, dtype=torch.bool)
+    for i, a in enumerate(arrays):
+        x[i, :, : a.shape[-2]] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+        mask[i, : a.shape[-2]] = True
+    return x, mask
+
+
+@torch.no_grad()
+def predict_proba(model: SERModel, arrays, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities [N, n_classes] for per-clip feature arrays (all taps or the model's taps)."""
+    model.eval()
+    out = []
+    for b in range(0, len(arrays), batch_size):
+        x, mask = pad_batch(arrays[b : b + batch_size])
+        out.append(torch.softmax(model(x, mask), -1).numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(model.labels)), np.float32)
+
+
+# ---- checkpoints -----------------------------------------------------------------------------------------
+
+def save_checkpoint(model: SERModel, directory, encoder: dict, **info) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` into ``directory``; returns the directory.
+
+    ``encoder`` is {"source", "weights_hash", "dim", "n_taps", "window"}; ``info`` adds JSON-serialisable
+    sections (training data, folds, seeds, metrics ...).
+    """
+    from safetensors.torch import save_file
+
+    for key in ("source", "weights_hash", "dim", "window"):
+        assert key in encoder, f"encoder description lacks {key!r}"
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(d / "model.safetensors"), metadata={"format": FORMAT})
+    config = {"format": FORMAT, "explain_ser_version": __version__, "encoder": dict(encoder),
+              "model": model.config(), **info}
+    (d / "config.json").write_text(json.dumps(config, indent=2, default=_json_default) + "\n")
+    return d
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def available_checkpoints() -> list[str]:
+    """Names of the checkpoints shipped with explain_ser."""
+    if not CHECKPOINT_DIR.is_dir():
+        return []
+    return sorted(p.name for p in CHECKPOINT_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_checkpoint(name_or_path) -> Path:
+    """Directory of a checkpoint given its shipped name, its directory or its config.json/safetensors path."""
+    p = Path(os.path.expanduser(str(name_or_path)))
+    if p.is_file() and p.name in ("config.json", "model.safetensors"):
+        p = p.parent
+    if p.is_dir() and (p / "config.json").is_file():
+        return p
+    if (CHECKPOINT_DIR / str(name_or_path) / "config.json").is_file():
+        return CHECKPOINT_DIR / str(name_or_path)
+    names = ", ".join(available_checkpoints()) or "none"
+    raise InputError(name_or_path, f"no such checkpoint (a directory with config.json, or one of: {names})")
+
+
+def check_encoder(config: dict, encoder, where="checkpoint") -> None:
+    """Raise InputError if ``encoder`` (an Encoder or a dict like config['encoder']) does not fit."""
+    want = config["encoder"]
+    get = (lambda k: encoder.get(k)) if isinstance(encoder, dict) else (lambda k: getattr(encoder, k, None))
+    if get("dim") is not None and int(get("dim")) != int(want["dim"]):
+        raise InputError(where, f"trained on {want['source']} features of dim {want['dim']}, "
+                                f"but the encoder {get('source')} gives dim {get('dim')}")
+    if get("n_taps") is not None and want.get("n_taps") is not None and int(get("n_taps")) != int(want["n_taps"]):
+        raise InputError(where, f"trained on an encoder with {want['n_taps']} taps ({want['source']}), "
+                                f"this one has {get('n_taps')} ({get('source')})")
+    h = get("weights_hash")
+    if h not in (None, "in-memory") and want.get("weights_hash") and h != want["weights_hash"]:
+        raise InputError(where, f"trained on {want['source']} weights {want['weights_hash'][:12]}, "
+                                f"but the encoder {get('source')} has weights {h[:12]}")
+    if get("window") is not None and want.get("window") and get("window") != want["window"]:
+        raise InputError(where, f"trained on window mode {want['window']!r} features, the encoder uses "
+                                f"{get('window')!r} (not interchangeable)")
+
+
+def load_checkpoint(name_or_path, encoder=None) -> SERModel:
+    """The model of a checkpoint (shipped name or directory), in eval mode, with ``.checkpoint`` = its config.
+
+    With ``encoder`` (an :class:`explain_ser.encoder.Encoder`), refuses one whose dim, tap count, weights hash
+    or window mode differs from the checkpoint's, with a one-line :class:`InputError`.
+    """
+    from safetensors.torch import load_file
+
+    d = resolve_checkpoint(name_or_path)
+    try:
+        config = json.loads((d / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(d / "config.json", f"unreadable checkpoint config ({e})") from None
+    if config.get("format") != FORMAT:
+        raise InputError(d / "config.json", f"unknown checkpoint format {config.get('format')!r} (want {FORMAT})")
+    if encoder is not None:
+        check_encoder(config, encoder, where=f"checkpoint {name_or_path}")
+    model = SERModel(**config["model"])
+    try:
+        state = load_file(str(d / "model.safetensors"))
+    except Exception as e:  # safetensors raises its own error types
+        raise InputError(d / "model.safetensors", f"unreadable weights ({e})") from None
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise InputError(d / "model.safetensors", f"weights do not match the config (missing {missing}, "
+                                                   f"unexpected {unexpected})")
+    model.checkpoint = config
+    model.checkpoint_dir = d
+    return model.eval()

@@ -1,0 +1,502 @@
+"""Figure builders: data in, figure out. Matplotlib for print (PNG/PDF), plotly for the HTML report.
+
+Each ``*_figure`` returns a :class:`matplotlib.figure.Figure` (built without pyplot, so no global
+state and no display needed); each ``*_plotly`` returns a :class:`plotly.graph_objects.Figure`.
+Nothing here computes statistics: the inputs are the tables of :mod:`explain_ser.coverage` and
+:mod:`explain_ser.enrichment` (their column names are the contract). Colours are fixed per emotion
+(:data:`EMOTION_COLORS`, with aliases for corpus spellings) and per head (:func:`head_colors`: the
+mean over heads is always black), so every figure of a paper or report agrees.
+
+>>> emotion_color("Anger") == emotion_color("angry")
+True
+>>> head_colors(["h1", "mean", "h0"])["mean"]
+'#000000'
+"""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)  # builders never need a display
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+LEYGUE_POINT = (0.15, 0.80)  # 15 % of frames carry 80 % of the attention (Leygue et al.)
+
+EMOTION_COLORS = {
+    "neutral": "#7f7f7f",
+    "calm": "#17becf",
+    "happy": "#e6ab02",
+    "sad": "#1f77b4",
+    "angry": "#d62728",
+    "fearful": "#9467bd",
+    "disgust": "#2ca02c",
+    "surprised": "#ff7f0e",
+    "boredom": "#8c564b",
+    "excited": "#e377c2",
+    "frustrated": "#bcbd22",
+    "contempt": "#393b79",
+}
+_EMOTION_ALIASES = {
+    "neu": "neutral", "anger": "angry", "ang": "angry", "happiness": "happy", "hap": "happy", "joy": "happy",
+    "sadness": "sad", "fear": "fearful", "fea": "fearful", "disgusted": "disgust", "dis": "disgust",
+    "surprise": "surprised", "sur": "surprised", "bored": "boredom", "exc": "excited", "fru": "frustrated",
+}
+# Okabe-Ito, colour-blind safe, the yellow last (weak on white)
+HEAD_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#999999", "#F0E442",
+                "#882255", "#44AA99", "#332288", "#AA4499")
+UNIFORM_STYLE = {"color": "#555555", "linestyle": "--", "linewidth": 1.0}
+STYLE = {
+    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "xtick.labelsize": 8,
+    "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 200,
+    "pdf.fonttype": 42, "svg.fonttype": "none",
+}
+
+
+def emotion_color(name) -> str:
+    """Fixed colour of an emotion label (case and corpus spelling insensitive); unknown -> from a hash."""
+    key = str(name).strip().lower()
+    key = _EMOTION_ALIASES.get(key, key)
+    if key in EMOTION_COLORS:
+        return EMOTION_COLORS[key]
+    return HEAD_PALETTE[sum(map(ord, key)) % len(HEAD_PALETTE)]
+
+
+def _natural(s: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
+
+
+def head_colors(heads) -> dict[str, str]:
+    """Colour per head name: ``mean`` black, the others in natural order from :data:`HEAD_PALETTE`."""
+    names = sorted({str(h) for h in heads} - {"mean"}, key=_natural)
+    out = {"mean": "#000000"}
+    out.update({h: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, h in enumerate(names)})
+    return out
+
+
+def group_colors(column: str, values) -> dict[str, str]:
+    """Colours for the groups of a ``by`` column: emotions and heads get their fixed colours."""
+    values = list(dict.fromkeys(str(v) for v in values))
+    if column in ("emotion", "predicted"):
+        return {v: emotion_color(v) for v in values}
+    if column == "head":
+        return head_colors(values)
+    return {v: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, v in enumerate(sorted(values, key=_natural))}
+
+
+def _order(column: str, values) -> list[str]:
+    vals = list(dict.fromkeys(str(v) for v in values))
+    if column == "head":
+        return ["mean"] * ("mean" in vals) + sorted(set(vals) - {"mean"}, key=_natural)
+    return sorted(vals, key=_natural)
+
+
+def _new(width=3.5, height=2.8, **kw) -> Figure:
+    with matplotlib.rc_context(STYLE):
+        return Figure(figsize=(width, height), layout="constrained", **kw)
+
+
+def save_figure(fig: Figure, path, **kw) -> None:
+    """Save with the house style (constrained layout, 200 dpi for raster, TrueType fonts embedded in PDF)."""
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(path, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# matplotlib
+
+
+def coverage_figure(curves: pd.DataFrame, by: str = "emotion", title: str | None = None,
+                    leygue: bool = True, ax=None) -> Figure:
+    """Mean coverage curve per group with its CI band, the uniform diagonal and Leygue's 15 %/80 % point.
+
+    ``curves``: :func:`explain_ser.coverage.summarize_curves` output (``by, x, mean, ci_low, ci_high``).
+    """
+    with matplotlib.rc_context(STYLE):
+        fig = ax.figure if ax is not None else _new(3.6, 3.2)
+        ax = ax or fig.add_subplot()
+        colors = group_colors(by, curves[by].astype(str))
+        for g in _order(by, curves[by].astype(str)):
+            d = curves[curves[by].astype(str) == g]
+            ax.fill_between(d["x"], d["ci_low"], d["ci_high"], color=colors[g], alpha=0.2, linewidth=0)
+            ax.plot(d["x"], d["mean"], color=colors[g], linewidth=1.4, label=g)
+        ax.plot([0, 1], [0, 1], label="uniform", **UNIFORM_STYLE)
+        if leygue:
+            ax.plot(*LEYGUE_POINT, marker="o", color="#444444", markerfacecolor="white", linestyle="none",
+                    label="15 % / 80 % (Leygue et al.)")
+        ax.axhline(0.8, color="#bbbbbb", linewidth=0.6, zorder=0)
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="fraction of frames (sorted by weight)",
+               ylabel="cumulative attention mass", title=title)
+        ax.set_aspect("equal")
+        ax.legend(loc="lower right", frameon=False, title=by)
+    return fig
+
+
+def k_distribution_figure(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.8",
+                          head: str | None = "mean", title: str | None = None) -> Figure:
+    """Per-clip distribution of ``stat`` (default k@0.8) per group: box plot plus jittered clips.
+
+    ``metrics``: :func:`explain_ser.coverage.clip_metrics` output (with metadata attached).
+    """
+    m = metrics if head is None or by == "head" else metrics[metrics["head"] == head]
+    groups = _order(by, m[by].astype(str))
+    colors = group_colors(by, groups)
+    with matplotlib.rc_context(STYLE):
+        fig = _new(max(3.0, 0.45 * len(groups) + 1.2), 2.8)
+        ax = fig.add_subplot()
+        data = [m.loc[m[by].astype(str) == g, stat].dropna().to_numpy() for g in groups]
+        bp = ax.boxplot(data, positions=np.arange(len(groups)), widths=0.6, showfliers=False, patch_artist=True)
+        for patch, g in zip(bp["boxes"], groups):
+            patch.set(facecolor=colors[g], alpha=0.35, edgecolor=colors[g])
+        for med in bp["medians"]:
+            med.set(color="black")
+        rng = np.random.default_rng(0)  # jitter only, fixed for identical figures
+        for i, (g, d) in enumerate(zip(groups, data)):
+            ax.scatter(i + rng.uniform(-0.18, 0.18, len(d)), d, s=5, color=colors[g], alpha=0.7, linewidth=0)
+        if stat.startswith("k@"):
+            ax.axhline(float(stat[2:]), label=f"uniform ({stat} = {float(stat[2:]):g})", **UNIFORM_STYLE)
+            if stat == "k@0.8":
+                ax.axhline(LEYGUE_POINT[0], color="#444444", linestyle=":", linewidth=1.0, label="0.15 (Leygue et al.)")
+            ax.set_ylim(0, 1)
+            ax.legend(loc="upper right", frameon=False)
+        ax.set_xticks(np.arange(len(groups)), groups, rotation=30 if len(groups) > 4 else 0, ha="right"
+                      if len(groups) > 4 else "center")
+        ylabel = f"{stat} (fraction of frames)" if stat.startswith("k@") else stat
+        ax.set(ylabel=ylabel, xlabel=by, title=title)
+    return fig
+
+
+def enrichment_figure(table: pd.DataFrame, head: str = "mean", value: str = "enrichment",
+                      families=None, title: str | None = None, max_rows: int = 60) -> Figure:
+    """Horizontal bars of log2 enrichment (or ``value="lift"`` for top-frame composition) per category.
+
+    Bars are coloured by family (legend below). Whiskers: bootstrap CI; grey band: circular-shift
+    null interval; dashed line: uniform (= 1); stars: BH-adjusted significance against the shift null.
+    ``table``: :func:`explain_ser.enrichment.enrichment` output; ``families`` selects rows.
+    """
+    from matplotlib.patches import Patch
+
+    t = table[table["head"] == head] if "head" in table else table
+    if families is not None:
+        t = t[t["family"].isin(list(families))]
+    t = t.dropna(subset=[value]).head(max_rows).iloc[::-1]
+    fam_colors = family_colors(table["family"]) if "family" in table else {}
+
+    def lg2(col):
+        return np.log2(np.clip(t[col].to_numpy(float), 1e-3, None))
+
+    with matplotlib.rc_context(STYLE):
+        fig = _new(5.0, max(2.0, 0.17 * len(t) + 1.3))
+        ax = fig.add_subplot()
+        y = np.arange(len(t))
+        v, lo, hi = lg2(value), lg2("ci_low"), lg2("ci_high")
+        handles = []
+        if {"null_low", "null_high"} <= set(t.columns):
+            nl, nh = lg2("null_low"), lg2("null_high")
+            ax.barh(y, nh - nl, left=nl, height=0.8, color="#dddddd", zorder=0)
+            handles.append(Patch(color="#dddddd", label="shift null (95 %)"))
+        fams = list(t["family"]) if "family" in t else ["category"] * len(t)
+        ax.barh(y, v, height=0.55, color=[fam_colors.get(f, "#0072B2") for f in fams], alpha=0.9)
+        ax.errorbar(v, y, xerr=[np.nan_to_num(v - lo), np.nan_to_num(hi - v)], fmt="none", ecolor="black",
+                    elinewidth=0.8, capsize=1.5)
+        ax.axvline(0, **UNIFORM_STYLE)
+        handles.append(matplotlib.lines.Line2D([], [], label="uniform (= 1)", **UNIFORM_STYLE))
+        handles += [Patch(color=fam_colors[f], label=f) for f in dict.fromkeys(fams[::-1]) if f in fam_colors]
+        marks = t["mark"].fillna("").astype(str).to_numpy() if "mark" in t else [""] * len(t)
+        finite = np.concatenate([hi[np.isfinite(hi)], v[np.isfinite(v)], [0.5]])
+        xmax = float(np.max(finite))
+        for yi, mk in zip(y, marks):
+            if mk:
+                ax.text(xmax + 0.08, yi, mk, va="center", fontsize=8)
+        ax.set_yticks(y, [str(c) for c in t["category"]])
+        ax.set_ylim(-0.7, len(t) - 0.3)
+        ax.set_xlim(right=xmax + 0.5)
+        xl = "log2 top-frame lift (top share / frame share)" if value == "lift" else \
+            "log2 enrichment (attention share / frame share)"
+        ax.set(xlabel=xl, title=title)
+        fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    return fig
+
+
+def family_colors(families) -> dict[str, str]:
+    """Colour per category family, in order of first appearance."""
+    return {f: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, f in enumerate(dict.fromkeys(map(str, families)))}
+
+
+def prosody_figure(summary: pd.DataFrame, per_clip: pd.DataFrame | None = None, head: str = "mean",
+                   title: str | None = None) -> Figure:
+    """Per-clip Spearman rho of attention with each prosody track, mean with CI and shift-null band."""
+    s = summary[summary["head"] == head] if len(summary) else summary
+    tracks = list(s["track"]) if len(s) else []
+    with matplotlib.rc_context(STYLE):
+        fig = _new(max(2.6, 0.9 * len(tracks) + 1.0), 2.8)
+        ax = fig.add_subplot()
+        for i, tr in enumerate(tracks):
+            row = s[s["track"] == tr].iloc[0]
+            ax.add_patch(matplotlib.patches.Rectangle((i - 0.35, row["null_low"]), 0.7,
+                         row["null_high"] - row["null_low"], color="#dddddd", zorder=0,
+                         label="shift null (95 %)" if i == 0 else None))
+            if per_clip is not None and len(per_clip):
+                d = per_clip[(per_clip["head"] == head) & (per_clip["track"] == tr)]["rho"].dropna()
+                jit = np.random.default_rng(0).uniform(-0.25, 0.25, len(d))
+                ax.scatter(i + jit, d, s=4, color=HEAD_PALETTE[i], alpha=0.4, linewidth=0)
+            err = [[row["mean_rho"] - row["ci_low"]], [row["ci_high"] - row["mean_rho"]]]
+            ax.errorbar(i, row["mean_rho"], yerr=err, fmt="o", color="black", capsize=3, markersize=4)
+            mark = row.get("mark", "")
+            if isinstance(mark, str) and mark:
+                ax.text(i, row["ci_high"] + 0.05, mark, ha="center", fontsize=8)
+        ax.axhline(0, **UNIFORM_STYLE)
+        ax.set_xticks(np.arange(len(tracks)), tracks)
+        ax.set(ylabel="Spearman rho (attention, track)", ylim=(-1, 1), xlim=(-0.6, len(tracks) - 0.4), title=title)
+        if tracks:
+            ax.legend(loc="lower right", frameon=False)
+    return fig
+
+
+def confusion_figure(confusion: pd.DataFrame, normalize: bool = True, title: str | None = None) -> Figure:
+    """Confusion matrix heat map; ``confusion`` has true labels as index, predictions as columns (counts).
+
+    With ``normalize`` each row is divided by its total (recall on the diagonal) and the cell shows
+    the percentage above the count.
+    """
+    counts = confusion.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shown = counts / counts.sum(1, keepdims=True) if normalize else counts
+    n = len(confusion)
+    with matplotlib.rc_context(STYLE):
+        fig = _new(0.45 * n + 1.8, 0.45 * n + 1.4)
+        ax = fig.add_subplot()
+        im = ax.imshow(np.nan_to_num(shown), cmap="Blues", vmin=0, vmax=1 if normalize else None)
+        for i in range(n):
+            for j in range(confusion.shape[1]):
+                txt = f"{100 * shown[i, j]:.0f}\n({int(counts[i, j])})" if normalize else f"{int(counts[i, j])}"
+                dark = np.nan_to_num(shown[i, j]) > (0.6 if normalize else np.nanmax(shown) * 0.6)
+                ax.text(j, i, txt, ha="center", va="center", fontsize=6, color="white" if dark else "black")
+        ax.set_xticks(range(confusion.shape[1]), [str(c) for c in confusion.columns], rotation=45, ha="right")
+        ax.set_yticks(range(n), [str(c) for c in confusion.index])
+        ax.set(xlabel="predicted", ylabel="true", title=title)
+        fig.colorbar(im, ax=ax, shrink=0.8, label="row %" if normalize else "clips")
+    return fig
+
+
+def deletion_figure(curves: pd.DataFrame, value: str = "score", title: str | None = None) -> Figure:
+    """Deletion (or insertion) curves: ``value`` against the fraction of frames removed, one line per method.
+
+    ``curves`` columns: ``method``, ``fraction``, ``value`` and optionally ``curve`` (deletion /
+    insertion, drawn dashed for insertion), ``ci_low``/``ci_high``.
+    """
+    kinds = list(dict.fromkeys(curves["curve"])) if "curve" in curves else [None]
+    methods = _order("method", curves["method"].astype(str))
+    colors = {m: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, m in enumerate(methods)}
+    with matplotlib.rc_context(STYLE):
+        fig = _new(3.6, 2.8)
+        ax = fig.add_subplot()
+        for kind in kinds:
+            for m in methods:
+                d = curves[curves["method"].astype(str) == m]
+                if kind is not None:
+                    d = d[d["curve"] == kind]
+                d = d.sort_values("fraction")
+                if not len(d):
+                    continue
+                ls = "--" if kind == "insertion" else "-"
+                if {"ci_low", "ci_high"} <= set(d.columns):
+                    ax.fill_between(d["fraction"], d["ci_low"], d["ci_high"], color=colors[m], alpha=0.15, linewidth=0)
+                ax.plot(d["fraction"], d[value], color=colors[m], linestyle=ls,
+                        label=m if kind is None else f"{m} ({kind})")
+        ax.set(xlabel="fraction of frames removed (most important first)", ylabel=value, xlim=(0, 1), title=title)
+        ax.legend(frameon=False)
+    return fig
+
+
+def agreement_figure(agreement: pd.DataFrame, title: str | None = None, top_fraction: float = 0.15) -> Figure:
+    """Per-clip agreement of attention with attribution methods: Spearman rho and top-frame Jaccard."""
+    methods = _order("method", agreement["method"].astype(str)) if len(agreement) else []
+    with matplotlib.rc_context(STYLE):
+        fig = _new(5.0, 2.6)
+        axes = fig.subplots(1, 2)
+        for ax, col, label in ((axes[0], "spearman", "Spearman rho (attention, |attribution|)"),
+                               (axes[1], "top_overlap", f"Jaccard of top {100 * top_fraction:.0f} % frames")):
+            for i, m in enumerate(methods):
+                d = agreement.loc[agreement["method"].astype(str) == m, col].dropna()
+                ax.hist(d, bins=np.linspace(-1 if col == "spearman" else 0, 1, 21), alpha=0.5,
+                        color=HEAD_PALETTE[i % len(HEAD_PALETTE)], label=m)
+            ref = 0.0 if col == "spearman" else top_fraction / (2 - top_fraction)
+            ax.axvline(ref, label="chance", **UNIFORM_STYLE)
+            ax.set(xlabel=label, ylabel="clips")
+        axes[0].legend(frameon=False)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# plotly (interactive, for the HTML report)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
+def _layout(fig, title, xlabel, ylabel, **kw):
+    fig.update_layout(title=title, template="simple_white", xaxis_title=xlabel, yaxis_title=ylabel,
+                      margin=dict(l=60, r=20, t=50, b=50), legend=dict(font=dict(size=11)), **kw)
+    return fig
+
+
+def coverage_plotly(curves: pd.DataFrame, by: str = "emotion", title: str | None = None, leygue: bool = True):
+    """Interactive version of :func:`coverage_figure`."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    colors = group_colors(by, curves[by].astype(str))
+    for g in _order(by, curves[by].astype(str)):
+        d = curves[curves[by].astype(str) == g]
+        fig.add_trace(go.Scatter(x=np.concatenate([d["x"], d["x"][::-1]]),
+                                 y=np.concatenate([d["ci_high"], d["ci_low"][::-1]]), fill="toself",
+                                 fillcolor=_rgba(colors[g], 0.18), line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False, legendgroup=g))
+        fig.add_trace(go.Scatter(x=d["x"], y=d["mean"], name=g, legendgroup=g, line=dict(color=colors[g]),
+                                 hovertemplate="%{x:.2f} of frames -> %{y:.3f} mass"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="uniform", line=dict(color="#555", dash="dash")))
+    if leygue:
+        fig.add_trace(go.Scatter(x=[LEYGUE_POINT[0]], y=[LEYGUE_POINT[1]], mode="markers",
+                                 name="15 % / 80 % (Leygue et al.)",
+                                 marker=dict(symbol="circle-open", size=9, color="#444")))
+    return _layout(fig, title, "fraction of frames (sorted by weight)", "cumulative attention mass",
+                   xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.01]), width=560, height=480)
+
+
+def k_distribution_plotly(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.8",
+                          head: str | None = "mean", title: str | None = None):
+    """Interactive version of :func:`k_distribution_figure` (hover shows the clip id)."""
+    import plotly.graph_objects as go
+
+    m = metrics if head is None or by == "head" else metrics[metrics["head"] == head]
+    groups = _order(by, m[by].astype(str))
+    colors = group_colors(by, groups)
+    fig = go.Figure()
+    for g in groups:
+        d = m[m[by].astype(str) == g]
+        fig.add_trace(go.Box(y=d[stat], name=g, boxpoints="all", jitter=0.4, pointpos=0, marker=dict(size=3),
+                             line=dict(color=colors[g]), text=d["clip_id"].astype(str),
+                             hovertemplate="%{text}: %{y:.3f}<extra></extra>"))
+    if stat.startswith("k@"):
+        fig.add_hline(y=float(stat[2:]), line=dict(color="#555", dash="dash"),
+                      annotation_text=f"uniform ({float(stat[2:]):g})")
+        if stat == "k@0.8":
+            fig.add_hline(y=LEYGUE_POINT[0], line=dict(color="#444", dash="dot"), annotation_text="0.15 (Leygue)")
+    return _layout(fig, title, by, f"{stat} (fraction of frames)" if stat.startswith("k@") else stat,
+                   showlegend=False, yaxis=dict(range=[0, 1]) if stat.startswith("k@") else {}, height=420)
+
+
+def enrichment_plotly(table: pd.DataFrame, head: str = "mean", value: str = "enrichment", families=None,
+                      title: str | None = None, max_rows: int = 60):
+    """Interactive version of :func:`enrichment_figure` (log2 axis; hover shows shares, p and q)."""
+    import plotly.graph_objects as go
+
+    t = table[table["head"] == head] if "head" in table else table
+    if families is not None:
+        t = t[t["family"].isin(list(families))]
+    t = t.dropna(subset=[value]).head(max_rows).iloc[::-1]
+    lab = [f"{c} [{f}]" for f, c in zip(t["family"], t["category"])]
+    v = np.log2(np.clip(t[value].astype(float), 1e-3, None))
+    lo = np.log2(np.clip(t["ci_low"].astype(float), 1e-3, None))
+    hi = np.log2(np.clip(t["ci_high"].astype(float), 1e-3, None))
+    fig = go.Figure()
+    if {"null_low", "null_high"} <= set(t.columns):
+        nl = np.log2(np.clip(t["null_low"].astype(float), 1e-3, None))
+        nh = np.log2(np.clip(t["null_high"].astype(float), 1e-3, None))
+        fig.add_trace(go.Bar(y=lab, x=nh - nl, base=nl, orientation="h", marker_color="#dddddd",
+                             name="shift null (95 %)", hoverinfo="skip", width=0.8))
+    marks = t["mark"].fillna("").astype(str) if "mark" in t else [""] * len(t)
+    fam_colors = family_colors(table["family"])
+    fig.add_trace(go.Bar(
+        y=lab, x=v, orientation="h", name=value, width=0.5, marker_color=[fam_colors[f] for f in t["family"]],
+        error_x=dict(type="data", symmetric=False, array=np.nan_to_num(hi - v), arrayminus=np.nan_to_num(v - lo)),
+        text=list(marks), textposition="outside",
+        customdata=np.stack([t[value], t.get("p", np.nan * v), t.get("q", np.nan * v)], 1),
+        hovertemplate="%{y}: " + value + " %{customdata[0]:.2f}, p %{customdata[1]:.3g}, q %{customdata[2]:.3g}"
+                      "<extra></extra>"))
+    fig.add_vline(x=0, line=dict(color="#555", dash="dash"))
+    xl = "log2 top-frame lift" if value == "lift" else "log2 enrichment (attention share / frame share)"
+    return _layout(fig, title, xl, None, barmode="overlay", height=max(300, 18 * len(t) + 120))
+
+
+def prosody_plotly(summary: pd.DataFrame, per_clip: pd.DataFrame | None = None, head: str = "mean",
+                   title: str | None = None):
+    """Interactive version of :func:`prosody_figure`."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    s = summary[summary["head"] == head] if len(summary) else summary
+    for i, (_, row) in enumerate(s.iterrows()):
+        if per_clip is not None and len(per_clip):
+            d = per_clip[(per_clip["head"] == head) & (per_clip["track"] == row["track"])]
+            fig.add_trace(go.Box(y=d["rho"], name=row["track"], boxpoints="all", jitter=0.4, pointpos=0,
+                                 marker=dict(size=3, color=HEAD_PALETTE[i]), text=d["clip_id"].astype(str),
+                                 showlegend=False))
+        fig.add_shape(type="rect", x0=i - 0.4, x1=i + 0.4, y0=row["null_low"], y1=row["null_high"],
+                      fillcolor="#dddddd", line=dict(width=0), layer="below")
+        fig.add_trace(go.Scatter(x=[row["track"]], y=[row["mean_rho"]], mode="markers+text",
+                                 text=[row.get("mark", "")], textposition="top center", showlegend=False,
+                                 marker=dict(color="black", size=8),
+                                 error_y=dict(type="data", symmetric=False, array=[row["ci_high"] - row["mean_rho"]],
+                                              arrayminus=[row["mean_rho"] - row["ci_low"]])))
+    fig.add_hline(y=0, line=dict(color="#555", dash="dash"))
+    return _layout(fig, title, "prosody track", "Spearman rho (attention, track)", yaxis=dict(range=[-1, 1]),
+                   height=400)
+
+
+def confusion_plotly(confusion: pd.DataFrame, normalize: bool = True, title: str | None = None):
+    """Interactive version of :func:`confusion_figure`."""
+    import plotly.graph_objects as go
+
+    counts = confusion.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shown = counts / counts.sum(1, keepdims=True) if normalize else counts
+    text = [[f"{100 * shown[i, j]:.0f} % ({int(counts[i, j])})" if normalize else str(int(counts[i, j]))
+             for j in range(counts.shape[1])] for i in range(counts.shape[0])]
+    fig = go.Figure(go.Heatmap(z=np.nan_to_num(shown), x=[str(c) for c in confusion.columns],
+                               y=[str(c) for c in confusion.index], colorscale="Blues", text=text,
+                               texttemplate="%{text}", zmin=0, zmax=1 if normalize else None))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, "predicted", "true", height=120 + 40 * len(confusion), width=200 + 50 * counts.shape[1])
+
+
+def deletion_plotly(curves: pd.DataFrame, value: str = "score", title: str | None = None):
+    """Interactive version of :func:`deletion_figure`."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    methods = _order("method", curves["method"].astype(str))
+    colors = {m: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, m in enumerate(methods)}
+    kinds = list(dict.fromkeys(curves["curve"])) if "curve" in curves else [None]
+    for kind in kinds:
+        for m in methods:
+            d = curves[curves["method"].astype(str) == m]
+            d = (d if kind is None else d[d["curve"] == kind]).sort_values("fraction")
+            if len(d):
+                fig.add_trace(go.Scatter(x=d["fraction"], y=d[value], name=m if kind is None else f"{m} ({kind})",
+                                         line=dict(color=colors[m], dash="dash" if kind == "insertion" else "solid")))
+    return _layout(fig, title, "fraction of frames removed (most important first)", value, height=400)
+
+
+def agreement_plotly(agreement: pd.DataFrame, title: str | None = None):
+    """Interactive per-clip agreement of attention with attributions (Spearman rho distribution)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, m in enumerate(_order("method", agreement["method"].astype(str))):
+        d = agreement[agreement["method"].astype(str) == m]
+        for col in ("spearman", "top_overlap"):
+            fig.add_trace(go.Box(y=d[col], name=f"{m}: {col}", boxpoints="all", jitter=0.4, pointpos=0,
+                                 marker=dict(size=3, color=HEAD_PALETTE[i % len(HEAD_PALETTE)]),
+                                 text=d["clip_id"].astype(str)))
+    fig.add_hline(y=0, line=dict(color="#555", dash="dash"))
+    return _layout(fig, title, None, "per-clip agreement", showlegend=False, height=400)

@@ -1,0 +1,137 @@
+"""Corpus features for training, and the tap x pooler cross-validation sweep.
+
+:func:`load_corpus` reads a manifest (or corpus directory), gets every clip's features from the cache
+(encoding the misses) and returns what training needs; :func:`sweep` cross-validates every (tap, pooler)
+pair with identical training settings and returns one row per pair (mean ± std over folds), the table that
+``explain-ser sweep`` writes as CSV and the figure scripts read ("do intermediate layers beat the last?").
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .splits import make_folds
+from .train import FeatureSet, TrainConfig, cross_validate
+
+__all__ = ["Corpus", "load_corpus", "sweep", "DEFAULT_POOLER_HPARAMS", "parse_taps"]
+
+# Hyper-parameters per pooler used by the sweep and the CLI unless overridden.
+DEFAULT_POOLER_HPARAMS = {
+    "mean": {},
+    "mhaap": {"n_heads": 4},
+    "qkv": {"n_heads": 4, "query": "learned"},
+    "qkv-tanh": {"n_heads": 4, "query": "learned", "tanh_bound": True},
+    "mqmha": {"n_heads": 4, "n_queries": 2, "hidden": 64},
+    "transformer": {"n_heads": 4, "d_model": 128, "dropout": 0.1},
+}
+
+
+def pooler_spec(name: str) -> tuple[str, dict]:
+    """('qkv', {..., 'tanh_bound': True}) for the sweep name 'qkv-tanh', etc."""
+    if name not in DEFAULT_POOLER_HPARAMS:
+        raise InputError(name, f"unknown pooler (choose from {', '.join(DEFAULT_POOLER_HPARAMS)})")
+    return name.split("-")[0], dict(DEFAULT_POOLER_HPARAMS[name])
+
+
+@dataclass
+class Corpus:
+    """A manifest with its features in memory and integer labels."""
+
+    manifest: pd.DataFrame
+    data: FeatureSet
+    y: np.ndarray
+    labels: list[str]
+    encoder: dict  # source, weights_hash, dim, n_taps, window
+    path: str
+
+
+def parse_taps(spec: str, n_taps: int) -> list[int]:
+    """'2' -> [2]; '1,2,3' -> [1, 2, 3]; '1-3' -> [1, 2, 3]; 'all' -> every tap; negative counts from the end.
+
+    >>> parse_taps("-1", 5), parse_taps("1-3", 5), parse_taps("all", 3)
+    ([4], [1, 2, 3], [0, 1, 2])
+    """
+    spec = str(spec).strip()
+    if spec == "all":
+        return list(range(n_taps))
+    try:
+        if "-" in spec[1:]:
+            a, b = spec.split("-", 1) if not spec.startswith("-") else (None, None)
+            taps = list(range(int(a), int(b) + 1))
+        else:
+            taps = [int(t) for t in spec.split(",")]
+    except (TypeError, ValueError):
+        raise InputError(spec, "taps must look like 2, 1,2,3, 1-3 or all") from None
+    taps = [t + n_taps if t < 0 else t for t in taps]
+    if not taps or any(not 0 <= t < n_taps for t in taps):
+        raise InputError(spec, f"taps outside 0..{n_taps - 1}")
+    return taps
+
+
+def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=None, cache=None,
+                labels=None, progress: bool = True) -> Corpus:
+    """Manifest + features (only ``taps`` kept in memory; None = all) + labels for training."""
+    from .corpora import load_manifest_or_dir
+    from .encoder import Encoder
+    from .features import FeatureStore, features_for_manifest
+
+    df = load_manifest_or_dir(manifest).reset_index(drop=True)
+    if "emotion" not in df.columns or df["emotion"].isna().any():
+        raise InputError(manifest, "every clip needs an 'emotion' label for training")
+    enc = Encoder(source, window=window)
+    arrays = features_for_manifest(df, enc, FeatureStore(cache), layers=taps, progress=progress)
+    labels = list(labels) if labels is not None else sorted(df["emotion"].astype(str).unique())
+    unknown = set(df["emotion"].astype(str)) - set(labels)
+    if unknown:
+        raise InputError(manifest, f"emotions {sorted(unknown)} are not among the labels {labels}")
+    y = np.array([labels.index(e) for e in df["emotion"].astype(str)])
+    info = {"source": enc.source, "weights_hash": enc.weights_hash, "dim": enc.dim, "n_taps": enc.n_taps,
+            "window": enc.window}
+    return Corpus(df, FeatureSet(arrays, taps=taps), y, labels, info, str(manifest))
+
+
+def sweep(corpus: Corpus, folds, taps, poolers, config: TrainConfig, model_kwargs: dict | None = None,
+          progress: bool = True, on_row=None) -> pd.DataFrame:
+    """Cross-validate every tap (int, or a list for a weighted sum) x pooler name; one row per pair."""
+    rows = []
+    for tap in taps:
+        tap_list = list(tap) if isinstance(tap, (list, tuple)) else [int(tap)]
+        for name in poolers:
+            pooler, hp = pooler_spec(name)
+            kw = {"dim": corpus.encoder["dim"], "taps": tap_list, "n_taps": corpus.encoder["n_taps"],
+                  "pooler": pooler, "pooler_hparams": hp, **(model_kwargs or {})}
+            t0 = time.perf_counter()
+            res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=kw,
+                                 config=config)
+            s, pooled = res.summary, res.pooled_metrics(corpus.y)
+            row = {"tap": ",".join(map(str, tap_list)), "pooler": name, "n_folds": len(folds),
+                   "fold_kind": folds[0].kind,
+                   **{f"{k}_{stat}": s[k][stat] for k in ("ua", "wa", "macro_f1") for stat in ("mean", "std")},
+                   "ua_pooled": round(pooled["ua"], 4),
+                   "best_epoch_median": float(np.median([f["best_epoch"] for f in res.folds])),
+                   "seconds": round(time.perf_counter() - t0, 1), "seed": config.seed,
+                   "encoder": corpus.encoder["source"], "window": corpus.encoder["window"]}
+            rows.append(row)
+            if on_row:
+                on_row(row)
+            if progress:
+                print(f"tap {row['tap']:>6} {name:12s} UA {100 * row['ua_mean']:.1f} ± {100 * row['ua_std']:.1f}  "
+                      f"WA {100 * row['wa_mean']:.1f}  F1 {100 * row['macro_f1_mean']:.1f}  ({row['seconds']:.0f} s)",
+                      flush=True)
+    return pd.DataFrame(rows)
+
+
+def default_folds(df: pd.DataFrame, scheme: str | None = None, k: int | None = None, seed: int = 0, n_val: int = 2):
+    """Speaker-independent folds: leave-k-out (k = 3 for <= 18 speakers, else speakers // 6) or LOSO
+    for corpora of at most 12 speakers; ``scheme="random"`` only when asked."""
+    n_spk = df["speaker"].nunique() if "speaker" in df.columns else 0
+    if scheme is None:
+        scheme = "loso" if n_spk <= 12 else "speakers"
+    if k is None:
+        k = 3 if n_spk <= 18 else max(1, n_spk // 6)
+    return make_folds(df, scheme, k=k, seed=seed, n_val=n_val)
