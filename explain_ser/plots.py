@@ -500,3 +500,82 @@ def agreement_plotly(agreement: pd.DataFrame, title: str | None = None):
                                  text=d["clip_id"].astype(str)))
     fig.add_hline(y=0, line=dict(color="#555", dash="dash"))
     return _layout(fig, title, None, "per-clip agreement", showlegend=False, height=400)
+
+
+# ---------------------------------------------------------------------------------------------
+# one clip: the panel of `explain-ser attribute --plot` and the paper's example figure
+
+
+def _tier(ax, intervals, label, color):
+    """Draw labelled interval boxes (words, phones, vocalizations) on one axis row."""
+    ax.set_yticks([])
+    ax.set_ylabel(label, rotation=0, ha="right", va="center")
+    for iv in intervals:
+        if not iv.label or iv.label in ("sil", "sp", "<sil>"):
+            continue
+        ax.axvspan(iv.start, iv.end, color=color, alpha=0.18, lw=0)
+        ax.axvline(iv.start, color=color, lw=0.4)
+        ax.text((iv.start + iv.end) / 2, 0.5, iv.label, ha="center", va="center", fontsize=6, clip_on=True)
+
+
+def clip_panel_figure(res, width: float = 7.2) -> Figure:
+    """Waveform, log-mel with mean attention, per-head attention, attributions, tiers and F0 for one
+    :class:`explain_ser.api.Attribution`; x axis in seconds on the 20 ms encoder-frame grid."""
+    frames = res.frames
+    t_mid = (frames["start"].to_numpy() + frames["end"].to_numpy()) / 2
+    dur = float(frames["end"].iloc[-1]) if len(frames) else res.clip.duration
+    tiers = []
+    al = res.alignment
+    if al is not None:
+        tiers = [(n, getattr(al, a)) for n, a in (("words", "words"), ("phones", "phones"), ("vocal.", "vocalizations"))
+                 if getattr(al, a, None)]
+    has_f0 = "f0" in frames and np.isfinite(frames["f0"].to_numpy(dtype=float)).any()
+    rows = [("wave", 0.7), ("mel", 1.4), ("heads", 1.1)] + ([("attr", 0.9)] if res.attributions else [])
+    rows += [(f"tier:{n}", 0.3) for n, _ in tiers] + ([("f0", 0.8)] if has_f0 else [])
+    fig = _new(width, 0.9 + sum(h for _, h in rows))
+    axes = fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": [h for _, h in rows]})
+    axes = np.atleast_1d(axes)
+    heads = [h for h in res.attention if h != "mean"]
+    colors = head_colors(heads + ["mean"])
+    probs = ", ".join(f"{l} {p:.2f}" for l, p in sorted(zip(res.labels, res.probabilities), key=lambda x: -x[1])[:3])
+    fig.suptitle(f"{res.clip.clip_id}: predicted {res.predicted} ({probs})", fontsize=9)
+    for ax, (kind, _) in zip(axes, rows):
+        if kind == "wave":
+            x = res.clip.samples
+            t = np.arange(len(x)) / res.clip.rate
+            step = max(1, len(x) // 8000)
+            ax.plot(t[::step], x[::step], color="#444444", lw=0.4)
+            ax.set_ylabel("wave")
+            ax.set_yticks([])
+        elif kind == "mel":
+            mel = res.mel
+            ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=(0, mel.shape[1] * 0.01, 0, mel.shape[0]))
+            ax.set_ylabel("mel bin")
+            twin = ax.twinx()
+            twin.plot(t_mid, res.attention["mean"], color="#00E5FF", lw=1.0)
+            twin.set_ylim(0, max(1e-9, float(np.max(res.attention["mean"]))) * 1.05)
+            twin.set_yticks([])
+        elif kind == "heads":
+            for h in heads:
+                ax.plot(t_mid, res.attention[h], color=colors[h], lw=0.8, label=h)
+            ax.plot(t_mid, res.attention["mean"], color=colors["mean"], lw=1.2, label="mean")
+            ax.axhline(1.0 / max(1, len(frames)), **UNIFORM_STYLE)
+            ax.set_ylabel("attention")
+            ax.legend(ncol=min(6, len(heads) + 1), loc="upper right", frameon=False, fontsize=6)
+        elif kind == "attr":
+            for i, (m, v) in enumerate(res.attributions.items()):
+                v = np.asarray(v, dtype=float)
+                scale = np.max(np.abs(v)) or 1.0
+                ax.plot(t_mid, v / scale, lw=0.8, label=m, color=HEAD_PALETTE[(i + 4) % len(HEAD_PALETTE)])
+            ax.axhline(0, color="#999999", lw=0.5)
+            ax.set_ylabel("attrib.\n(scaled)")
+            ax.legend(loc="upper right", frameon=False, fontsize=6, ncol=3)
+        elif kind.startswith("tier:"):
+            name = kind.split(":", 1)[1]
+            _tier(ax, dict(tiers)[name], name, "#0072B2" if name == "words" else "#D55E00" if name == "phones" else "#009E73")
+        elif kind == "f0":
+            ax.plot(t_mid, frames["f0"].to_numpy(dtype=float), color="#CC79A7", lw=1.0)
+            ax.set_ylabel("F0 (Hz)")
+    axes[-1].set_xlim(0, dur)
+    axes[-1].set_xlabel("time (s)")
+    return fig

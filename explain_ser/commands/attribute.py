@@ -1,0 +1,111 @@
+"""``explain-ser attribute CLIP...``: predict, export attention, attribute, align, and summarise clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub):
+    p = sub.add_parser("attribute", help="explain clips: prediction, per-head attention, attributions, words/phones",
+                       description="Explain one or more clips (files or directories) with a trained pooler. "
+                                   "Writes <clip>.frames.<fmt> (the FrameTable), <clip>.summary.json, "
+                                   "<clip>.attention.npz, a TextGrid and, with --plot, <clip>.png.")
+    p.add_argument("clips", nargs="+", metavar="CLIP", help="audio files or directories of audio files")
+    p.add_argument("--checkpoint", default="ravdess-tiny.en", help="shipped name or checkpoint directory (default: ravdess-tiny.en)")
+    p.add_argument("--transcript", default=None, metavar="TEXT|FILE",
+                   help="transcript text or a .txt file (default: CLIP.txt beside the audio if present, else Whisper transcribes)")
+    p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper", "none"],
+                   help="word/phone aligner (default: auto = PocketSphinx for English with a transcript)")
+    p.add_argument("--methods", default="ig,occlusion", help="attribution methods, comma-separated: ig,saliency,occlusion (or 'none')")
+    p.add_argument("--target", default=None, help="class to explain (default: the predicted class)")
+    p.add_argument("--steps", type=int, default=32, help="Integrated Gradients steps (default 32)")
+    p.add_argument("--baseline", default="mean", choices=["mean", "zero"], help="IG baseline features (default: training mean)")
+    p.add_argument("--deep", action="store_true", help="also IG through the frozen encoder onto the log-mel")
+    p.add_argument("--no-prosody", action="store_true", help="skip Praat prosody")
+    p.add_argument("--out", default="out", help="output directory (default: out/)")
+    p.add_argument("--format", default="csv", choices=["csv", "parquet", "json"], help="FrameTable format")
+    p.add_argument("--plot", action="store_true", help="write a PNG panel per clip")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no per-clip summary")
+    p.set_defaults(func=run)
+
+
+def _clip_paths(items) -> list[Path]:
+    from ..corpora import AUDIO_SUFFIXES
+    from ..errors import InputError
+
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                raise InputError(p, "directory holds no audio files")
+            paths += found
+        else:
+            paths.append(p)
+    return paths
+
+
+def _transcript(arg):
+    if arg is None:
+        return None
+    p = Path(arg)
+    if p.suffix == ".txt" or (len(arg) < 255 and p.is_file()):
+        from ..errors import InputError
+
+        if not p.is_file():
+            raise InputError(p, "transcript file not found")
+        return p.read_text().strip()
+    return arg
+
+
+def print_summary(res) -> None:
+    s = res.summary
+    probs = sorted(s["probabilities"].items(), key=lambda kv: -kv[1])
+    print(f"{res.clip.path or res.clip.clip_id}  ({s['duration_s']:.2f} s, {s['n_frames']} frames)")
+    print(f"  predicted: {res.predicted}   " + "  ".join(f"{k} {v:.2f}" for k, v in probs[:4]))
+    heads = ", ".join(f"{h} {100 * v:.0f}%" for h, v in s["frames_for_80pct"].items())
+    print(f"  frames holding 80% of the attention (uniform = 80%): {heads}")
+    for seg in s["top_segments"][:3]:
+        what = " ".join(seg.get("words", []) + seg.get("vocalizations", []))
+        ph = " ".join(seg.get("phones", []))
+        print(f"  top segment {seg['start']:.2f}-{seg['end']:.2f} s  mass {100 * seg['mass']:.1f}%  {what}"
+              + (f"  [{ph}]" if ph else ""))
+
+
+def run(args) -> int:
+    from tqdm.auto import tqdm
+
+    from ..api import Explainer
+    from ..audio import load_audio
+    from ..errors import InputError
+
+    paths = _clip_paths(args.clips)
+    transcript = _transcript(args.transcript)
+    if transcript is not None and len(paths) > 1:
+        raise InputError("--transcript", "one transcript given for several clips; put CLIP.txt beside each clip instead")
+    methods = () if args.methods in ("none", "") else tuple(m.strip() for m in args.methods.split(","))
+    for m in methods:
+        if m not in ("ig", "saliency", "occlusion"):
+            raise InputError(m, "unknown attribution method (ig, saliency, occlusion)")
+    # validate every clip before loading the model, so a bad file fails fast and nothing is written
+    clips = [load_audio(p) for p in paths]
+    ex = Explainer(args.checkpoint)
+    target = None
+    if args.target is not None:
+        if args.target not in ex.labels:
+            raise InputError(args.target, f"not a class of this checkpoint ({', '.join(ex.labels)})")
+        target = ex.labels.index(args.target)
+    out = Path(args.out)
+    for path, clip in tqdm(list(zip(paths, clips)), desc="attribute", unit="clip", disable=args.quiet or len(paths) < 2):
+        text = transcript
+        if text is None and path.with_suffix(".txt").is_file():
+            text = path.with_suffix(".txt").read_text().strip() or None
+        res = ex.attribute(clip, transcript=text, methods=methods, target=target, align=args.aligner != "none",
+                           aligner="auto" if args.aligner == "none" else args.aligner, prosody=not args.no_prosody,
+                           deep=args.deep, ig_steps=args.steps, baseline=args.baseline)
+        written = res.save(out, fmt=args.format, plot=args.plot)
+        if not args.quiet:
+            print_summary(res)
+            print("  wrote " + ", ".join(str(p) for p in written.values()))
+    return 0
