@@ -201,7 +201,7 @@ def enrichment_figure(table: pd.DataFrame, head: str = "mean", value: str = "enr
             handles.append(Patch(color="#dddddd", label="shift null (95 %)"))
         fams = list(t["family"]) if "family" in t else ["category"] * len(t)
         ax.barh(y, v, height=0.55, color=[fam_colors.get(f, "#0072B2") for f in fams], alpha=0.9)
-        ax.errorbar(v, y, xerr=[np.nan_to_num(v - lo), np.nan_to_num(hi - v)], fmt="none", ecolor="black",
+        ax.errorbar(v, y, xerr=[np.clip(np.nan_to_num(v - lo), 0, None), np.clip(np.nan_to_num(hi - v), 0, None)], fmt="none", ecolor="black",
                     elinewidth=0.8, capsize=1.5)
         ax.axvline(0, **UNIFORM_STYLE)
         handles.append(matplotlib.lines.Line2D([], [], label="uniform (= 1)", **UNIFORM_STYLE))

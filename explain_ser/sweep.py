@@ -84,7 +84,7 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     if "emotion" not in df.columns or df["emotion"].isna().any():
         raise InputError(manifest, "every clip needs an 'emotion' label for training")
     enc = Encoder(source, window=window)
-    arrays = features_for_manifest(df, enc, FeatureStore(cache), layers=taps, progress=progress)
+    arrays = features_for_manifest(df, enc, FeatureStore(cache), progress=progress)  # memory-mapped
     labels = list(labels) if labels is not None else sorted(df["emotion"].astype(str).unique())
     unknown = set(df["emotion"].astype(str)) - set(labels)
     if unknown:

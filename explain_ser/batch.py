@@ -1,0 +1,169 @@
+"""Run a model over a corpus: per-clip FrameTables, clip metadata and faithfulness curves.
+
+:func:`run_corpus` is what ``explain-ser report`` and ``explain-ser faithfulness`` share. It is
+resumable: each clip's results are written (atomically) to ``<work>/clips/<clip_id>.*`` and a
+clip already there is not recomputed. Model-independent annotations (alignment and prosody)
+are cached in the user cache keyed by audio hash, transcript, aligner and language
+(:class:`AnnotationStore`), so a second model over the same corpus only pays for the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .api import Explainer, safe_stem, top_segments
+from .audio import load_audio
+from .errors import InputError
+
+ANNOTATION_COLUMNS_VERSION = 1
+
+
+class AnnotationStore:
+    """Cache of the alignment + prosody columns of a FrameTable (model independent)."""
+
+    def __init__(self, root=None):
+        from .weights import cache_dir
+
+        self.root = Path(root) if root else cache_dir() / "annotations"
+
+    def key(self, audio_sha: str, transcript: str | None, aligner: str, language: str, prosody: bool) -> str:
+        raw = f"v{ANNOTATION_COLUMNS_VERSION}|{audio_sha}|{transcript or ''}|{aligner}|{language}|{prosody}"
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def load(self, key: str) -> pd.DataFrame | None:
+        p = self.root / key[:2] / f"{key}.parquet"
+        try:
+            return pd.read_parquet(p)
+        except Exception:  # missing or unreadable entry: recompute
+            return None
+
+    def put(self, key: str, table: pd.DataFrame) -> None:
+        d = self.root / key[:2]
+        d.mkdir(parents=True, exist_ok=True)
+        _atomic(d / f"{key}.parquet", lambda tmp: table.to_parquet(tmp, index=False))
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+ANNOTATION_COLUMNS = ("word", "word_index", "phone", "phone_class", "stress", "vocalization", "vocalization_conf",
+                      "f0", "voiced", "intensity", "hnr", "jitter", "shimmer")
+
+
+def annotate(clip, transcript, aligner: str, language: str, prosody: bool, whisper_source: str,
+             store: AnnotationStore | None) -> tuple[pd.DataFrame, dict]:
+    """Alignment + prosody columns on the frame grid (cached)."""
+    from .frames import build_frame_table
+
+    key = store.key(clip.sha256, transcript, aligner, language, prosody) if store else None
+    if store:
+        hit = store.load(key)
+        if hit is not None and len(hit) == clip.n_frames:
+            return hit, {"cached": True}
+    info: dict = {}
+    alignment = None
+    if aligner != "none":
+        from .align import align_clip
+
+        try:
+            alignment = align_clip(clip, transcript, aligner=aligner, language=language, whisper_source=whisper_source)
+            info["aligner"] = alignment.backend
+        except InputError as err:
+            info["alignment_error"] = str(err)
+    pros = None
+    if prosody:
+        from .prosody import extract_prosody
+
+        pros = extract_prosody(clip.samples, voice_quality=False)
+    table = build_frame_table(clip.clip_id, clip.n_frames, alignment=alignment, prosody=pros)
+    cols = [c for c in ANNOTATION_COLUMNS if c in table.columns]
+    ann = table[cols].reset_index(drop=True)
+    if store:
+        store.put(key, ann)
+    return ann, info
+
+
+def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=("ig", "occlusion"),
+               align: bool = True, aligner: str = "auto", prosody: bool = True, deletion: bool = True,
+               annotations: AnnotationStore | None = None, progress: bool = True, limit: int | None = None,
+               ig_steps: int = 32) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(frames, clip_meta, deletion curves) for every clip of ``manifest`` (resumable in ``work_dir``)."""
+    from tqdm.auto import tqdm
+
+    from .explain.attention import attention_weights
+    from .explain.attributions import attribute_frames
+    from .explain.faithfulness import deletion_curves
+    from .frames import build_frame_table
+
+    work = Path(work_dir) / "clips"
+    work.mkdir(parents=True, exist_ok=True)
+    annotations = annotations if annotations is not None else AnnotationStore()
+    rows = manifest if limit is None else manifest.iloc[:limit]
+    cfg = explainer.checkpoint_config
+    trained_on = set(map(str, (cfg.get("training") or {}).get("speakers", []) or []))
+    language_default = (cfg.get("training") or {}).get("language", "en") if isinstance(cfg.get("training"), dict) else "en"
+    frames_all, meta_all, del_all = [], [], []
+    for _, row in tqdm(list(rows.iterrows()), desc="report", unit="clip", disable=not progress):
+        stem = safe_stem(row["clip_id"])
+        fpath, mpath, dpath = work / f"{stem}.frames.parquet", work / f"{stem}.meta.json", work / f"{stem}.deletion.parquet"
+        if fpath.is_file() and mpath.is_file() and (dpath.is_file() or not deletion):
+            frames_all.append(pd.read_parquet(fpath))
+            meta_all.append(json.loads(mpath.read_text()))
+            if deletion:
+                del_all.append(pd.read_parquet(dpath))
+            continue
+        clip = load_audio(row["path"])
+        clip = type(clip)(samples=clip.samples, rate=clip.rate, path=clip.path, clip_id=str(row["clip_id"]), sha256=clip.sha256)
+        feats = explainer.features(clip)
+        probs, att = attention_weights(explainer.model, feats)
+        attrs, info = attribute_frames(explainer.model, feats, methods=methods, n_steps=ig_steps) if methods else ({}, {})
+        lang = str(row.get("language") or language_default or "en")
+        transcript = str(row.get("transcript") or "") or None
+        table = build_frame_table(clip.clip_id, clip.n_frames, attention=att, attributions=attrs)
+        if align or prosody:
+            from .api import _whisper_for
+
+            ann, ainfo = annotate(clip, transcript, aligner if align else "none", lang, prosody,
+                                  _whisper_for(lang, explainer.encoder.source), annotations)
+            table = pd.concat([table.drop(columns=[c for c in ann.columns if c in table.columns]).reset_index(drop=True), ann], axis=1)
+            info.update(ainfo)
+        pred = explainer.labels[int(np.argmax(probs))]
+        meta = {"clip_id": clip.clip_id, "path": clip.path, "speaker": str(row.get("speaker", "")),
+                "gender": str(row.get("gender", "")), "emotion": str(row.get("emotion", "")), "predicted": pred,
+                "p_predicted": float(np.max(probs)), "n_frames": clip.n_frames,
+                "pooler": cfg.get("model", {}).get("pooler"), "layer": ",".join(map(str, cfg.get("model", {}).get("taps", []))),
+                "seen_in_training": (str(row.get("speaker", "")) in trained_on) if trained_on else None,
+                **{f"prob_{l}": float(p) for l, p in zip(explainer.labels, probs)}}
+        if "fold" in row:
+            meta["fold"] = row["fold"]
+        seg = top_segments(table)
+        meta["top_segment"] = f"{seg[0]['start']:.2f}-{seg[0]['end']:.2f}s" if seg else ""
+        _atomic(fpath, lambda tmp: table.to_parquet(tmp, index=False))
+        if deletion:
+            ranks = {"attention": att["mean"], **{m: np.abs(v) for m, v in attrs.items()}}
+            d = deletion_curves(explainer.model, feats, ranks)
+            d.insert(0, "clip_id", clip.clip_id)
+            _atomic(dpath, lambda tmp: d.to_parquet(tmp, index=False))
+            del_all.append(d)
+        _atomic(mpath, lambda tmp: Path(tmp).write_text(json.dumps(meta, default=str)))
+        frames_all.append(table)
+        meta_all.append(meta)
+    frames = pd.concat(frames_all, ignore_index=True) if frames_all else pd.DataFrame()
+    meta = pd.DataFrame(meta_all)
+    dele = pd.concat(del_all, ignore_index=True) if del_all else pd.DataFrame()
+    return frames, meta, dele

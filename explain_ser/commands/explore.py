@@ -1,0 +1,96 @@
+"""``explain-ser explore``: launch the Streamlit attention explorer (``apps/explorer.py``).
+
+The app lives outside the package, in the source checkout's ``apps/`` folder next to
+``explain_ser/``; this command finds it there (nothing is copied) and runs
+``python -m streamlit run apps/explorer.py`` with the report, manifest and checkpoints passed after
+``--``. Only the report directory, the manifest's directory, ``examples/`` and ``--audio-root``
+directories are ever read by the app.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+MAX_UPLOAD_MB = 20
+
+
+def app_path() -> Path:
+    """``apps/explorer.py`` of the source checkout that holds this package; InputError if absent."""
+    pkg = Path(__file__).resolve().parents[1]
+    app = pkg.parent / "apps" / "explorer.py"
+    if not app.is_file():
+        raise InputError(app, "the explorer app is not here: `explain-ser explore` runs from a source checkout "
+                              "(git clone the repository and `pip install -e '.[explorer]'`), where apps/ sits "
+                              "next to explain_ser/")
+    return app
+
+
+def add_parser(sub):
+    p = sub.add_parser("explore", help="interactive attention explorer in the browser (Streamlit)",
+                       description="Launch the Streamlit explorer: clip, corpus and compare views.")
+    p.add_argument("--report", metavar="DIR", help="report directory (explain-ser report) for the corpus view")
+    p.add_argument("--manifest", metavar="CSV", help="manifest of clips to browse (path, clip_id, speaker, emotion ...)")
+    p.add_argument("--checkpoint", metavar="DIR", action="append", default=[],
+                   help="extra checkpoint directory to offer besides the shipped ones (repeatable)")
+    p.add_argument("--audio-root", metavar="DIR", action="append", default=[],
+                   help="another directory the app may read audio from (manifest paths outside the manifest's "
+                        "own directory; repeatable)")
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.add_argument("--print-command", action="store_true", help="print the streamlit command line and exit")
+    p.set_defaults(func=run)
+
+
+def streamlit_command(args) -> list[str]:
+    """The command line that runs the app; validates the inputs first (InputError on a bad one)."""
+    app = app_path()
+    if importlib.util.find_spec("streamlit") is None:
+        raise InputError("streamlit", "not installed; pip install 'explain_ser[explorer]'")
+    if not 0 < int(args.port) < 65536:
+        raise InputError(f"--port {args.port}", "not a valid port")
+    extra: list[str] = []
+    if args.report:
+        rep = Path(args.report).expanduser().resolve()
+        if not rep.is_dir():
+            raise InputError(args.report, "report directory not found")
+        if not (rep / "tables" / "clip_metrics.csv").is_file():
+            raise InputError(args.report, "not an explain-ser report directory (no tables/clip_metrics.csv)")
+        extra += ["--report", str(rep)]
+    if args.manifest:
+        from ..corpora import read_manifest
+
+        read_manifest(args.manifest)  # InputError on a missing or malformed manifest
+        extra += ["--manifest", str(Path(args.manifest).expanduser().resolve())]
+    for ck in args.checkpoint:
+        from ..model import resolve_checkpoint
+
+        extra += ["--checkpoint", str(resolve_checkpoint(ck))]
+    for root in args.audio_root:
+        r = Path(root).expanduser().resolve()
+        if not r.is_dir():
+            raise InputError(root, "audio root is not a directory")
+        extra += ["--audio-root", str(r)]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+           "--server.port", str(int(args.port)), "--server.address", args.address,
+           "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--browser.gatherUsageStats", "false"]
+    if args.headless:
+        cmd += ["--server.headless", "true"]
+    return cmd + (["--"] + extra if extra else [])
+
+
+def run(args) -> int:
+    cmd = streamlit_command(args)
+    if args.print_command:
+        print(" ".join(cmd))
+        return 0
+    print(f"explain-ser: explorer on http://{args.address}:{args.port} (Ctrl+C to stop)", file=sys.stderr)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,58 @@
+"""``explain-ser report MANIFEST``: coverage-curve report over a corpus (HTML + CSV/Parquet + PNG)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+
+def add_parser(sub):
+    p = sub.add_parser("report", help="batch coverage-curve report over a corpus (offline HTML, tables, figures)")
+    p.add_argument("manifest", help="manifest CSV or corpus directory")
+    p.add_argument("--checkpoint", default="ravdess-tiny.en", help="shipped name or checkpoint directory")
+    p.add_argument("--out", required=True, help="output directory (resumable: finished clips are reused)")
+    p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper", "none"])
+    p.add_argument("--methods", default="ig,occlusion", help="attribution methods (comma-separated, or 'none')")
+    p.add_argument("--no-prosody", action="store_true")
+    p.add_argument("--no-deletion", action="store_true", help="skip the deletion/insertion curves")
+    p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick look)")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--n-perm", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..api import Explainer
+    from ..batch import run_corpus
+    from ..corpora import load_manifest_or_dir
+    from ..errors import InputError
+    from ..report import write_report
+
+    manifest = load_manifest_or_dir(args.manifest)
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit", "must be at least 1")
+    ex = Explainer(args.checkpoint)
+    methods = () if args.methods in ("none", "") else tuple(m.strip() for m in args.methods.split(","))
+    out = Path(args.out)
+    frames, meta, deletion = run_corpus(manifest, ex, out, methods=methods, align=args.aligner != "none",
+                                        aligner=args.aligner if args.aligner != "none" else "auto",
+                                        prosody=not args.no_prosody, deletion=not args.no_deletion,
+                                        progress=not args.quiet, limit=args.limit)
+    cfg = ex.checkpoint_config
+    card = {"checkpoint": args.checkpoint, "pooler": cfg.get("model", {}).get("pooler"),
+            "taps": cfg.get("model", {}).get("taps"), "encoder": cfg.get("encoder", {}).get("source"),
+            "window": cfg.get("encoder", {}).get("window"), "labels": cfg.get("model", {}).get("labels"),
+            "metrics": cfg.get("metrics"), "training": cfg.get("training")}
+    seen = meta["seen_in_training"].dropna() if "seen_in_training" in meta else []
+    corpus = {"manifest": str(Path(args.manifest).resolve()), "clips": len(meta)}
+    if len(seen) and bool(seen.any()):
+        corpus["warning"] = (f"{int(seen.sum())} of {len(seen)} clips are from speakers this checkpoint was trained on: "
+                             "its predictions (confusion matrix) on them are not a held-out evaluation")
+    rep = write_report(frames, meta, out, model_card=card, command=" ".join(shlex.quote(a) for a in sys.argv),
+                       corpus=corpus, folds=cfg.get("folds"), deletion=deletion if len(deletion) else None,
+                       n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    print(f"report: {rep.html}")
+    return 0

@@ -1,0 +1,325 @@
+"""The Streamlit explorer (apps/explorer.py) through Streamlit's AppTest, its helpers, and `explain-ser explore`.
+
+AppTest runs the script in this process, so the Explainer (Whisper tiny.en + checkpoint) is loaded
+once (``st.cache_resource``) and shared by the tests. Without a shipped ``ravdess-tiny.en`` checkpoint
+an untrained one is written to a temp dir: these tests check the app's flows, not the model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _env import EXAMPLES, ROOT, needs_tiny
+
+APP = ROOT / "apps" / "explorer.py"
+sys.path.insert(0, str(ROOT / "apps"))
+
+import _explorer_sources as src  # noqa: E402
+
+from explain_ser.errors import InputError  # noqa: E402
+
+TIMEOUT = 180  # seconds per AppTest run (a clip is explained on first view: 2-15 s on 2 cores)
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures
+
+
+def make_checkpoint(out: Path) -> str:
+    """An untrained 4-head MHAAP checkpoint on tiny.en tap 3 (only the app's flows are tested)."""
+    import torch
+
+    from explain_ser.model import SERModel, save_checkpoint
+    from explain_ser.weights import resolve_source, source_hash
+
+    torch.manual_seed(0)
+    model = SERModel(labels=["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"],
+                     dim=384, taps=[3], n_taps=5, pooler="mhaap", pooler_hparams={"n_heads": 4}).eval()
+    enc = {"source": "tiny.en", "weights_hash": source_hash(resolve_source("tiny.en")), "dim": 384, "n_taps": 5,
+           "window": "trim"}
+    return str(save_checkpoint(model, out, encoder=enc, training={"note": "untrained, for tests"}))
+
+
+@pytest.fixture(scope="session")
+def explorer_checkpoints(tmp_path_factory):
+    """Extra checkpoint paths for EXPLAIN_SER_CHECKPOINTS ("" when a shipped one exists)."""
+    from explain_ser.model import available_checkpoints
+
+    if available_checkpoints():
+        return ""
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "untrained-tiny.en")
+
+
+@pytest.fixture(scope="session")
+def report_dir(tmp_path_factory):
+    """A real report (write_report over a synthetic corpus) whose clips are the three examples,
+    copied into report/audio/ with relative paths in clip_meta."""
+    from explain_ser import report
+
+    out = tmp_path_factory.mktemp("report")
+    frames, meta = report.synthetic_corpus(n_speakers=1, clips_per_speaker=3, seed=1,
+                                           emotions=("calm", "happy", "sad"))
+    names = ["calm_statement", "excited_question", "laugh_breath"]
+    ids = dict(zip(meta["clip_id"], names))
+    frames["clip_id"] = frames["clip_id"].map(ids)
+    meta["clip_id"] = meta["clip_id"].map(ids)
+    meta["path"] = [f"audio/{n}.wav" for n in names]
+    (out / "audio").mkdir()
+    for n in names:
+        shutil.copy(EXAMPLES / f"{n}.wav", out / "audio" / f"{n}.wav")
+    # the explorer reads the tables only: skip rasterising PNGs and the HTML page to save ~5 s
+    mp = pytest.MonkeyPatch()
+    mp.setattr(report, "save_png", lambda fig, path: Path(path))
+    mp.setattr(report, "_html", lambda *a, **k: "")
+    try:
+        report.write_report(frames, meta, out, n_boot=20, n_perm=20)
+    finally:
+        mp.undo()
+    return out
+
+
+@pytest.fixture
+def app_env(monkeypatch, explorer_checkpoints):
+    for var in ("EXPLAIN_SER_REPORT", "EXPLAIN_SER_MANIFEST", "EXPLAIN_SER_AUDIO_ROOTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EXPLAIN_SER_CHECKPOINTS", explorer_checkpoints)
+    return monkeypatch
+
+
+def new_app(**state):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at
+
+
+def assert_clean(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def chart_spec(at, key: str) -> dict:
+    for el in at.get("plotly_chart"):
+        if el.proto.id.endswith(f"-{key}"):
+            return json.loads(el.proto.spec)
+    raise AssertionError(f"no plotly chart {key!r}")
+
+
+def trace_names(spec: dict) -> list[str]:
+    return [t.get("name", "") for t in spec["data"]]
+
+
+def metric(at, label: str) -> str:
+    vals = [m.value for m in at.metric if m.label == label]
+    assert vals, f"no metric {label!r}: {[m.label for m in at.metric]}"
+    return vals[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# AppTest flows
+
+
+@needs_tiny
+def test_clip_view_select_toggle_play(app_env):
+    at = new_app().run()
+    assert_clean(at)
+    at_labels = at.session_state["_catalogue"]
+    assert set(at_labels["clip_id"]) >= {"calm_statement", "excited_question", "laugh_breath"}
+    pred = metric(at, "Predicted")
+    assert pred in json.dumps(chart_spec(at, "probabilities"))
+    names = trace_names(chart_spec(at, "spectrogram"))
+    assert {"attention mean", "attention h0", "attribution ig", "attribution occlusion", "F0 (Hz)"} <= set(names)
+    assert any(n == "words" for n in names)  # the word tier was drawn
+
+    # toggle heads: only the mean remains over the spectrogram
+    at.multiselect(key="heads").set_value(["mean"]).run()
+    assert_clean(at)
+    names = trace_names(chart_spec(at, "spectrogram"))
+    assert "attention mean" in names and "attention h0" not in names
+
+    # select another clip (searchable selectbox over the catalogue)
+    at.selectbox(key="clip").set_value("examples:laugh_breath").run()
+    assert_clean(at)
+    assert any("laugh_breath" in h.value for h in at.subheader)
+    # play the second top segment: a second audio player holds just that stretch
+    assert len(at.get("audio")) == 2
+    if len(at.selectbox(key="segment").options) > 1:
+        at.selectbox(key="segment").set_value(1).run()
+        assert_clean(at)
+    seg_audio = at.get("audio")[1]
+    assert seg_audio.proto.url or seg_audio.proto  # rendered
+    assert [b.label for b in at.get("download_button")] == ["FrameTable (CSV)", "Figure (PNG)"]
+
+
+@needs_tiny
+def test_corpus_view_opens_clip_and_compare(app_env, report_dir):
+    app_env.setenv("EXPLAIN_SER_REPORT", str(report_dir))
+    at = new_app(view="Corpus").run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    keys = {el.proto.id for el in at.get("plotly_chart")}
+    assert len(keys) >= 6  # confusion, k strip, 2 coverage, 2 k distributions, enrichment
+    # open a clip from the corpus view: the clip view shows it, with the corpus curve
+    at.selectbox(key="corpus_pick").set_value("laugh_breath")
+    at.button(key="open_pick").click().run()
+    assert_clean(at)
+    assert at.session_state["view"] == "Clip" and at.session_state["clip"] == "report:laugh_breath"
+    assert metric(at, "True label") == "sad"  # the report's label travels with the clip
+    names = trace_names(chart_spec(at, "clip_coverage"))
+    assert "corpus mean (mean head)" in names and any(n.startswith("corpus median k@0.8") for n in names)
+
+    # filter to wrong predictions: the clip list shrinks accordingly
+    cat = at.session_state["_catalogue"]
+    at.radio(key="f_correct").set_value("wrong").run()
+    assert_clean(at)
+    wrong = cat[(cat["predicted"] != "") & (cat["emotion"] != "") & (cat["predicted"] != cat["emotion"])]
+    if len(wrong):
+        assert len(at.selectbox(key="clip").options) == len(wrong)
+    else:
+        assert any("No clip matches" in w.value for w in at.warning)
+
+    # compare view: two heads of one checkpoint (or two checkpoints) side by side on the same clip
+    at.radio(key="f_correct").set_value("all").run()
+    at.radio(key="view").set_value("Compare").run()
+    assert_clean(at)
+    assert len([m for m in at.metric if m.label == "Predicted"]) == 2
+    names = trace_names(chart_spec(at, "cmp_overlay"))
+    assert len(names) == 2 and names[0] != names[1]
+    at.selectbox(key="cmpB_head").set_value("mean").run()
+    assert_clean(at)
+
+
+@needs_tiny
+def test_upload_good_and_bad(app_env):
+    at = new_app(source="Upload").run()
+    assert_clean(at)
+    assert not at.metric  # nothing explained before an upload
+    up = at.sidebar.get("file_uploader")[0]
+
+    up.set_value(("notes.wav", b"this is not audio at all" * 10, "audio/wav"))
+    at.run()
+    assert_clean(at)
+    assert any("not a wav audio file" in e.value for e in at.error), [e.value for e in at.error]
+
+    at.sidebar.get("file_uploader")[0].set_value(("big.wav", b"RIFF\0\0\0\0WAVE" + bytes(21 * 2**20), "audio/wav"))
+    at.run()
+    assert any("limit is 20 MB" in e.value for e in at.error), [e.value for e in at.error]
+
+    # right header, broken body: the library's decoder refuses it, the app says so
+    at.sidebar.get("file_uploader")[0].set_value(("broken.wav", b"RIFF\x10\0\0\0WAVEfmt garbage", "audio/wav"))
+    at.run()
+    assert_clean(at)
+    assert any("broken.wav" in e.value for e in at.error), [e.value for e in at.error]
+
+    data = (EXAMPLES / "excited_question.wav").read_bytes()
+    at.sidebar.get("file_uploader")[0].set_value(("my clip.wav", data, "audio/wav"))
+    at.run()
+    assert_clean(at)
+    assert not at.error
+    assert any("my clip" in h.value for h in at.subheader)
+    metric(at, "Predicted")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers: paths, catalogue, uploads
+
+
+def test_paths_outside_the_allowed_roots_are_refused(tmp_path):
+    inside, outside = tmp_path / "corpus", tmp_path / "elsewhere"
+    inside.mkdir(), outside.mkdir()
+    for d in (inside, outside):
+        shutil.copy(EXAMPLES / "calm_statement.wav", d / "a.wav")
+    (inside / "link.wav").symlink_to(outside / "a.wav")
+    manifest = inside / "manifest.csv"
+    pd.DataFrame({"path": ["a.wav", str(outside / "a.wav"), "../elsewhere/a.wav", "link.wav", "missing.wav"],
+                  "clip_id": ["ok", "abs_out", "dotdot", "symlink", "missing"],
+                  "emotion": ["calm"] * 5}).to_csv(manifest, index=False)
+    from explain_ser.corpora import read_manifest
+
+    cfg = src.Config(manifest=manifest.resolve())
+    cat = src.catalogue(cfg, read_manifest(manifest)).set_index("clip_id")
+    assert cat.loc["ok", "available"]
+    for cid in ("abs_out", "dotdot", "symlink"):
+        assert not cat.loc[cid, "available"] and "outside" in cat.loc[cid, "note"]
+    assert not cat.loc["missing", "available"] and cat.loc["missing", "note"] == "audio file missing"
+    with pytest.raises(InputError, match="outside the directories"):
+        src.allowed_path(inside / ".." / "elsewhere" / "a.wav", cfg.roots)
+    with pytest.raises(InputError, match="outside"):
+        src.allowed_path("/etc/passwd", cfg.roots)
+    assert src.allowed_path(EXAMPLES / "laugh_breath.wav", cfg.roots).is_file()  # examples/ always readable
+    # --audio-root widens the allowed set explicitly
+    cfg2 = src.Config(manifest=manifest.resolve(), audio_roots=[outside.resolve()])
+    assert src.catalogue(cfg2, read_manifest(manifest)).set_index("clip_id").loc["abs_out", "available"]
+
+
+def test_config_from_argv_and_environment(tmp_path):
+    env = {"EXPLAIN_SER_REPORT": str(tmp_path), "EXPLAIN_SER_CHECKPOINTS": f"/x/a{__import__('os').pathsep}/x/b"}
+    cfg = src.load_config([], env)
+    assert cfg.report == tmp_path.resolve() and cfg.checkpoints == ["/x/a", "/x/b"] and cfg.manifest is None
+    cfg = src.load_config(["--manifest", str(tmp_path / "m.csv"), "--checkpoint", "/c", "--audio-root", "/r"], {})
+    assert cfg.manifest == (tmp_path / "m.csv").resolve() and cfg.checkpoints == ["/c"]
+    assert Path("/r").resolve() in cfg.roots and src.EXAMPLES in cfg.roots
+
+
+def test_check_upload():
+    wav = (EXAMPLES / "calm_statement.wav").read_bytes()
+    assert src.check_upload("x.wav", wav) == "wav"
+    assert src.check_upload("x.flac", b"fLaC" + bytes(40)) == "flac"
+    assert src.check_upload("x.mp3", b"ID3" + bytes(40)) == "mp3"
+    with pytest.raises(InputError, match="unsupported file type '.txt'"):
+        src.check_upload("notes.txt", b"hello")
+    with pytest.raises(InputError, match="not a wav audio file"):
+        src.check_upload("x.wav", b"<html>" + bytes(40))
+    with pytest.raises(InputError, match="empty"):
+        src.check_upload("x.wav", b"")
+    with pytest.raises(InputError, match="limit is 1 MB"):
+        src.check_upload("x.wav", wav[:12] + bytes(2 * 2**20), max_mb=1)
+
+
+def test_catalogue_filters_and_labels():
+    cat = pd.DataFrame({"key": list("abcd"), "source": "report", "clip_id": list("abcd"), "path": "",
+                        "transcript": "", "speaker": ["1", "1", "2", "2"], "gender": "",
+                        "emotion": ["sad", "happy", "sad", "happy"], "predicted": ["sad", "sad", "", "happy"],
+                        "k08": [0.2, 0.5, np.nan, 0.7], "available": True, "note": ""})
+    assert src.filter_catalogue(cat, emotions=["sad"])["key"].tolist() == ["a", "c"]
+    assert src.filter_catalogue(cat, correctness="wrong")["key"].tolist() == ["b"]
+    assert src.filter_catalogue(cat, correctness="correct")["key"].tolist() == ["a", "d"]
+    assert src.filter_catalogue(cat, speakers=["2"], k_range=(0.0, 0.6))["key"].tolist() == ["c"]  # NaN kept
+    assert src.label_of(cat.iloc[1]) == "b · true happy · pred sad ✗ · spk 1 · k@0.8 0.50 · [report]"
+
+
+# ---------------------------------------------------------------------------------------------
+# the command
+
+
+def test_explore_command(tmp_path, capsys, report_dir, monkeypatch):
+    from explain_ser import cli
+    from explain_ser.commands import explore
+
+    assert cli.main(["explore", "--print-command", "--report", str(report_dir), "--port", "8600"]) == 0
+    cmd = capsys.readouterr().out.split()
+    assert cmd[1:5] == ["-m", "streamlit", "run", str(APP)]
+    assert cmd[cmd.index("--server.port") + 1] == "8600" and cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--server.maxUploadSize") + 1] == "20"
+    assert cmd[cmd.index("--") + 1:] == ["--report", str(report_dir.resolve())]
+
+    assert cli.main(["explore", "--report", str(tmp_path)]) == 2
+    assert "not an explain-ser report directory" in capsys.readouterr().err
+    assert cli.main(["explore", "--manifest", str(tmp_path / "none.csv")]) == 2
+    assert "manifest not found" in capsys.readouterr().err
+
+    # a package installed without its source checkout has no apps/ beside it: a clear error
+    fake = tmp_path / "site-packages" / "explain_ser" / "commands" / "explore.py"
+    monkeypatch.setattr(explore, "__file__", str(fake))
+    with pytest.raises(InputError, match="explorer app is not here"):
+        explore.app_path()
+    assert cli.main(["explore", "--print-command"]) == 2
+    assert "source checkout" in capsys.readouterr().err
