@@ -54,7 +54,7 @@ def clip_figure(res, heads: list[str], methods: list[str] | None = None, tiers=(
     if res.mel is not None:
         mel = np.asarray(res.mel)[:, : 2 * n]
         tm = (np.arange(mel.shape[1]) + 0.5) * MEL_SECONDS
-        fig.add_trace(go.Heatmap(z=mel, x=tm, y=np.arange(mel.shape[0]), colorscale="Greys", reversescale=True,
+        fig.add_trace(go.Heatmap(z=mel, x=tm, y=np.arange(mel.shape[0]), colorscale="Greys",
                                  showscale=False, hovertemplate="%{x:.2f} s, mel bin %{y}<extra></extra>",
                                  name="log-mel"), row=1, col=1, secondary_y=False)
     colors = plots.head_colors(list(res.attention))

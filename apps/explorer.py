@@ -70,7 +70,10 @@ def decode_upload(digest: str, name: str, _data: bytes):
     with tempfile.TemporaryDirectory(prefix="explain_ser_upload_") as d:
         f = Path(d) / f"upload{suffix}"
         f.write_bytes(_data)
-        clip = load_audio(f)
+        try:
+            clip = load_audio(f)
+        except InputError as err:  # name the user's file, not our temp copy
+            raise InputError(name, (err.problem or "").replace(str(f), name) or "not a readable audio file") from None
     return replace(clip, path=None, clip_id=Path(name).stem or "upload")
 
 
@@ -134,7 +137,10 @@ def open_clip(clip_id: str):
     cat = st.session_state.get("_catalogue")
     if cat is None:
         return
-    rows = cat[cat["clip_id"].astype(str) == str(clip_id)].sort_values("available", ascending=False)
+    rows = cat[cat["clip_id"].astype(str) == str(clip_id)]
+    # the report's own row first (it carries the true label and k@0.8), then any playable one
+    rank = rows["source"].str.contains("report").astype(int) * 2 + rows["available"].astype(int) * 3
+    rows = rows.loc[rank.sort_values(ascending=False, kind="stable").index]
     if not len(rows):
         st.session_state["_notice"] = f"clip {clip_id} is not in the catalogue"
         return
@@ -171,7 +177,8 @@ def sidebar(cat: pd.DataFrame, checkpoints: list[str]):
     if not checkpoints:
         sb.error("No checkpoint installed. Start with `explain-ser explore --checkpoint DIR`.")
         return None
-    sb.selectbox("Checkpoint", checkpoints, key="checkpoint")
+    sb.selectbox("Checkpoint", checkpoints, key="checkpoint", format_func=lambda c: Path(c).name,
+                 help="shipped checkpoints and --checkpoint directories")
     with sb.expander("Explanation options"):
         st.multiselect("Attribution methods", list(METHODS), key="methods")
         st.checkbox("Align words / phones / vocalizations", key="align")
@@ -275,10 +282,10 @@ def clip_view(res, row, report):
         st.audio(res.clip.samples, sample_rate=SAMPLE_RATE)
         m1, m2, m3 = st.columns(3)
         m1.metric("Predicted", res.predicted, help="argmax of the classifier's probabilities")
-        m2.metric("True label", true or "unknown")
+        m2.metric("True label", true or "–", help="from the manifest or the report")
         k = res.summary.get("concentration", {}).get("mean", {}).get("k@0.8")
-        m3.metric("k@0.8 (mean head)", f"{k:.2f}" if k is not None else "n/a",
-                  help="fraction of frames holding 80 % of the attention (uniform: 0.80)")
+        m3.metric("k@0.8", f"{k:.2f}" if k is not None else "n/a",
+                  help="mean head: fraction of frames holding 80 % of the attention (uniform: 0.80)")
         al = res.summary.get("alignment") or {}
         notes = [f"aligner: {al.get('backend') or 'none'}"]
         if al.get("transcript"):
@@ -368,7 +375,8 @@ def corpus_view(report, cat):
         ids = cm.loc[cm["head"].astype(str) == "mean", "clip_id"].astype(str).tolist()
         pick = st.columns([3, 1])
         choice = pick[0].selectbox("Open clip", ids, key="corpus_pick", label_visibility="collapsed")
-        pick[1].button("Open in clip view", on_click=open_clip, args=(choice,), key="open_pick")
+        pick[1].button("Open in clip view", on_click=lambda: open_clip(st.session_state["corpus_pick"]),
+                       key="open_pick", disabled=choice is None)
     cc = report.get("coverage_curves")
     mid = st.columns(2)
     if cc is not None:

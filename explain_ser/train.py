@@ -62,22 +62,22 @@ def set_seed(seed: int) -> None:
 
 
 class FeatureSet:
-    """Per-clip arrays [L, T_i, D] held as one zero-padded float16 tensor [N, L, T_max, D] + lengths.
+    """Per-clip arrays [L, T_i, D] held as one zero-padded tensor [N, L, T_max, D] + lengths.
 
     ``taps`` keeps only those taps (saves memory); the model then sees exactly these taps in this order.
     """
 
-    def __init__(self, arrays, taps=None):
+    def __init__(self, arrays, taps=None, dtype=torch.float32):
         assert len(arrays) > 0, "no clips"
         sel = None if taps is None else list(taps)
         first = np.asarray(arrays[0] if sel is None else arrays[0][sel])
         L, D = first.shape[0], first.shape[-1]
         self.lengths = torch.tensor([a.shape[-2] for a in arrays])
-        self.x = torch.zeros(len(arrays), L, int(self.lengths.max()), D, dtype=torch.float16)
+        self.x = torch.zeros(len(arrays), L, int(self.lengths.max()), D, dtype=dtype)
         for i, a in enumerate(arrays):
-            a = np.asarray(a if sel is None else a[sel], dtype=np.float16)
+            a = np.asarray(a if sel is None else a[sel])
             assert a.shape[0] == L and a.shape[-1] == D, f"clip {i}: shape {a.shape} != [{L}, T, {D}]"
-            self.x[i, :, : a.shape[1]] = torch.from_numpy(a)
+            self.x[i, :, : a.shape[1]] = torch.from_numpy(np.array(a, dtype=np.float32))
         self.taps = sel
 
     def __len__(self):

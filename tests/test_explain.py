@@ -1,0 +1,104 @@
+"""Attention export, captum attributions and faithfulness on a model trained on a planted-cue task."""
+
+import numpy as np
+import pytest
+import torch
+
+from explain_ser.explain.attention import attention_weights
+from explain_ser.explain.attributions import attribute_frames
+from explain_ser.explain.faithfulness import aopc, deletion_curves, randomization_check, spearman
+from explain_ser.model import SERModel, pad_batch
+
+D, T, CUE = 16, 40, slice(22, 27)
+
+
+def planted_data(n=160, seed=0):
+    """Class 1 clips carry a fixed direction in frames 22-26; everything else is noise."""
+    cue = np.random.default_rng(123).standard_normal(D).astype(np.float32) * 2.0  # the same cue in every split
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 1, T, D)).astype(np.float32)
+    y = rng.integers(0, 2, n)
+    x[y == 1, 0, CUE] += cue
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    x, y = planted_data()
+    model = SERModel(labels=["a", "b"], dim=D, taps=[0], n_taps=1, pooler="mhaap", pooler_hparams={"n_heads": 2},
+                     hidden=32, dropout=0.0)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(xt, None), yt).backward()
+        opt.step()
+    model.eval()
+    xs, ys = planted_data(40, seed=1)
+    with torch.no_grad():
+        acc = (model(torch.from_numpy(xs)).argmax(-1).numpy() == ys).mean()
+    assert acc > 0.95, f"the planted task should be learnt (accuracy {acc})"
+    return model, xs[ys == 1]
+
+
+def test_exported_weights_match_the_pooler_and_sum_to_one(trained):
+    model, xs = trained
+    probs, att = attention_weights(model, xs[0])
+    assert set(att) == {"h0", "h1", "mean"}
+    for w in att.values():
+        assert w.shape == (T,) and abs(w.sum() - 1) < 1e-6 and (w >= 0).all()
+    # same weights as a padded batch forward through the model (padding gets exactly zero)
+    x, mask = pad_batch([xs[0], xs[1][:, :30]])
+    with torch.no_grad():
+        logits, w = model.forward_with_weights(x, mask)
+    assert np.allclose(w["h0"][0].numpy(), att["h0"], atol=1e-6)
+    assert np.allclose(torch.softmax(logits, -1)[0].numpy(), probs, atol=1e-6)
+    assert (w["h1"][1, 30:] == 0).all() and abs(float(w["h1"][1].sum()) - 1) < 1e-6
+    _, again = attention_weights(model, xs[0])
+    assert all(np.array_equal(att[k], again[k]) for k in att)
+
+
+def test_ig_completeness(trained):
+    model, xs = trained
+    attr, info = attribute_frames(model, xs[0], methods=("ig",), n_steps=64)
+    gap = info["p_target"] - info["ig_p_baseline"]
+    assert abs(attr["ig"].sum() - gap) <= info["ig_delta"] + 1e-4
+    assert info["ig_delta"] < 0.05 * max(abs(gap), 1e-3) + 1e-3
+
+
+def test_occlusion_and_ig_find_the_planted_region(trained):
+    model, xs = trained
+    for x in xs[:5]:
+        attr, info = attribute_frames(model, x, methods=("ig", "occlusion", "saliency"), occlusion_window=3)
+        assert info["target_label"] == "b"
+        assert CUE.start <= int(np.argmax(attr["occlusion"])) < CUE.stop
+        assert CUE.start <= int(np.argmax(attr["ig"])) < CUE.stop
+
+
+def test_deletion_by_attention_drops_faster_than_random(trained):
+    model, xs = trained
+    curves = []
+    for i, x in enumerate(xs[:6]):
+        _, att = attention_weights(model, x)
+        c = deletion_curves(model, x, {"attention": att["mean"]}, n_random=5, seed=i)
+        c["clip_id"] = i
+        curves.append(c)
+    import pandas as pd
+
+    a = aopc(pd.concat(curves)).groupby("method")["aopc"].mean()
+    assert a["attention"] > a["random"] + 0.1
+    ins = pd.concat(curves)
+    ins = ins[(ins.curve == "insertion") & (ins.fraction == 0.2)].groupby("method")["score"].mean()
+    assert ins["attention"] > ins["random"]
+
+
+def test_randomization_changes_the_explanations(trained):
+    model, xs = trained
+    sim = randomization_check(model, xs[0], methods=("ig",))
+    assert sim["attention"] < 0.8 and sim["ig"] < 0.8
+
+
+def test_spearman_edge_cases():
+    assert spearman([1, 2, 3], [2, 4, 9]) == pytest.approx(1.0)
+    assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
