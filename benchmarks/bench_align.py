@@ -130,11 +130,10 @@ def vocal(trials=10):
             found = detect_vocalizations(x, words)
             truths.append(true)
             founds += found
-            # clean control: the same speech without the planted sound
         per[kind] = evaluate_detection(truths, founds)
         all_true += truths
         all_found += founds
-    for t in range(trials):
+    for t in range(trials):  # clean control: speech, pauses and noise, nothing planted
         s = SENTENCES[t % len(SENTENCES)].split()
         x, tw = words_with_gaps(s, gaps=list(rng.uniform(0.05, 1.0, len(s) - 1)), tail=0.5)
         x = x + float(rng.uniform(3e-4, 3e-3)) * rng.standard_normal(len(x)).astype(np.float32)
@@ -144,9 +143,6 @@ def vocal(trials=10):
         print(f"{kind:7s} {m['n_true']:3d} {m['precision']:5.2f} {m['recall']:6.2f} {m['tag_accuracy']:7.2f} "
               f"{m['onset_error_ms']:8.0f} {m['offset_error_ms']:9.0f}")
     print(f"false detections on {trials} clean clips (speech + pauses + noise): {clean_false}")
-    conf = {}
-    for kind, _ in per.items():
-        pass
     return per
 
 

@@ -259,3 +259,126 @@ def cross_validate(data: FeatureSet, y, folds, *, labels, model_kwargs: dict, co
             print(f"  {f.name} test {','.join(f.test_speakers)}: UA {m['ua']:.3f} WA {m['wa']:.3f} "
                   f"F1 {m['macro_f1']:.3f} (epoch {hist['best_epoch']}, {hist['seconds']:.1f}s)", flush=True)
     return res
+
+
+# ---- the whole recipe: cross-validate, retrain on everything, save a checkpoint with its card ----------------
+
+CORPUS_LICENSES = {
+    "ravdess": "CC BY-NC-SA 4.0 (RAVDESS, Livingstone & Russo 2018): non-commercial use, attribution, share alike; "
+               "this model is an adaptation trained on it and carries the same license",
+    "emodb": "EmoDB (Burkhardt et al. 2005): no formal license on the original site (freely available for research); "
+             "audEERING's redistribution declares CC0-1.0. Cite the paper",
+}
+
+
+def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out_dir, *, final: str = "retrain",
+                     name: str | None = None, command: str | None = None, progress: bool = True) -> dict:
+    """Cross-validate on ``folds``, then train the shipped model and save it (with folds.csv and MODEL_CARD.md).
+
+    ``final="retrain"``: a model on ALL clips for the median early-stopping epoch of the folds (no test data
+    involved in choosing anything else); ``final="none"``: only the cross-validation is run, nothing saved.
+    ``corpus`` is an :class:`explain_ser.sweep.Corpus`. Returns the checkpoint config dict.
+    """
+    from pathlib import Path
+
+    from .model import save_checkpoint
+    from .splits import fold_table
+
+    res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=model_kwargs,
+                         config=config, progress=progress)
+    summary, pooled = res.summary, res.pooled_metrics(corpus.y)
+    pooled["recall"] = {corpus.labels[int(k)]: v for k, v in pooled["recall"].items()}
+    epochs = int(np.median([f["best_epoch"] for f in res.folds]))
+    df = corpus.manifest
+    corpus_name = Path(corpus.path).parent.name if Path(corpus.path).name.endswith(".csv") else Path(corpus.path).name
+    info = {
+        "name": name,
+        "training": {"manifest": str(corpus.path), "corpus": corpus_name, "n_clips": int(len(df)),
+                     "speakers": sorted(df["speaker"].astype(str).unique().tolist()),
+                     "label_counts": {lab: int((corpus.y == i).sum()) for i, lab in enumerate(corpus.labels)},
+                     "final": final, "final_epochs": epochs, "config": config.to_dict(),
+                     "license": CORPUS_LICENSES.get(corpus_name.lower(), "see the corpus' own license")},
+        "folds": {"kind": folds[0].kind, "speaker_independent": folds[0].speaker_independent,
+                  "folds": [{"name": f.name, "test": f.test_speakers, "val": f.val_speakers} for f in folds]},
+        "seeds": {"train": config.seed, "folds": config.seed},
+        "metrics": {"cv": {"summary": summary, "pooled": pooled, "per_fold": res.folds,
+                           "note": "mean ± std over speaker-independent test folds; early stopping on validation "
+                                   "speakers drawn from each fold's training speakers"
+                                   if folds[0].speaker_independent else
+                                   "RANDOM speaker-dependent folds: not comparable with speaker-independent results"}},
+        "command": command,
+    }
+    if final == "none":
+        return info
+    all_idx = np.arange(len(corpus.y))
+    final_cfg = TrainConfig(**{**config.to_dict(), "epochs": epochs})
+    model, hist = fit(corpus.data, corpus.y, all_idx, None, labels=corpus.labels, model_kwargs=model_kwargs,
+                      config=final_cfg)
+    out = Path(out_dir)
+    save_checkpoint(model, out, corpus.encoder, **info)
+    fold_table(df, folds).to_csv(out / "folds.csv", index=False)
+    write_model_card(out)
+    if progress:
+        print(f"final model: {epochs} epochs on all {len(all_idx)} clips ({hist['seconds']:.0f} s) -> {out}")
+    return info
+
+
+def write_model_card(directory) -> None:
+    """MODEL_CARD.md generated from a checkpoint's config.json."""
+    import json
+    from pathlib import Path
+
+    d = Path(directory)
+    c = json.loads((d / "config.json").read_text())
+    m, e, t = c["model"], c["encoder"], c["training"]
+    s = c["metrics"]["cv"]["summary"]
+    pct = lambda k: f"{100 * s[k]['mean']:.1f} ± {100 * s[k]['std']:.1f}"  # noqa: E731
+    taps = m["taps"]
+    tap_txt = (f"tap {taps[0]}" if len(taps) == 1 else f"learned softmax-weighted sum of taps {taps}")
+    rec = c["metrics"]["cv"]["pooled"]["recall"]
+    rows = "\n".join(f"| {k} | {100 * v:.1f} |" for k, v in rec.items())
+    folds = c["folds"]
+    fold_txt = "; ".join(f"{f['name']}: test {', '.join(f['test'])} (val {', '.join(f['val'])})"
+                         for f in folds["folds"])
+    text = f"""# {c.get('name') or d.name}
+
+Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} -> `{m['pooler']}` pooler
+{json.dumps(m['pooler_hparams'])} -> Linear({m['hidden']}) -> ReLU -> Dropout({m['dropout']}) -> Linear({len(m['labels'])}).
+
+- Encoder: `{e['source']}` (weights sha256 `{e['weights_hash']}`), dim {e['dim']}, {e['n_taps']} taps,
+  window mode `{e['window']}` (the checkpoint refuses any other encoder or window mode).
+- Labels: {', '.join(m['labels'])}.
+- Training data: {t['corpus']} ({t['n_clips']} clips, {len(t['speakers'])} speakers: {', '.join(t['speakers'])}).
+- License: {t['license']}.
+- Training: AdamW lr {t['config']['lr']}, weight decay {t['config']['weight_decay']}, batch {t['config']['batch_size']},
+  label smoothing {t['config']['label_smoothing']}, frame drop {t['config']['frame_drop']}, seed {c['seeds']['train']};
+  final model trained on ALL clips for {t['final_epochs']} epochs (the median early-stopping epoch of the
+  cross-validation folds). Feature standardisation statistics from the training clips are stored in the weights.
+
+## Cross-validated accuracy ({folds['kind']}, {'speaker-independent' if folds['speaker_independent'] else 'RANDOM, speaker-DEPENDENT'})
+
+| metric | mean ± std over {len(folds['folds'])} folds (%) |
+| --- | --- |
+| UA (balanced accuracy) | {pct('ua')} |
+| WA (accuracy) | {pct('wa')} |
+| macro-F1 | {pct('macro_f1')} |
+
+Per-class recall over all out-of-fold predictions (%):
+
+| class | recall |
+| --- | --- |
+{rows}
+
+These numbers are from the fold models (each trained without its test speakers, early stopping on validation
+speakers from the training side); the shipped model is a retrain on every speaker and has no held-out score of
+its own. Folds: {fold_txt}. The fold assignment is in `folds.csv`.
+
+## Reproduce
+
+```
+{c.get('command') or '(command not recorded)'}
+```
+
+explain_ser {c['explain_ser_version']}.
+"""
+    (d / "MODEL_CARD.md").write_text(text)

@@ -40,7 +40,7 @@ def test_majority_rule_and_labels():
     t, _ = _table()
     assert t.word.iloc[0] == "" and t.word.iloc[3] == "hello"  # frame 2 [0.04, 0.06): 10 ms each -> unit wins
     assert t.word.iloc[2] == "hello"
-    assert t.word.iloc[16] == "hello" and t.word.iloc[17] == "you"  # 0.33 splits frame 16 as 6 ms / 14 ms ... 
+    assert t.word.iloc[16] == "hello" and t.word.iloc[17] == "you"  # frame 16: 10 ms each, the earlier wins
     assert t.phone_class.iloc[20] == "glide" and t.stress.iloc[12] == 1 and pd.isna(t.stress.iloc[5])
     assert t.vocalization.iloc[30] == "breath" and t.vocalization_conf.iloc[30] == pytest.approx(0.6)
     assert t.phone_class.iloc[-1] == "silence" and np.isnan(t.f0.iloc[-1])

@@ -1,0 +1,100 @@
+"""``explain-ser train``: cross-validate a (tap, pooler) model on a manifest and save a checkpoint."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+
+def add_training_args(p):
+    """Options shared by train and sweep."""
+    p.add_argument("manifest", help="manifest CSV or corpus directory (needs emotion and speaker columns)")
+    p.add_argument("--model", default="tiny.en", help="Whisper source (default: tiny.en)")
+    p.add_argument("--window", default="trim", choices=["trim", "full"], help="window mode (default: trim)")
+    p.add_argument("--cache", default=None, help="feature cache directory (default: user cache)")
+    p.add_argument("--folds", default=None, choices=["speakers", "loso", "random"],
+                   help="fold scheme (default: loso for <= 12 speakers, else leave-k-speakers-out); "
+                        "random is speaker-DEPENDENT and labelled so")
+    p.add_argument("--k", type=int, default=None, help="speakers per test fold for --folds speakers (default 3)")
+    p.add_argument("--val-speakers", type=int, default=2, help="training speakers held out for early stopping")
+    p.add_argument("--epochs", type=int, default=40, help="maximum epochs (default 40)")
+    p.add_argument("--patience", type=int, default=8, help="early-stopping patience in epochs (default 8)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--dropout", type=float, default=0.3, help="head dropout (default 0.3)")
+    p.add_argument("--input-dropout", type=float, default=0.1, help="dropout on standardised frames (default 0.1)")
+    p.add_argument("--hidden", type=int, default=256, help="head hidden units (default 256)")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--frame-drop", type=float, default=0.0, help="training-time frame dropping probability")
+    p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="cross-validate a pooler on a corpus and save the checkpoint trained on all of it")
+    add_training_args(p)
+    p.add_argument("--taps", default="2", help="encoder tap(s): 2, 1,2,3, 1-3 or all (several = learned weighted sum)")
+    p.add_argument("--pooler", default="mqmha", help="mean, mhaap, qkv, qkv-tanh, mqmha or transformer (default mqmha)")
+    p.add_argument("--heads", type=int, default=None, help="attention heads (pooler default otherwise)")
+    p.add_argument("--queries", type=int, default=None, help="MQMHA queries per head")
+    p.add_argument("--out", required=False, default=None, help="checkpoint directory to write")
+    p.add_argument("--cv-only", action="store_true", help="only cross-validate; write nothing but the report")
+    p.set_defaults(func=run)
+
+
+def common_setup(args):
+    from ..errors import InputError
+    from ..sweep import default_folds, load_corpus
+    from ..train import TrainConfig
+
+    if args.k is not None and args.k < 1:
+        raise InputError(f"--k {args.k}", "must be at least 1")
+    corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
+                         progress=not args.quiet)
+    if "speaker" not in corpus.manifest.columns and args.folds != "random":
+        raise InputError(args.manifest, "has no speaker column; speaker-independent folds need one "
+                                        "(--folds random gives speaker-dependent folds, labelled as such)")
+    folds = default_folds(corpus.manifest, args.folds, args.k, seed=args.seed, n_val=args.val_speakers)
+    config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                         weight_decay=args.weight_decay, class_weights=args.class_weights,
+                         label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed)
+    head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
+    return corpus, folds, config, head
+
+
+def run(args) -> int:
+    import json
+
+    from ..errors import InputError
+    from ..metrics import format_mean_std
+    from ..sweep import parse_taps, pooler_spec
+    from ..train import train_checkpoint
+
+    if not args.out and not args.cv_only:
+        raise InputError("--out", "give a checkpoint directory (or --cv-only)")
+    pooler, hp = pooler_spec(args.pooler)
+    if args.heads is not None:
+        hp["n_heads"] = args.heads
+    if args.queries is not None:
+        hp["n_queries"] = args.queries
+    corpus, folds, config, head = common_setup(args)
+    taps = parse_taps(args.taps, corpus.encoder["n_taps"])
+    kw = {"dim": corpus.encoder["dim"], "taps": taps, "n_taps": corpus.encoder["n_taps"], "pooler": pooler,
+          "pooler_hparams": hp, **head}
+    if folds[0].kind == "random":
+        print("note: random folds are speaker-DEPENDENT; their scores overstate accuracy on new speakers",
+              file=sys.stderr)
+    cmd = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
+    info = train_checkpoint(corpus, folds, kw, config, args.out, final="none" if args.cv_only else "retrain",
+                            name=None, command=cmd, progress=not args.quiet)
+    s = info["metrics"]["cv"]["summary"]
+    print(f"{folds[0].kind} CV ({len(folds)} folds): UA {format_mean_std(s, 'ua')}  WA {format_mean_std(s, 'wa')}  "
+          f"macro-F1 {format_mean_std(s, 'macro_f1')}")
+    if args.cv_only and args.out:
+        from pathlib import Path
+
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "cv.json").write_text(json.dumps(info, indent=2, default=str))
+    return 0
