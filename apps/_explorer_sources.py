@@ -135,7 +135,7 @@ def _check_rows(df: pd.DataFrame, roots: list[Path]) -> pd.DataFrame:
             q = allowed_path(p, roots)
         except InputError:
             avail.append(False)
-            notes.append("outside the allowed directories")
+            notes.append("outside the allowed directories (start with --manifest or --audio-root)")
             continue
         ok = q.is_file()
         avail.append(ok)

@@ -77,6 +77,25 @@ def decode_upload(digest: str, name: str, _data: bytes):
     return replace(clip, path=None, clip_id=Path(name).stem or "upload")
 
 
+@st.cache_data(max_entries=1024, show_spinner=False)
+def file_digest(path: str, mtime: float, size: int) -> str:
+    """sha256 of an (allowed) audio file's bytes: the explanation cache key."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def sidecar_transcript(path: str, stamp: float) -> str:
+    """The transcript in ``clip.txt`` beside ``clip.wav`` (as ``explain-ser attribute`` reads it), or ""."""
+    txt = src.allowed_path(Path(path).with_suffix(".txt"), CONFIG.roots)
+    return txt.read_text(encoding="utf-8", errors="replace").strip() if txt.is_file() else ""
+
+
 @st.cache_data(show_spinner=False)
 def load_report(path: str, stamp: float) -> dict:
     return src.read_report(Path(path))
@@ -258,7 +277,10 @@ def current_clip(mode: str | None, cat: pd.DataFrame):
                          hide_index=True)
         return None
     path = src.allowed_path(row["path"], CONFIG.roots)
-    return f"{path}:{_stamp(path)}", str(path), row["transcript"], row
+    # the same sound under the same name is explained once, wherever it is stored (e.g. a report's copy)
+    st_ = path.stat()
+    transcript = row["transcript"] or sidecar_transcript(str(path), _stamp(path.with_suffix(".txt")))
+    return f"{file_digest(str(path), st_.st_mtime, st_.st_size)}:{path.stem}", str(path), transcript, row
 
 
 def run_explain(checkpoint: str, clip_info):
@@ -369,7 +391,7 @@ def corpus_view(report, cat):
             st.plotly_chart(plots.confusion_plotly(src.confusion_matrix(report["confusion"]),
                                                    title="Confusion matrix (row %)"), key="confusion")
     with top[1]:
-        st.markdown("**k@0.8 per clip**: select a point (click or lasso) to open that clip")
+        st.markdown("**k@0.8 per clip**: box- or lasso-select a point to open that clip")
         st.plotly_chart(figs.k_strip_figure(cm, by="emotion" if "emotion" in cm else "head"), key="k_strip",
                         on_select=_open_from_chart, selection_mode=("points", "box", "lasso"))
         ids = cm.loc[cm["head"].astype(str) == "mean", "clip_id"].astype(str).tolist()
@@ -414,17 +436,18 @@ def compare_view(clip_info, checkpoints):
     st.subheader("Compare: two checkpoints (or two heads) on one clip")
     cols = st.columns(2)
     results = []
+    # defaults: two checkpoints when there are two, else two heads (h0, h1) of the one checkpoint
+    for side, default_ckpt in (("A", checkpoints[0]), ("B", checkpoints[min(1, len(checkpoints) - 1)])):
+        if st.session_state.get(f"cmp{side}_ckpt") not in checkpoints:
+            st.session_state[f"cmp{side}_ckpt"] = default_ckpt
+    one_ckpt = st.session_state["cmpA_ckpt"] == st.session_state["cmpB_ckpt"]
     for side, col in zip(("A", "B"), cols):
         with col:
-            default_ckpt = checkpoints[0] if side == "A" or len(checkpoints) < 2 else checkpoints[1]
-            if f"cmp{side}_ckpt" not in st.session_state or st.session_state[f"cmp{side}_ckpt"] not in checkpoints:
-                st.session_state[f"cmp{side}_ckpt"] = default_ckpt
             ck = st.selectbox(f"Checkpoint {side}", checkpoints, key=f"cmp{side}_ckpt",
                               format_func=lambda c: Path(c).name)
             res = run_explain(ck, clip_info)
             heads = ["mean"] + [h for h in res.attention if h != "mean"]
             if st.session_state.get(f"cmp{side}_head") not in heads:
-                one_ckpt = st.session_state["cmpA_ckpt"] == st.session_state.get("cmpB_ckpt", default_ckpt)
                 want = ("h0" if side == "A" else "h1") if one_ckpt else "mean"
                 st.session_state[f"cmp{side}_head"] = want if want in heads else "mean"
             head = st.selectbox(f"Head {side}", heads, key=f"cmp{side}_head")

@@ -167,3 +167,38 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
     meta = pd.DataFrame(meta_all)
     dele = pd.concat(del_all, ignore_index=True) if del_all else pd.DataFrame()
     return frames, meta, dele
+
+
+def _annotate_one(job):
+    path, clip_id, transcript, aligner, language, prosody, whisper_source, root = job
+    clip = load_audio(path)
+    clip = type(clip)(samples=clip.samples, rate=clip.rate, path=clip.path, clip_id=clip_id, sha256=clip.sha256)
+    _, info = annotate(clip, transcript, aligner, language, prosody, whisper_source, AnnotationStore(root))
+    return clip_id, info
+
+
+def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bool = True, workers: int = 1,
+                      whisper_source: str = "tiny.en", progress: bool = True, root=None) -> pd.DataFrame:
+    """Fill the annotation cache (alignment + prosody) for a corpus, ``workers`` processes in parallel.
+
+    Annotations do not depend on the model, so this is the slow part of a first report done once.
+    Returns one row per clip: clip_id, aligner used or the alignment error.
+    """
+    from multiprocessing import get_context
+
+    from tqdm.auto import tqdm
+
+    store_root = str(AnnotationStore(root).root)
+    jobs = [(r["path"], str(r["clip_id"]), str(r.get("transcript") or "") or None, aligner,
+             str(r.get("language") or "en"), prosody, whisper_source, store_root) for _, r in manifest.iterrows()]
+    rows = []
+    if workers <= 1:
+        it = map(_annotate_one, jobs)
+        for cid, info in tqdm(it, total=len(jobs), desc="annotate", unit="clip", disable=not progress):
+            rows.append({"clip_id": cid, **info})
+    else:
+        with get_context("spawn").Pool(workers) as pool:
+            for cid, info in tqdm(pool.imap(_annotate_one, jobs, chunksize=4), total=len(jobs), desc="annotate",
+                                  unit="clip", disable=not progress):
+                rows.append({"clip_id": cid, **info})
+    return pd.DataFrame(rows)

@@ -91,12 +91,17 @@ class FeatureSet:
     def dim(self) -> int:
         return self.x.shape[-1]
 
-    def batch(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
-        """(float32 [b, L, T_b, D], mask [b, T_b]) for clip positions ``idx``, cropped to the longest."""
+    def batch(self, idx, taps=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(float32 [b, L, T_b, D], mask [b, T_b]) for clip positions ``idx``, cropped to the longest;
+        ``taps``: positions on the tap axis to gather (default all)."""
         idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
         lens = self.lengths[idx]
         T = int(lens.max())
-        return self.x[idx, :, :T].float(), torch.arange(T)[None, :] < lens[:, None]
+        if taps is None:
+            x = self.x[idx, :, :T]
+        else:  # gather only the wanted taps: a batch of all taps is several times larger
+            x = self.x[idx[:, None], torch.as_tensor(list(taps), dtype=torch.long)[None, :], :T]
+        return x.float(), torch.arange(T)[None, :] < lens[:, None]
 
     def standardization(self, idx, taps=None) -> tuple[np.ndarray, np.ndarray]:
         """Per-tap mean and std [len(taps), D] over the real frames of clips ``idx`` (float64 sums)."""
@@ -106,8 +111,8 @@ class FeatureSet:
         n = 0
         idx = np.asarray(idx)
         for b in range(0, len(idx), 64):
-            x, mask = self.batch(idx[b : b + 64])
-            x = x[:, taps].double() * mask[:, None, :, None]
+            x, mask = self.batch(idx[b : b + 64], taps)
+            x = x.double() * mask[:, None, :, None]
             s += x.sum((0, 2))
             ss += (x * x).sum((0, 2))
             n += int(mask.sum())
@@ -130,9 +135,7 @@ def evaluate(model: SERModel, data: FeatureSet, idx, y=None, batch_size: int = 6
     model.eval()
     probs, loss, idx = [], 0.0, np.asarray(idx)
     for b in range(0, len(idx), batch_size):
-        x, mask = data.batch(idx[b : b + batch_size])
-        if taps_pos is not None:
-            x = x[:, taps_pos]
+        x, mask = data.batch(idx[b : b + batch_size], taps_pos)
         logits = model(x, mask)
         probs.append(torch.softmax(logits, -1).numpy())
         if y is not None:
@@ -177,8 +180,7 @@ def fit(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwargs: d
         tot = 0.0
         for b in range(0, len(order), cfg.batch_size):
             bi = order[b : b + cfg.batch_size]
-            x, mask = data.batch(bi)
-            x = x[:, taps_pos]
+            x, mask = data.batch(bi, taps_pos)
             if cfg.frame_drop > 0:
                 drop = torch.rand(mask.shape, generator=gen) < cfg.frame_drop
                 drop[:, 0] &= mask.sum(1) > 1  # never hide every frame of a clip

@@ -74,6 +74,7 @@ def report_dir(tmp_path_factory):
     (out / "audio").mkdir()
     for n in names:
         shutil.copy(EXAMPLES / f"{n}.wav", out / "audio" / f"{n}.wav")
+        shutil.copy(EXAMPLES / f"{n}.txt", out / "audio" / f"{n}.txt")  # same sound + transcript: cache hit
     # the explorer reads the tables only: skip rasterising PNGs and the HTML page to save ~5 s
     mp = pytest.MonkeyPatch()
     mp.setattr(report, "save_png", lambda fig, path: Path(path))
@@ -310,6 +311,17 @@ def test_explore_command(tmp_path, capsys, report_dir, monkeypatch):
     assert cmd[cmd.index("--server.port") + 1] == "8600" and cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.maxUploadSize") + 1] == "20"
     assert cmd[cmd.index("--") + 1:] == ["--report", str(report_dir.resolve())]
+
+    # a report made by `explain-ser report` names its manifest: the command offers it to the app
+    manifest = tmp_path / "m" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("path,emotion\na.wav,sad\n")
+    rep2 = tmp_path / "rep2"
+    shutil.copytree(report_dir / "tables", rep2 / "tables")
+    (rep2 / "report.json").write_text(json.dumps({"corpus": {"manifest": str(manifest)}}))
+    assert cli.main(["explore", "--print-command", "--report", str(rep2)]) == 0
+    cap = capsys.readouterr()
+    assert cap.out.split()[-2:] == ["--manifest", str(manifest.resolve())] and "report's manifest" in cap.err
 
     assert cli.main(["explore", "--report", str(tmp_path)]) == 2
     assert "not an explain-ser report directory" in capsys.readouterr().err

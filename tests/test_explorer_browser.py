@@ -56,7 +56,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
 def start_app(port: int, log: Path, env: dict, args: list[str] = ()) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"] + (["--", *args] if args else [])
+           "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal"] + (["--", *args] if args else [])
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
@@ -124,7 +124,7 @@ def server(tmp_path_factory):
         stop(proc)
 
 
-def test_browser_clip_view(server, tmp_path):
+def test_browser_clip_view(server, tmp_path, tiny_encoder):
     pw = pytest.importorskip("playwright.sync_api")
     url, checkpoint, tmp = server
     shot = ROOT / "figures" / "explorer.png" if os.environ.get("EXPLAIN_SER_SCREENSHOT") else tmp_path / "explorer.png"
@@ -148,7 +148,7 @@ def test_browser_clip_view(server, tmp_path):
     # the page shows the model's prediction for that clip (the library, run here, agrees)
     from explain_ser.api import Explainer
 
-    ex = Explainer(checkpoint)
+    ex = Explainer(checkpoint, encoder=tiny_encoder)
     want = ex.attribute(EXAMPLES / "laugh_breath.wav", methods=(), align=False, prosody=False).predicted
     assert shown == want and want in body
     assert first in ex.labels

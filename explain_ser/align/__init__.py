@@ -8,6 +8,7 @@ name           what it gives                                                 lan
 mfa            words + phones (ARPAbet or MFA IPA); external ``mfa`` program  MFA's models
 pocketsphinx   words + ARPAbet phones with stress; embedded, the default     English
 whisper        words only; transcribes when no transcript is given           any (base/small)
+kaldi          words + MFA-style IPA phones; trains on the corpus first      any espeak-ng voice
 =============  ===========================================================  ==============
 
 ``auto`` (the default) picks: English with a transcript -> pocketsphinx; no transcript ->
@@ -23,8 +24,8 @@ from explain_ser.align.base import (Aligner, AlignerUnavailable, Alignment, Inte
 from explain_ser.align.phones import phone_class, stress_of
 from explain_ser.errors import InputError
 
-ALIGNERS = ("auto", "mfa", "pocketsphinx", "whisper")
-FALLBACK = {"mfa": "pocketsphinx", "pocketsphinx": "whisper", "whisper": None}
+ALIGNERS = ("auto", "mfa", "pocketsphinx", "whisper", "kaldi")
+FALLBACK = {"mfa": "pocketsphinx", "pocketsphinx": "whisper", "whisper": None, "kaldi": "whisper"}
 
 __all__ = ["Alignment", "Interval", "Token", "Aligner", "AlignerUnavailable", "ALIGNERS", "align_clip",
            "get_aligner", "phone_class", "stress_of", "tokenize_transcript", "words_of"]
@@ -49,6 +50,10 @@ def get_aligner(name: str, language: str = "en", whisper_source: str = "tiny.en"
         from explain_ser.align.mfa import MFAAligner
 
         aligner = MFAAligner(language=language)
+    elif name == "kaldi":  # untrained until .train(...); see kaldi_train.train_and_align
+        from explain_ser.align.kaldi_train import KaldiTrainAligner
+
+        aligner = KaldiTrainAligner(language=language)
     else:
         raise InputError(name, f"unknown aligner; choose one of {', '.join(ALIGNERS)}")
     _CACHE[key] = aligner

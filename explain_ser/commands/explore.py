@@ -10,6 +10,7 @@ directories are ever read by the app.
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,16 @@ def app_path() -> Path:
                               "(git clone the repository and `pip install -e '.[explorer]'`), where apps/ sits "
                               "next to explain_ser/")
     return app
+
+
+def report_manifest(report: Path) -> str | None:
+    """The manifest ``explain-ser report`` recorded in ``report.json`` (if it still exists), else None."""
+    try:
+        corpus = json.loads((report / "report.json").read_text()).get("corpus")
+    except (OSError, ValueError):
+        return None
+    m = corpus.get("manifest") if isinstance(corpus, dict) else None
+    return str(m) if m and Path(m).is_file() else None
 
 
 def add_parser(sub):
@@ -62,6 +73,11 @@ def streamlit_command(args) -> list[str]:
         if not (rep / "tables" / "clip_metrics.csv").is_file():
             raise InputError(args.report, "not an explain-ser report directory (no tables/clip_metrics.csv)")
         extra += ["--report", str(rep)]
+        if not args.manifest:  # the report's clips live where its manifest says: offer that manifest
+            args.manifest = report_manifest(rep)
+            if args.manifest:
+                print(f"explain-ser: using the report's manifest {args.manifest} (pass --manifest to choose another)",
+                      file=sys.stderr)
     if args.manifest:
         from ..corpora import read_manifest
 
@@ -78,7 +94,8 @@ def streamlit_command(args) -> list[str]:
         extra += ["--audio-root", str(r)]
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.port", str(int(args.port)), "--server.address", args.address,
-           "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--browser.gatherUsageStats", "false"]
+           "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal"]
     if args.headless:
         cmd += ["--server.headless", "true"]
     return cmd + (["--"] + extra if extra else [])
