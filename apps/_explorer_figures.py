@@ -181,6 +181,22 @@ def attention_overlay_figure(series: list[tuple[str, object, str]], height: int 
     return fig
 
 
+def coverage_compare_figure(series: list[tuple[str, object, str]], height: int = 380) -> go.Figure:
+    """Coverage curves of several (label, Attribution, head) against uniform (the compare view)."""
+    fig = go.Figure()
+    for i, (label, res, head) in enumerate(series):
+        x, y = coverage.coverage_curve(res.attention[head])
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label,
+                                 line=dict(color=plots.HEAD_PALETTE[i % len(plots.HEAD_PALETTE)], width=2)))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="uniform", line=dict(color="#555", dash="dash")))
+    fig.add_trace(go.Scatter(x=[plots.LEYGUE_POINT[0]], y=[plots.LEYGUE_POINT[1]], mode="markers",
+                             name="15 % / 80 % (Leygue et al.)", marker=dict(symbol="circle-open", size=9, color="#444")))
+    fig.update_layout(template="simple_white", height=height, margin=dict(l=50, r=10, t=10, b=40),
+                      xaxis=dict(range=[0, 1], title="fraction of frames (sorted by weight)"),
+                      yaxis=dict(range=[0, 1.01], title="cumulative attention"), legend=dict(font=dict(size=10)))
+    return fig
+
+
 def k_strip_figure(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.8", height: int = 380) -> go.Figure:
     """Per-clip ``stat`` (mean head) as selectable points, one column per group; customdata = clip id.
 

@@ -262,7 +262,7 @@ def current_clip(mode: str | None, cat: pd.DataFrame):
         except InputError as err:
             st.error(f"Cannot use this upload. {err}")
             return None
-        return f"upload:{digest}", clip, st.session_state.get("upload_transcript", ""), None
+        return f"{digest}:{clip.clip_id}", clip, st.session_state.get("upload_transcript", "").strip(), None
     if mode != "library":
         return None
     row = cat[cat["key"] == st.session_state.get("clip")]
@@ -354,10 +354,11 @@ def clip_view(res, row, report):
                                    "vocalizations": " ".join(s.get("vocalizations", []))} for s in segs])
             st.dataframe(table, hide_index=True, column_config={"mass": st.column_config.ProgressColumn(
                 "mass", format="%.3f", min_value=0.0, max_value=float(max(table["mass"].max(), 1e-9)))})
-            idx = st.selectbox("Play a segment", range(len(segs)), key="segment",
-                               format_func=lambda i: f"#{i + 1}: {segs[i]['start']:.2f}-{segs[i]['end']:.2f} s "
-                                                     f"({' '.join(segs[i].get('words', [])) or '-'})")
-            seg = segs[min(idx or 0, len(segs) - 1)]
+            names = [f"#{i + 1}: {g['start']:.2f}-{g['end']:.2f} s ({' '.join(g.get('words', [])) or '-'})"
+                     for i, g in enumerate(segs)]
+            if st.session_state.get("segment") not in names:  # a new clip: start from its top segment
+                st.session_state["segment"] = names[0]
+            seg = segs[names.index(st.selectbox("Play a segment", names, key="segment"))]
             pad = 0.1  # a little context either side
             a = int(max(0.0, seg["start"] - pad) * SAMPLE_RATE)
             b = int(min(res.clip.duration, seg["end"] + pad) * SAMPLE_RATE)
@@ -432,7 +433,6 @@ def corpus_view(report, cat):
 
 
 def compare_view(clip_info, checkpoints):
-    res_default = None
     st.subheader("Compare: two checkpoints (or two heads) on one clip")
     cols = st.columns(2)
     results = []
@@ -451,6 +451,7 @@ def compare_view(clip_info, checkpoints):
                 want = ("h0" if side == "A" else "h1") if one_ckpt else "mean"
                 st.session_state[f"cmp{side}_head"] = want if want in heads else "mean"
             head = st.selectbox(f"Head {side}", heads, key=f"cmp{side}_head")
+            st.caption(f"pooler {res.summary.get('pooler')} · taps {res.summary.get('taps')}")
             conc = res.summary.get("concentration", {}).get(head, {})
             m = st.columns(3)
             m[0].metric("Predicted", res.predicted)
@@ -460,20 +461,11 @@ def compare_view(clip_info, checkpoints):
                             key=f"cmp{side}_fig")
             st.plotly_chart(figs.probability_figure(res.labels, res.probabilities, height=220), key=f"cmp{side}_prob")
             results.append((f"{side}: {Path(ck).name} / {head}", res, head))
-            res_default = res_default or res
     both = st.columns(2)
     both[0].markdown("**Attention over time**")
     both[0].plotly_chart(figs.attention_overlay_figure(results), key="cmp_overlay")
     both[1].markdown("**Coverage curves**")
-    cov = figs.clip_coverage_figure(res_default, [], None, None)
-    import plotly.graph_objects as go
-
-    from explain_ser import coverage
-
-    for i, (label, res, head) in enumerate(results):
-        x, y = coverage.coverage_curve(res.attention[head])
-        cov.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label,
-                                 line=dict(color=plots.HEAD_PALETTE[i % len(plots.HEAD_PALETTE)], width=2)))
+    cov = figs.coverage_compare_figure(results)
     both[1].plotly_chart(cov, key="cmp_coverage")
 
 

@@ -103,13 +103,17 @@ def test_save_load_round_trip(trained, corpus, aligned, tmp_path):
 
 
 def test_second_training_on_same_corpus_comes_from_cache(trained, corpus):
-    from explain_ser.align.kaldi_train import KaldiTrainAligner
+    import time
+
+    from explain_ser.align.kaldi_train import KaldiTrainAligner, default_model_dir
 
     clips, texts, _ = corpus
-    assert trained.model_dir is not None and (trained.model_dir / "model.pkl").is_file()
+    cached = default_model_dir(trained.stats["corpus_hash"])
+    assert (cached / "model.pkl").is_file() and (cached / "lexicon.txt").is_file()
+    t0 = time.perf_counter()
     again = KaldiTrainAligner(language="de").train(clips, texts)
-    assert again.model_dir == trained.model_dir
-    assert again.stats.get("corpus_hash") == trained.stats["corpus_hash"]
+    assert time.perf_counter() - t0 < 2.0  # loaded, not retrained
+    assert again.model_dir == cached and again.phones == trained.phones
 
 
 def test_clear_errors(trained, corpus):

@@ -147,16 +147,17 @@ def test_clip_view_select_toggle_play(app_env):
     assert "attention mean" in names and "attention h0" not in names
 
     # select another clip (searchable selectbox over the catalogue)
-    at.selectbox(key="clip").set_value("examples:laugh_breath").run()
+    at.selectbox(key="clip").set_value("examples:excited_question").run()
     assert_clean(at)
-    assert any("laugh_breath" in h.value for h in at.subheader)
+    assert any("excited_question" in h.value for h in at.subheader)
     # play the second top segment: a second audio player holds just that stretch
     assert len(at.get("audio")) == 2
-    if len(at.selectbox(key="segment").options) > 1:
-        at.selectbox(key="segment").set_value(1).run()
+    segs = at.selectbox(key="segment").options
+    assert at.selectbox(key="segment").value == segs[0]  # a new clip starts at its top segment
+    if len(segs) > 1:
+        at.selectbox(key="segment").set_value(segs[1]).run()
         assert_clean(at)
-    seg_audio = at.get("audio")[1]
-    assert seg_audio.proto.url or seg_audio.proto  # rendered
+        assert at.selectbox(key="segment").value == segs[1]
     assert [b.label for b in at.get("download_button")] == ["FrameTable (CSV)", "Figure (PNG)"]
 
 
@@ -169,11 +170,11 @@ def test_corpus_view_opens_clip_and_compare(app_env, report_dir):
     keys = {el.proto.id for el in at.get("plotly_chart")}
     assert len(keys) >= 6  # confusion, k strip, 2 coverage, 2 k distributions, enrichment
     # open a clip from the corpus view: the clip view shows it, with the corpus curve
-    at.selectbox(key="corpus_pick").set_value("laugh_breath")
+    at.selectbox(key="corpus_pick").set_value("excited_question")
     at.button(key="open_pick").click().run()
     assert_clean(at)
-    assert at.session_state["view"] == "Clip" and at.session_state["clip"] == "report:laugh_breath"
-    assert metric(at, "True label") == "sad"  # the report's label travels with the clip
+    assert at.session_state["view"] == "Clip" and at.session_state["clip"] == "report:excited_question"
+    assert metric(at, "True label") == "happy"  # the report's label travels with the clip
     names = trace_names(chart_spec(at, "clip_coverage"))
     assert "corpus mean (mean head)" in names and any(n.startswith("corpus median k@0.8") for n in names)
 
@@ -221,11 +222,13 @@ def test_upload_good_and_bad(app_env):
     assert any("broken.wav" in e.value for e in at.error), [e.value for e in at.error]
 
     data = (EXAMPLES / "excited_question.wav").read_bytes()
-    at.sidebar.get("file_uploader")[0].set_value(("my clip.wav", data, "audio/wav"))
+    at.sidebar.get("file_uploader")[0].set_value(("excited_question.wav", data, "audio/wav"))
+    at.text_input(key="upload_transcript").set_value((EXAMPLES / "excited_question.txt").read_text())
     at.run()
     assert_clean(at)
     assert not at.error
-    assert any("my clip" in h.value for h in at.subheader)
+    assert any("excited_question" in h.value for h in at.subheader)
+    assert "transcript:" in " ".join(c.value for c in at.caption)
     metric(at, "Predicted")
 
 
