@@ -108,11 +108,24 @@ class Encoder:
         """All taps of one clip as a float32 numpy array ``[n_taps, n_frames, dim]``."""
         return self.encode_batch([clip])[0]
 
-    @torch.no_grad()
     def encode_batch(self, clips: list[Clip]):
         """Encode clips; clips with the same frame count (or all, in full mode) share a
         forward pass. Padding is never added to a trimmed batch, so a clip's features do
-        not depend on what it was batched with."""
+        not depend on what it was batched with.
+
+        Trimmed windows are small matrices; they run on one thread, because torch's thread
+        pool synchronisation costs more than it gains on them (measured on 2 busy cores:
+        1.34 s with 2 threads vs 0.08 s with 1 for a 3.9 s clip; see BENCHMARKS.md).
+        """
+        from .threads import single_thread
+
+        if self.window == "trim":
+            with single_thread():
+                return self._encode_batch(clips)
+        return self._encode_batch(clips)
+
+    @torch.no_grad()
+    def _encode_batch(self, clips: list[Clip]):
         out: list = [None] * len(clips)
         jobs: dict[tuple, list] = {}  # (first, count or 'full') -> [(clip index, mel slice)]
         for i, clip in enumerate(clips):

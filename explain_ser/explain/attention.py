@@ -30,6 +30,13 @@ def attention_weights(model, features: np.ndarray, keep: np.ndarray | None = Non
     so two calls give identical results.
     """
     assert not model.training, "attention is exported in eval mode only (dropout off)"
+    from ..threads import single_thread
+
+    with single_thread():
+        return _attention_weights(model, features, keep)
+
+
+def _attention_weights(model, features, keep):
     x = model_input(model, features)
     keep_t = None if keep is None else torch.as_tensor(keep, dtype=torch.float32)[None]
     logits, weights = model.forward_with_weights(x, None, keep_t)

@@ -60,7 +60,22 @@ def _baseline(model, x: torch.Tensor, baseline) -> torch.Tensor:
     raise ValueError(f"unknown baseline {baseline!r}; use one of {BASELINES} or an array")
 
 
-def attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), target: int | None = None,
+def attribute_frames(model, features, *args, **kwargs):
+    """Frame attributions ``{method: [T]}`` plus an info dict; see :func:`_attribute_frames`.
+
+    >>> from explain_ser.model import SERModel
+    >>> m = SERModel(labels=["a", "b"], dim=4, taps=[0], n_taps=1, pooler="mhaap", pooler_hparams={"n_heads": 2}).eval()
+    >>> att, info = attribute_frames(m, np.random.rand(1, 12, 4).astype("float32"), methods=("ig", "saliency", "occlusion"))
+    >>> {k: v.shape for k, v in att.items()}
+    {'ig': (12,), 'saliency': (12,), 'occlusion': (12,)}
+    """
+    from ..threads import single_thread
+
+    with single_thread():
+        return _attribute_frames(model, features, *args, **kwargs)
+
+
+def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), target: int | None = None,
                      baseline="mean", n_steps: int = 32, occlusion_window: int = 5, occlusion_stride: int = 1,
                      reduce: str = "sum"):
     """Frame attributions ``{method: [T]}`` plus an info dict (target, baseline, IG delta ...).
@@ -77,7 +92,9 @@ def attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), t
     from captum.attr import IntegratedGradients, Occlusion, Saliency
 
     assert not model.training, "attributions are computed in eval mode"
-    x = model_input(model, features)
+    with torch.no_grad():
+        # only the taps the model reads: IG's interpolation path is then n_steps x smaller per unused tap
+        x = model.select_taps(model_input(model, features)).contiguous()
     T = x.shape[2]
     with torch.no_grad():
         probs = _prob_fn(model)(x)[0]

@@ -46,7 +46,14 @@ def deletion_curves(model, features, rankings: dict, fractions=FRACTIONS, target
     important). A ``random`` method (mean of ``n_random`` seeded permutations) is added.
     At least one frame is always kept, so a deletion of 100 % is never asked for.
     """
-    x = model_input(model, features)
+    from ..threads import single_thread
+
+    with single_thread():
+        return _deletion_curves(model, features, rankings, fractions, target, n_random, seed, insertion)
+
+
+def _deletion_curves(model, features, rankings, fractions, target, n_random, seed, insertion) -> pd.DataFrame:
+    x = model.select_taps(model_input(model, features)).contiguous()
     T = x.shape[2]
     full = _probs_with_keep(model, x, np.ones((1, T)))[0]
     tgt = int(full.argmax()) if target is None else int(target)
