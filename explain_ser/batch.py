@@ -66,8 +66,9 @@ ANNOTATION_COLUMNS = ("word", "word_index", "phone", "phone_class", "stress", "v
 
 
 def annotate(clip, transcript, aligner: str, language: str, prosody: bool, whisper_source: str,
-             store: AnnotationStore | None) -> tuple[pd.DataFrame, dict]:
-    """Alignment + prosody columns on the frame grid (cached)."""
+             store: AnnotationStore | None, alignment=None) -> tuple[pd.DataFrame, dict]:
+    """Alignment + prosody columns on the frame grid (cached). ``alignment``: one already made
+    (corpus-trained Kaldi); acoustic vocalization tags are then added here."""
     from .frames import build_frame_table
 
     key = store.key(clip.sha256, transcript, aligner, language, prosody) if store else None
@@ -76,8 +77,13 @@ def annotate(clip, transcript, aligner: str, language: str, prosody: bool, whisp
         if hit is not None and len(hit) == clip.n_frames:
             return hit, {"cached": True}
     info: dict = {}
-    alignment = None
-    if aligner != "none":
+    if alignment is not None:
+        from .align.vocalizations import detect_vocalizations, merge_with_tokens
+
+        alignment.vocalizations = merge_with_tokens(alignment.vocalizations,
+                                                    detect_vocalizations(clip.samples, alignment.words))
+        info["aligner"] = alignment.backend
+    elif aligner != "none":
         from .align import align_clip
 
         try:
@@ -170,10 +176,11 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
 
 
 def _annotate_one(job):
-    path, clip_id, transcript, aligner, language, prosody, whisper_source, root = job
+    path, clip_id, transcript, aligner, language, prosody, whisper_source, root, alignment = job
     clip = load_audio(path)
     clip = type(clip)(samples=clip.samples, rate=clip.rate, path=clip.path, clip_id=clip_id, sha256=clip.sha256)
-    _, info = annotate(clip, transcript, aligner, language, prosody, whisper_source, AnnotationStore(root))
+    _, info = annotate(clip, transcript, aligner, language, prosody, whisper_source, AnnotationStore(root),
+                       alignment=alignment)
     return clip_id, info
 
 
@@ -182,6 +189,8 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
     """Fill the annotation cache (alignment + prosody) for a corpus, ``workers`` processes in parallel.
 
     Annotations do not depend on the model, so this is the slow part of a first report done once.
+    ``aligner="kaldi"`` first trains a Kaldi monophone model on the whole manifest (cached; see
+    :mod:`explain_ser.align.kaldi_train`) — the embedded route for languages PocketSphinx lacks.
     Returns one row per clip: clip_id, aligner used or the alignment error.
     """
     from multiprocessing import get_context
@@ -189,8 +198,14 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
     from tqdm.auto import tqdm
 
     store_root = str(AnnotationStore(root).root)
+    made: dict = {}
+    if aligner == "kaldi":
+        from .align.kaldi_train import train_and_align
+
+        made = train_and_align(manifest, progress=progress)
     jobs = [(r["path"], str(r["clip_id"]), str(r.get("transcript") or "") or None, aligner,
-             str(r.get("language") or "en"), prosody, whisper_source, store_root) for _, r in manifest.iterrows()]
+             str(r.get("language") or "en"), prosody, whisper_source, store_root, made.get(str(r["clip_id"])))
+            for _, r in manifest.iterrows()]
     rows = []
     if workers <= 1:
         it = map(_annotate_one, jobs)
