@@ -109,6 +109,7 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
         test = data.manifest.iloc[fold.test].copy()
         test["fold"] = fold.name
         f, m, dl = run_corpus(test, ex, out, methods=("ig", "occlusion") if full else (), deletion=full,
+                              aligner="kaldi" if corpus == "emodb" else "auto",
                               progress=False)
         frames.append(f)
         metas.append(m)

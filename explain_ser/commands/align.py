@@ -11,7 +11,7 @@ def add_parser(sub):
                                    "write one Praat TextGrid per clip (tiers: words, phones, vocalizations).")
     p.add_argument("target", nargs="+", metavar="CLIP_OR_MANIFEST",
                    help="audio file(s), a manifest CSV (its 'transcript' column is used) or a corpus directory")
-    p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper"],
+    p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper", "kaldi"],
                    help="backend (default auto: pocketsphinx for English with a transcript, "
                         "whisper when there is none; mfa falls back to pocketsphinx when not installed)")
     p.add_argument("--transcript", default=None,
@@ -46,6 +46,12 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     failures, notes_seen = [], set()
+    trained: dict = {}
+    if args.aligner == "kaldi":
+        # corpus-trained monophone model (cached by corpus hash): train on every clip first, then read off
+        from ..align.kaldi_train import train_and_align
+
+        trained = train_and_align(manifest, language=args.language, progress=not args.quiet)
     bar = tqdm(manifest.itertuples(index=False), total=len(manifest), disable=args.quiet or len(manifest) < 2,
                unit="clip", desc="align", file=sys.stderr)
     for row in bar:
@@ -54,8 +60,13 @@ def run(args) -> int:
         language = args.language or row.get("language") or "en"
         try:
             clip = load_audio(row["path"])
-            alignment = align_clip(clip, transcript, aligner=args.aligner, language=language,
-                                   whisper_source=args.whisper, vocalizations=not args.no_vocalizations)
+            if args.aligner == "kaldi":
+                if str(row["clip_id"]) not in trained:
+                    raise InputError(row["clip_id"], "Kaldi could not align this clip (no transcript, or no fit)")
+                alignment = trained[str(row["clip_id"])]
+            else:
+                alignment = align_clip(clip, transcript, aligner=args.aligner, language=language,
+                                       whisper_source=args.whisper, vocalizations=not args.no_vocalizations)
         except InputError as err:
             if len(manifest) == 1:
                 raise

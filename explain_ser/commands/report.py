@@ -12,7 +12,8 @@ def add_parser(sub):
     p.add_argument("manifest", help="manifest CSV or corpus directory")
     p.add_argument("--checkpoint", default="ravdess-tiny.en", help="shipped name or checkpoint directory")
     p.add_argument("--out", required=True, help="output directory (resumable: finished clips are reused)")
-    p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper", "none"])
+    p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper", "kaldi", "none"],
+                   help="kaldi = train a monophone aligner on this corpus first (languages PocketSphinx lacks)")
     p.add_argument("--methods", default="ig,occlusion", help="attribution methods (comma-separated, or 'none')")
     p.add_argument("--no-prosody", action="store_true")
     p.add_argument("--no-deletion", action="store_true", help="skip the deletion/insertion curves")
@@ -37,6 +38,11 @@ def run(args) -> int:
     ex = Explainer(args.checkpoint)
     methods = () if args.methods in ("none", "") else tuple(m.strip() for m in args.methods.split(","))
     out = Path(args.out)
+    if args.aligner == "kaldi":
+        from ..batch import annotate_manifest
+
+        annotate_manifest(manifest if args.limit is None else manifest.iloc[: args.limit], aligner="kaldi",
+                          prosody=not args.no_prosody, progress=not args.quiet)
     frames, meta, deletion = run_corpus(manifest, ex, out, methods=methods, align=args.aligner != "none",
                                         aligner=args.aligner if args.aligner != "none" else "auto",
                                         prosody=not args.no_prosody, deletion=not args.no_deletion,
