@@ -29,12 +29,9 @@ def run(args) -> int:
         "cache_dir": str(cache_dir()),
         "bundled_sources": {k: ("installed" if v else install_hint(k)) for k, v in available_sources().items()},
     }
-    try:
-        from ..model import list_checkpoints
+    from ..model import available_checkpoints
 
-        info["checkpoints"] = list_checkpoints()
-    except ImportError:
-        pass
+    info["checkpoints"] = available_checkpoints()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:
