@@ -88,3 +88,31 @@ def test_cross_validate_covers_every_clip_once():
     assert (res.pred >= 0).all() and len(res.folds) == 2
     assert set(res.summary) == {"ua", "wa", "macro_f1"}
     assert 0 <= res.pooled_metrics(y)["ua"] <= 1
+
+
+def test_cli_commands_parse():
+    import argparse
+
+    from explain_ser.commands import evaluate, sweep, train
+
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers()
+    for mod in (train, evaluate, sweep):
+        mod.add_parser(sub)
+    a = p.parse_args(["train", "m.csv", "--taps", "1-3", "--pooler", "mhaap", "--out", "x"])
+    assert a.func is train.run and a.taps == "1-3" and a.folds is None
+    a = p.parse_args(["sweep", "m.csv", "--poolers", "mean,mqmha"])
+    assert a.func is sweep.run and a.taps == "all"
+    a = p.parse_args(["evaluate", "m.csv", "--checkpoint", "ravdess-tiny.en"])
+    assert a.func is evaluate.run
+
+
+def test_unknown_pooler_and_taps_are_input_errors():
+    from explain_ser.errors import InputError
+    from explain_ser.sweep import parse_taps, pooler_spec
+
+    with pytest.raises(InputError):
+        pooler_spec("lstm")
+    with pytest.raises(InputError):
+        parse_taps("7", 5)
+    assert parse_taps("1,3", 5) == [1, 3] and pooler_spec("qkv-tanh")[1]["tanh_bound"]
