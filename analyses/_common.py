@@ -93,7 +93,8 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
     data = load_corpus(need_corpus(corpus), source=enc_cfg["source"], window=enc_cfg["window"],
                        taps=model_kw["taps"], labels=cfg["model"]["labels"], progress=False)
     folds = default_folds(data.manifest)
-    train_cfg = TrainConfig(**cfg["training"]["config"])
+    # one torch thread: these tensors are small, and the thread pool only adds synchronisation (explain_ser.threads)
+    train_cfg = TrainConfig(**{**cfg["training"]["config"], "threads": 1})
     res = cross_validate(data.data, data.y, folds, labels=data.labels, model_kwargs=model_kw, config=train_cfg,
                          keep_models=True)
     encoder = Encoder(enc_cfg["source"], window=enc_cfg["window"])

@@ -174,21 +174,43 @@ def detect_vocalizations(samples: np.ndarray, words=(), speech_level: float | No
 
 
 def merge_with_tokens(tokens: list[Interval], detected: list[Interval]) -> list[Interval]:
-    """Transcript tokens win; a detection inside a token's pause sharpens the token's bounds.
+    """Transcript tokens win; detections inside a token's pause sharpen the token's bounds.
 
     Tokens keep their label (e.g. ``[laughter]``) and confidence 1; detections that
-    overlap no token are added as they are.
+    overlap no token are added as they are. Several tokens written into one pause
+    ("[laughter] [breath]") first split the pause evenly; when the acoustic tagger finds
+    exactly as many events in that pause, the tokens take the events' bounds in order.
+
+    >>> toks = [Interval(1.0, 2.0, "[laughter]"), Interval(2.0, 3.0, "[breath]")]
+    >>> found = [Interval(1.1, 2.4, "laugh", 0.8), Interval(2.6, 2.9, "other", 0.6)]
+    >>> [(t.label, t.start, t.end) for t in merge_with_tokens(toks, found)]
+    [('[laughter]', 1.1, 2.4), ('[breath]', 2.6, 2.9)]
     """
-    out, used = [], set()
-    for tok in tokens:
-        inside = [i for i, d in enumerate(detected) if d.end > tok.start and d.start < tok.end]
-        if inside:
-            used.update(inside)
-            s = max(tok.start, min(detected[i].start for i in inside))
-            e = min(tok.end, max(detected[i].end for i in inside))
-            out.append(Interval(s, e, tok.label, 1.0))
+    groups: list[list[Interval]] = []
+    for tok in sorted(tokens, key=lambda iv: iv.start):
+        if groups and abs(groups[-1][-1].end - tok.start) < 1e-6:
+            groups[-1].append(tok)
         else:
-            out.append(Interval(tok.start, tok.end, tok.label, 1.0))
+            groups.append([tok])
+    out, used = [], set()
+    for group in groups:
+        lo, hi = group[0].start, group[-1].end
+        inside = sorted((i for i, d in enumerate(detected) if d.end > lo and d.start < hi),
+                        key=lambda i: detected[i].start)
+        if len(group) > 1 and len(inside) == len(group):
+            for tok, i in zip(group, inside):
+                used.add(i)
+                out.append(Interval(max(lo, detected[i].start), min(hi, detected[i].end), tok.label, 1.0))
+            continue
+        for tok in group:
+            near = [i for i in inside if detected[i].end > tok.start and detected[i].start < tok.end]
+            if near:
+                used.update(near)
+                s = max(tok.start, min(detected[i].start for i in near))
+                e = min(tok.end, max(detected[i].end for i in near))
+                out.append(Interval(s, e, tok.label, 1.0))
+            else:
+                out.append(Interval(tok.start, tok.end, tok.label, 1.0))
     out += [d for i, d in enumerate(detected) if i not in used]
     return sorted(out, key=lambda iv: iv.start)
 
