@@ -67,7 +67,7 @@ def print_summary(res) -> None:
     heads = ", ".join(f"{h} {100 * v:.0f}%" for h, v in s["frames_for_80pct"].items())
     print(f"  frames holding 80% of the attention (uniform = 80%): {heads}")
     for seg in s["top_segments"][:3]:
-        what = " ".join(seg.get("words", []) + seg.get("vocalizations", []))
+        what = " ".join(seg.get("words", []) + seg.get("vocalizations", [])) or "(pause: no word)"
         ph = " ".join(seg.get("phones", []))
         print(f"  top segment {seg['start']:.2f}-{seg['end']:.2f} s  mass {100 * seg['mass']:.1f}%  {what}"
               + (f"  [{ph}]" if ph else ""))
