@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps openai-whisper==20250625
-	$(BIN)/python -m pip install -q -e ".[test,ctranslate2,explorer]"
+	$(BIN)/python -m pip install -q -e ".[test,ctranslate2,explorer,kaldi]"
 	touch $@
 
 # Debian packages the tests use (test speech, sounds, mp3 decoding, the browser test).
