@@ -414,7 +414,7 @@ def enrichment_plotly(table: pd.DataFrame, head: str = "mean", value: str = "enr
         nh = np.log2(np.clip(t["null_high"].astype(float), 1e-3, None))
         fig.add_trace(go.Bar(y=lab, x=nh - nl, base=nl, orientation="h", marker_color="#dddddd",
                              name="shift null (95 %)", hoverinfo="skip", width=0.8))
-    marks = t["mark"].fillna("").astype(str) if "mark" in t else [""] * len(t)
+    marks = t["mark"].astype(object).where(t["mark"].notna(), "").astype(str) if "mark" in t else [""] * len(t)
     fam_colors = family_colors(table["family"])
     fig.add_trace(go.Bar(
         y=lab, x=v, orientation="h", name=value, width=0.5, marker_color=[fam_colors[f] for f in t["family"]],
