@@ -342,8 +342,9 @@ def write_model_card(directory) -> None:
     folds = c["folds"]
     fold_txt = "; ".join(f"{f['name']}: test {', '.join(f['test'])} (val {', '.join(f['val'])})"
                          for f in folds["folds"])
+    note = f"\n{c['note']}\n" if c.get("note") else ""
     text = f"""# {c.get('name') or d.name}
-
+{note}
 Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} -> `{m['pooler']}` pooler
 {json.dumps(m['pooler_hparams'])} -> Linear({m['hidden']}) -> ReLU -> Dropout({m['dropout']}) -> Linear({len(m['labels'])}).
 

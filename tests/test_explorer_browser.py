@@ -119,7 +119,11 @@ def server(tmp_path_factory):
     proc = start_app(port, tmp / "streamlit.log", env)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
-        yield f"http://127.0.0.1:{port}", env.get("EXPLAIN_SER_CHECKPOINTS") or available_checkpoints()[0], tmp
+        from explain_ser.api import DEFAULT_CHECKPOINT
+
+        shipped = available_checkpoints()
+        default = DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in shipped else (shipped or [None])[0]
+        yield f"http://127.0.0.1:{port}", env.get("EXPLAIN_SER_CHECKPOINTS") or default, tmp
     finally:
         stop(proc)
 
