@@ -52,6 +52,14 @@ def save(fig, name: str) -> list[Path]:
     return out
 
 
+def table(out: Path, name: str):
+    """A table of a held-out run: ``tables/<name>.csv``, or its gzipped copy as committed."""
+    import pandas as pd
+
+    plain, gz = out / "tables" / f"{name}.csv", out / "tables" / f"{name}.csv.gz"
+    return pd.read_csv(plain if plain.is_file() else gz, keep_default_na=False if name == "enrichment" else True)
+
+
 def shipped_config(corpus: str) -> dict:
     from explain_ser.model import resolve_checkpoint
 
@@ -128,7 +136,9 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
     heads = [c for c in frames.columns if c.startswith("att_") and c != "att_mean"]
     g = frames.groupby("clip_id", sort=False)[heads]
     ratio = (g.max() / g.min().clip(lower=1e-30)).reset_index().melt(id_vars="clip_id", var_name="head", value_name="ratio")
-    ratio.to_csv(out / "tables" / "weight_ratio.csv", index=False)
+    ratio.to_csv(out / "tables" / "weight_ratio.csv.gz", index=False)
+    # the per-clip metrics are the big table: commit-sized gzip beside the report's plain CSV
+    pd.read_csv(out / "tables" / "clip_metrics.csv").to_csv(out / "tables" / "clip_metrics.csv.gz", index=False)
     # the per-clip work files and fold models are large and reproducible: keep only the report
     import shutil
 

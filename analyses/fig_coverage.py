@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from _common import heldout_run, save
+from _common import heldout_run, save, table
 
 POOLERS = ["mhaap", "qkv", "qkv-tanh", "mqmha", "transformer"]
 
@@ -24,7 +24,7 @@ def main(corpus: str = "ravdess"):
     for i, pooler in enumerate(POOLERS):
         out = heldout_run(corpus, pooler=pooler, full=False)
         curves = pd.read_csv(out / "tables" / "coverage_curves.csv")
-        metrics = pd.read_csv(out / "tables" / "clip_metrics.csv")
+        metrics = table(out, "clip_metrics")
         c = curves[(curves["grouping"] == "head") & (curves["head"] == "mean")].sort_values("x")
         ax.plot(c["x"], c["mean"], color=HEAD_PALETTE[i], lw=1.2, label=pooler)
         ax.fill_between(c["x"], c["ci_low"], c["ci_high"], color=HEAD_PALETTE[i], alpha=0.2, lw=0)

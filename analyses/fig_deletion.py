@@ -17,7 +17,7 @@ def main(corpus: str = "ravdess"):
 
     out = heldout_run(corpus)
     curves = pd.read_csv(out / "tables" / "deletion.csv")
-    fig = deletion_figure(curves, title=f"{corpus}: faithfulness of frame rankings (held out)")
+    fig = deletion_figure(curves, title=f"{corpus.upper()}, held out: p(target)")
     save(fig, f"deletion_{corpus}")
     d = curves[curves["curve"] == "deletion"].sort_values("fraction")
     aopc = d.groupby("method").apply(lambda g: float((g["score"].iloc[0] - g["score"]).mean()), include_groups=False)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from _common import heldout_run, save
 
-FAMILIES = ["phone_class", "vocalization", "stressed_vowel", "voicing", "f0_quartile", "intensity_quartile", "hyper"]
+FAMILIES = ["phone_class", "stress", "vocalization", "voicing", "f0", "intensity", "hyper"]
 
 
 def main(corpus: str = "ravdess"):
@@ -21,7 +21,7 @@ def main(corpus: str = "ravdess"):
     table = pd.read_csv(out / "tables" / "enrichment.csv", keep_default_na=False)
     fams = [f for f in FAMILIES if f in set(table["family"])]
     fig = enrichment_figure(table, head="mean", families=fams,
-                            title=f"{corpus}: attention enrichment (held out, mean over heads)")
+                            title=f"{corpus.upper()}, held out: enrichment")
     save(fig, f"enrichment_{corpus}")
     cols = ["family", "category", "frame_share", "enrichment", "ci_low", "ci_high", "null_low", "null_high", "q", "mark"]
     t = table[(table["head"] == "mean") & table["family"].isin(fams)][cols]

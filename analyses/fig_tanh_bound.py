@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from _common import RESULTS, heldout_run, save
+from _common import heldout_run, save, table
 
 
 def main(corpus: str = "ravdess"):
@@ -22,10 +22,10 @@ def main(corpus: str = "ravdess"):
     ratios, ks, uas = {}, {}, {}
     for pooler in ("qkv", "qkv-tanh"):
         out = heldout_run(corpus, pooler=pooler, full=False)
-        m = pd.read_csv(out / "tables" / "clip_metrics.csv")
+        m = table(out, "clip_metrics")
         heads = m[m["head"] != "mean"]
         ks[pooler] = heads["k@0.8"].to_numpy()
-        r = pd.read_csv(out / "tables" / "weight_ratio.csv") if (out / "tables" / "weight_ratio.csv").is_file() else None
+        r = table(out, "weight_ratio")
         if r is not None:
             ratios[pooler] = r["ratio"].to_numpy()
         card = pd.read_json(out / "report.json", typ="series")
