@@ -87,6 +87,8 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
     tag = tag or (pooler or model_kw["pooler"]) + "_tap" + "-".join(map(str, model_kw["taps"]))
     out = RESULTS / f"heldout_{corpus}_{tag}"
     if (out / "report.json").is_file():
+        if full and not any((out / "tables" / n).is_file() for n in ("deletion.csv", "deletion.csv.gz")):
+            sys.exit(f"{out} holds an attention-only run; delete it to recompute with attributions")
         return out
     from explain_ser.api import Explainer
     from explain_ser.batch import run_corpus

@@ -11,11 +11,14 @@ import pandas as pd
 
 from _common import heldout_run, save
 
+# the held-out run with attributions and deletion curves (MQMHA, the Leygue et al. pooler, at tap 2)
+FULL_POOLER = "mqmha"
+
 
 def main(corpus: str = "ravdess"):
     from explain_ser.plots import deletion_figure
 
-    out = heldout_run(corpus)
+    out = heldout_run(corpus, pooler=FULL_POOLER)
     curves = pd.read_csv(out / "tables" / "deletion.csv")
     fig = deletion_figure(curves, title=f"{corpus.upper()}, held out: p(target)")
     save(fig, f"deletion_{corpus}")

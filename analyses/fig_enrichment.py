@@ -11,13 +11,16 @@ import pandas as pd
 
 from _common import heldout_run, save
 
+# the held-out run with attributions and deletion curves (MQMHA, the Leygue et al. pooler, at tap 2)
+FULL_POOLER = "mqmha"
+
 FAMILIES = ["phone_class", "stress", "vocalization", "voicing", "f0", "intensity", "hyper"]
 
 
 def main(corpus: str = "ravdess"):
     from explain_ser.plots import enrichment_figure
 
-    out = heldout_run(corpus)
+    out = heldout_run(corpus, pooler=FULL_POOLER)
     table = pd.read_csv(out / "tables" / "enrichment.csv", keep_default_na=False)
     fams = [f for f in FAMILIES if f in set(table["family"])]
     fig = enrichment_figure(table, head="mean", families=fams,

@@ -33,14 +33,14 @@ def main(corpus: str = "ravdess"):
     for i, (p, v) in enumerate(ratios.items()):
         ax1.hist(np.log10(v), bins=40, alpha=0.6, color=HEAD_PALETTE[i], label=p)
     ax1.axvline(np.log10(np.e ** 2), color="black", lw=1, ls=":", label="e² bound")
-    ax1.set_xlabel("log10(max weight / min weight) per clip and head")
+    ax1.set_xlabel("log10(max / min weight), per clip and head")
     ax1.set_ylabel("clip-heads")
     ax1.legend(frameon=False, fontsize=7)
     ax2.boxplot([ks[p] for p in ks], tick_labels=[f"{p}\nUA {100 * uas[p]:.1f}%" for p in ks], widths=0.5)
     ax2.axhline(0.8, label="uniform", **UNIFORM_STYLE)
-    ax2.set_ylabel("k@0.8 (fraction of frames for 80 % of mass)")
+    ax2.set_ylabel("k@0.8 per clip and head")
     ax2.legend(frameon=False, fontsize=7)
-    fig.suptitle(f"{corpus}: tanh-bounded vs unbounded QKV attention (held out)", fontsize=9)
+    fig.suptitle(f"{corpus.upper()}, held out: tanh-bounded vs unbounded QKV", fontsize=9)
     save(fig, f"tanh_bound_{corpus}")
     for p in ks:
         print(f"{p}: median k@0.8 {np.median(ks[p]):.3f}, "
