@@ -7,7 +7,6 @@ explained by the model that never heard its speaker (:func:`_common.heldout_run`
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from _common import heldout_run, save, table

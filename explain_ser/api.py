@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_path, write_text
 from .audio import Clip, load_audio
 from .errors import InputError
 
@@ -66,26 +66,21 @@ class Attribution:
         ext = {"csv": "csv", "parquet": "parquet", "json": "json"}[fmt]
         table_path = out / f"{stem}.frames.{ext}"
         if fmt == "json":
-            _atomic_text(table_path, self.frames.to_json(orient="records", indent=None))
+            write_text(table_path, self.frames.to_json(orient="records", indent=None))
         else:
             save_frame_table(self.frames, table_path)
         written["frames"] = table_path
         summary_path = out / f"{stem}.summary.json"
-        _atomic_text(summary_path, json.dumps(self.summary, indent=2, default=_json_default) + "\n")
+        write_text(summary_path, json.dumps(self.summary, indent=2, default=_json_default) + "\n")
         written["summary"] = summary_path
         np_path = out / f"{stem}.attention.npz"
-        fd, tmp = tempfile.mkstemp(dir=out, suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, **{f"att_{k}": v for k, v in self.attention.items()},
-                 **{f"attr_{k}": v for k, v in self.attributions.items()}, probabilities=self.probabilities)
-        os.replace(tmp, np_path)
+        arrays = {**{f"att_{k}": v for k, v in self.attention.items()},
+                  **{f"attr_{k}": v for k, v in self.attributions.items()}, "probabilities": self.probabilities}
+        write_path(np_path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
         written["arrays"] = np_path
         if self.alignment is not None and (self.alignment.words or self.alignment.phones):
             tg = out / f"{stem}.TextGrid"
-            fd, tmp = tempfile.mkstemp(dir=out, suffix=".TextGrid")
-            os.close(fd)
-            self.alignment.to_textgrid(tmp)
-            os.replace(tmp, tg)
+            write_path(tg, self.alignment.to_textgrid, suffix=".TextGrid")
             written["textgrid"] = tg
         if plot:
             from .plots import save_figure
@@ -102,17 +97,6 @@ class Attribution:
 
 def safe_stem(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "clip"
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_default(o):

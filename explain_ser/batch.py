@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .api import Explainer, safe_stem, top_segments
+from .atomic import write_path
 from .audio import load_audio
 from .errors import InputError
 
@@ -47,18 +46,7 @@ class AnnotationStore:
     def put(self, key: str, table: pd.DataFrame) -> None:
         d = self.root / key[:2]
         d.mkdir(parents=True, exist_ok=True)
-        _atomic(d / f"{key}.parquet", lambda tmp: table.to_parquet(tmp, index=False))
-
-
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_path(d / f"{key}.parquet", lambda tmp: table.to_parquet(tmp, index=False))
 
 
 ANNOTATION_COLUMNS = ("word", "word_index", "phone", "phone_class", "stress", "vocalization", "vocalization_conf",
@@ -159,14 +147,14 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
             meta["fold"] = row["fold"]
         seg = top_segments(table)
         meta["top_segment"] = f"{seg[0]['start']:.2f}-{seg[0]['end']:.2f}s" if seg else ""
-        _atomic(fpath, lambda tmp: table.to_parquet(tmp, index=False))
+        write_path(fpath, lambda tmp: table.to_parquet(tmp, index=False))
         if deletion:
             ranks = {"attention": att["mean"], **{m: np.abs(v) for m, v in attrs.items()}}
             d = deletion_curves(explainer.model, feats, ranks)
             d.insert(0, "clip_id", clip.clip_id)
-            _atomic(dpath, lambda tmp: d.to_parquet(tmp, index=False))
+            write_path(dpath, lambda tmp: d.to_parquet(tmp, index=False))
             del_all.append(d)
-        _atomic(mpath, lambda tmp: Path(tmp).write_text(json.dumps(meta, default=str)))
+        write_path(mpath, lambda tmp: Path(tmp).write_text(json.dumps(meta, default=str)))
         frames_all.append(table)
         meta_all.append(meta)
     frames = pd.concat(frames_all, ignore_index=True) if frames_all else pd.DataFrame()

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from .atomic import write_stream
 from .audio import Clip, load_audio
 
 FORMAT_VERSION = 1
@@ -74,8 +74,8 @@ class FeatureStore:
         data_path.parent.mkdir(parents=True, exist_ok=True)
         arr = np.ascontiguousarray(features, dtype=np.float16)
         meta = {"shape": list(arr.shape), "crc32": zlib.crc32(arr.tobytes()), "version": FORMAT_VERSION}
-        _atomic_write(meta_path, lambda fh: fh.write(json.dumps(meta).encode()))
-        _atomic_write(data_path, lambda fh: np.save(fh, arr))
+        write_stream(meta_path, lambda fh: fh.write(json.dumps(meta).encode()))
+        write_stream(data_path, lambda fh: np.save(fh, arr))
 
     def get(self, clip: Clip, encoder) -> np.ndarray:
         """All taps of ``clip`` under ``encoder``: from the cache, or computed and stored."""
@@ -93,17 +93,6 @@ class FeatureStore:
                 self.put(keys[i], feats)
                 out[i] = self.load(keys[i])
         return out
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def features_for_manifest(

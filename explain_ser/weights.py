@@ -31,12 +31,12 @@ import json
 import os
 import re
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_bytes, write_path
 from .errors import InputError
 
 DEFAULT_SOURCE = "tiny.en"
@@ -161,22 +161,10 @@ def _file_sha256(path: Path) -> str:
             h.update(block)
     memo[key] = h.hexdigest()
     try:
-        _atomic_write_bytes(memo_file, json.dumps(memo).encode())
+        write_bytes(memo_file, json.dumps(memo).encode())
     except OSError:
         pass  # the memo is an optimisation only
     return memo[key]
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _Chained:
@@ -378,15 +366,7 @@ def convert_ct2(src: WeightsSource) -> Path:
         "alignment_heads": _alignment_heads(config, dims),
         "explain_ser_source": src.name,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_path(out, lambda tmp: torch.save(payload, tmp))
     return out
 
 

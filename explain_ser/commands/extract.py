@@ -41,11 +41,11 @@ def run(args) -> int:
         for group in find_duplicates(manifest):
             print(f"note: identical audio files: {', '.join(group)}")
     if args.save:
-        from ..features import _atomic_write
+        from ..atomic import write_stream
         from pathlib import Path
 
         out = Path(args.save)
         out.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(out, lambda fh: np.save(fh, np.asarray(feats[0], dtype=np.float32)))
+        write_stream(out, lambda fh: np.save(fh, np.asarray(feats[0], dtype=np.float32)))
         print(f"wrote {out} {tuple(feats[0].shape)}")
     return 0

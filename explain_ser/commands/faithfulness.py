@@ -21,7 +21,8 @@ def run(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from ..api import Explainer, _atomic_text
+    from ..api import Explainer
+    from ..atomic import write_text
     from ..audio import load_audio
     from ..batch import run_corpus
     from ..corpora import load_manifest_or_dir
@@ -48,7 +49,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("deletion_curves", curves), ("aopc", a), ("aopc_summary", summary), ("agreement", agree),
                         ("randomization", sanity)):
-        _atomic_text(out / f"{name}.csv", table.to_csv(index=False))
+        write_text(out / f"{name}.csv", table.to_csv(index=False))
     print("AOPC (mean drop of the target probability over deletion fractions; higher = more faithful):")
     for _, r in summary.iterrows():
         print(f"  {r['method']:>10}: {r['mean']:.4f} ± {r['std']:.4f}  (n={int(r['count'])})")

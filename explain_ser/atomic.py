@@ -1,0 +1,53 @@
+"""Atomic file writes: write to a temporary file in the target's folder, then rename over it.
+
+A killed run never leaves a half-written output, and a reader sees the old file or the new one.
+
+>>> import tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+>>> write_text(p, "hello")
+>>> p.read_text(), sorted(x.name for x in p.parent.iterdir())
+('hello', ['a.txt'])
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def write_path(path: str | os.PathLike, writer: Callable[[str], object], suffix: str = ".tmp") -> Path:
+    """Call ``writer(tmp_path)`` (a function that writes a file by name), then move it to ``path``.
+
+    ``suffix`` lets writers that pick a format from the name (savefig, np.savez) see the right one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_stream(path: str | os.PathLike, writer: Callable, mode: str = "wb") -> Path:
+    """Like :func:`write_path` for writers that take an open file object."""
+
+    def by_name(tmp):
+        with open(tmp, mode) as fh:
+            writer(fh)
+
+    return write_path(path, by_name)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_stream(path, lambda fh: fh.write(text), mode="w")
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    write_stream(path, lambda fh: fh.write(data))
