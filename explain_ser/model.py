@@ -116,6 +116,14 @@ class SERModel(nn.Module):
         """(pooled [B, out_dim], weights [B, H, T])."""
         return self.pooler(self.frames(features), mask, keep)
 
+    def logits_from_frames(self, frames: torch.Tensor, mask=None, keep=None) -> torch.Tensor:
+        """Logits from already standardised frames [B, T, D] (the output of :meth:`frames`).
+
+        Perturbation methods (occlusion, deletion curves) change only the keep mask, so they
+        standardise once and call this for every perturbed copy.
+        """
+        return self.head(self.pooler(frames, mask, keep)[0])
+
     def forward(self, features, mask=None, keep=None) -> torch.Tensor:
         """Logits [B, n_classes]."""
         return self.head(self.pool(features, mask, keep)[0])

@@ -121,8 +121,11 @@ def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), 
             w = max(1, min(int(occlusion_window), T))
             keep = torch.ones(1, T)
 
-            def f(k, x=x):
-                return torch.softmax(model(x.expand(k.shape[0], -1, -1, -1), None, k), -1)
+            with torch.no_grad():
+                h = model.frames(x)  # standardised once; occlusion only changes the keep mask
+
+            def f(k, h=h):
+                return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], -1, -1), None, k), -1)
 
             occ = Occlusion(f).attribute(keep, sliding_window_shapes=(w,), strides=(max(1, int(occlusion_stride)),),
                                          baselines=0.0, target=tgt, perturbations_per_eval=16)

@@ -32,10 +32,10 @@ def _ranking(scores: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def _probs_with_keep(model, x: torch.Tensor, keeps: np.ndarray) -> np.ndarray:
+def _probs_with_keep(model, h: torch.Tensor, keeps: np.ndarray) -> np.ndarray:
+    """Class probabilities for each keep mask [n, T], from standardised frames ``h`` [1, T, D]."""
     k = torch.as_tensor(keeps, dtype=torch.float32)
-    xs = x.expand(k.shape[0], -1, -1, -1)
-    return torch.softmax(model(xs, None, k), -1).numpy()
+    return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], -1, -1), None, k), -1).numpy()
 
 
 def deletion_curves(model, features, rankings: dict, fractions=FRACTIONS, target: int | None = None,
@@ -53,8 +53,9 @@ def deletion_curves(model, features, rankings: dict, fractions=FRACTIONS, target
 
 
 def _deletion_curves(model, features, rankings, fractions, target, n_random, seed, insertion) -> pd.DataFrame:
-    x = model.select_taps(model_input(model, features)).contiguous()
-    T = x.shape[2]
+    with torch.no_grad():
+        x = model.frames(model.select_taps(model_input(model, features)))  # standardised once: [1, T, D]
+    T = x.shape[1]
     full = _probs_with_keep(model, x, np.ones((1, T)))[0]
     tgt = int(full.argmax()) if target is None else int(target)
     rng = np.random.default_rng(seed)
