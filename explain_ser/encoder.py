@@ -113,13 +113,14 @@ class Encoder:
         forward pass. Padding is never added to a trimmed batch, so a clip's features do
         not depend on what it was batched with.
 
-        Trimmed windows are small matrices; they run on one thread, because torch's thread
-        pool synchronisation costs more than it gains on them (measured on 2 busy cores:
-        1.34 s with 2 threads vs 0.08 s with 1 for a 3.9 s clip; see BENCHMARKS.md).
+        Trimmed windows are small matrices: on an oversubscribed machine they run on one thread,
+        because torch's thread-pool synchronisation then costs more than it gains (measured on 2
+        cores at load ~9: 1.34 s with 2 threads vs 0.08 s with 1 for a 3.9 s clip; idle: 31 ms vs
+        57 ms, so the default pool is kept then). See :mod:`explain_ser.threads`.
         """
-        from .threads import single_thread
+        from .threads import oversubscribed, single_thread
 
-        if self.window == "trim":
+        if self.window == "trim" and oversubscribed():
             with single_thread():
                 return self._encode_batch(clips)
         return self._encode_batch(clips)
