@@ -14,13 +14,13 @@ from _common import heldout_run, save, table
 POOLERS = ["qkv", "qkv-tanh", "mqmha"]  # mhaap and transformer: not run here (CPU time)
 
 
-def main(corpus: str = "ravdess"):
+def main(corpus: str = "ravdess", *poolers: str):
     from explain_ser.plots import HEAD_PALETTE, LEYGUE_POINT, UNIFORM_STYLE, _new
 
     fig = _new(3.6, 3.2)
     ax = fig.subplots()
     rows = []
-    for i, pooler in enumerate(POOLERS):
+    for i, pooler in enumerate(poolers or POOLERS):
         out = heldout_run(corpus, pooler=pooler, full=False)
         curves = pd.read_csv(out / "tables" / "coverage_curves.csv")
         metrics = table(out, "clip_metrics")

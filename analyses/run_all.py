@@ -15,9 +15,10 @@ SCRIPTS = [
     ("fig_example_clip.py", []),
     ("fig_layerwise_ua.py", []),
     ("fig_coverage.py", ["ravdess"]),
-    ("fig_coverage.py", ["emodb"]),
+    ("fig_coverage.py", ["emodb", "mqmha"]),
     ("fig_enrichment.py", ["ravdess"]),
     ("fig_enrichment.py", ["emodb"]),
+    ("fig_deletion.py", ["emodb"]),
     ("fig_deletion.py", ["ravdess"]),
     ("fig_tanh_bound.py", ["ravdess"]),
 ]
