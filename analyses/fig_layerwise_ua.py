@@ -30,8 +30,11 @@ def sweep_csv(corpus: str, model: str = "tiny.en"):
 def main():
     from explain_ser.plots import HEAD_PALETTE, _new
 
-    corpora = [c for c in ("ravdess", "emodb") if (RESULTS / f"sweep_{c}_tiny.en.csv").is_file() or need_corpus(c)]
-    fig = _new(7.0, 2.8)
+    # corpora with a cached sweep; with none cached, RAVDESS is computed (EmoDB: `--compute emodb`)
+    corpora = [c for c in ("ravdess", "emodb") if (RESULTS / f"sweep_{c}_tiny.en.csv").is_file()]
+    corpora += [c for c in sys.argv[2:] if sys.argv[1:2] == ["--compute"] and c not in corpora]
+    corpora = corpora or ["ravdess"]
+    fig = _new(3.6 * len(corpora), 2.8)
     axes = fig.subplots(1, len(corpora), sharey=False)
     for ax, corpus in zip(np.atleast_1d(axes), corpora):
         df = sweep_csv(corpus)
@@ -42,8 +45,8 @@ def main():
             ax.errorbar(d["tap"] + (i - 2.5) * 0.05, 100 * d["ua_mean"], yerr=100 * d["ua_std"], marker="o", ms=3,
                         lw=1, capsize=2, label=pooler, color="black" if pooler == "mean" else HEAD_PALETTE[i])
         n_folds = int(df["n_folds"].iloc[0])
-        ax.set_title(f"{corpus.upper() if corpus == 'emodb' else 'RAVDESS'} ({n_folds} speaker-independent folds)")
-        ax.set_xlabel("encoder tap (0 = conv input, last = ln_post output)")
+        ax.set_title(f"{corpus.upper()}, tiny.en ({n_folds} speaker-independent folds)")
+        ax.set_xlabel("encoder tap (0 = input, 4 = ln_post output)")
         ax.set_ylabel("UA (%), mean ± std over folds")
         ax.set_xticks(sorted(df["tap"].unique()))
     np.atleast_1d(axes)[0].legend(frameon=False, fontsize=7)

@@ -157,6 +157,8 @@ def extract_prosody(samples: np.ndarray, floor: float | None = None, ceiling: fl
     hnr = np.full(n, np.nan)
     if n:
         try:
+            import parselmouth
+
             harm = snd.to_harmonicity_cc(time_step=PITCH_STEP, minimum_pitch=floor)
             ht, hv = np.asarray(harm.xs()), harm.values[0]
             hidx = frame_of_time(ht)
@@ -164,8 +166,9 @@ def extract_prosody(samples: np.ndarray, floor: float | None = None, ceiling: fl
             s = np.bincount(hidx[good], weights=hv[good], minlength=n)
             c = np.bincount(hidx[good], minlength=n)
             hnr = np.divide(s, c, out=np.full(n, np.nan), where=c > 0)
-        except Exception:
-            pass
+        except parselmouth.PraatError:
+            # Praat refuses harmonicity on stretches shorter than its analysis window: HNR stays NaN there
+            hnr = np.full(n, np.nan)
 
     jitter, shimmer = np.full(n, np.nan), np.full(n, np.nan)
     if voice_quality and n and (voiced >= 0.5).any():
