@@ -1,4 +1,4 @@
-"""Alignment, prosody and vocalization benchmarks (results: RESULTS_align.md).
+"""Alignment, prosody and vocalization benchmarks (results: benchmarks/notes/alignment.md).
 
     python benchmarks/bench_align.py speed        # one ~4 s clip: align + prosody + tagging
     python benchmarks/bench_align.py accuracy     # word boundaries vs known times (espeak-ng)

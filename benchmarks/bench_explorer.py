@@ -1,4 +1,4 @@
-"""Explorer responsiveness in a real browser (results: RESULTS_explorer.md).
+"""Explorer responsiveness in a real browser (results: benchmarks/notes/explorer.md).
 
     python benchmarks/bench_explorer.py [--runs 2] [--checkpoint NAME_OR_DIR]
 

@@ -83,7 +83,7 @@ def test_word_boundaries_close_to_truth(corpus, aligned):
     _, _, truths = corpus
     err = np.array([abs(w.start - s) for a, tr in zip(aligned, truths) for w, (s, e, _) in zip(a.words, tr)]
                    + [abs(w.end - e) for a, tr in zip(aligned, truths) for w, (s, e, _) in zip(a.words, tr)])
-    # measured on this corpus (RESULTS_kaldi.md): median 30 ms, 90th percentile 40 ms; words come out
+    # measured on this corpus (benchmarks/notes/kaldi_align.md): median 30 ms, 90th percentile 40 ms; words come out
     # ~2-3 frames wider than the trimmed truth (delta features see the onset early). Rare outliers
     # (a vowel-initial word taking up to 0.3 s of the silence before it) are left to the 95th percentile.
     assert np.median(err) < 0.045, np.median(err)

@@ -40,7 +40,7 @@ def test_boundaries_close_to_truth(aligner, known):
     c, truth = known
     a = aligner.align(c, "dogs are sitting by the door")
     err = [abs(w.start - t[0]) for w, t in zip(a.words, truth)] + [abs(w.end - t[1]) for w, t in zip(a.words, truth)]
-    # measured: median ~20 ms, 90th percentile ~60 ms on this kind of speech (RESULTS_align.md)
+    # measured: median ~20 ms, 90th percentile ~60 ms on this kind of speech (benchmarks/notes/alignment.md)
     assert np.median(err) < 0.05 and max(err) < 0.15, err
 
 

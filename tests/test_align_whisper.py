@@ -26,7 +26,7 @@ def test_forced_words_agree_with_pocketsphinx(tiny_model, known):
     ps = PocketSphinxAligner().align(c, "Kids are talking by the door.")
     mid_w = np.array([(w.start + w.end) / 2 for w in wa.words])
     mid_p = np.array([(w.start + w.end) / 2 for w in ps.words])
-    # Whisper's cross-attention times are coarse: measured median |diff| ~0.1 s (RESULTS_align.md)
+    # Whisper's cross-attention times are coarse: measured median |diff| ~0.1 s (benchmarks/notes/alignment.md)
     assert np.median(np.abs(mid_w - mid_p)) < 0.2
     assert np.max(np.abs(mid_w - mid_p)) < 0.4
 

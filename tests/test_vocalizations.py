@@ -42,7 +42,7 @@ def test_planted_sound_detected(kind):
 
 @pytest.mark.parametrize("kind", ["laugh", "breath", "cough"])
 def test_planted_sound_tagged(kind):
-    # sigh is left out: the rules tag the synthetic sigh inconsistently (RESULTS_align.md)
+    # sigh is left out: the rules tag the synthetic sigh inconsistently (benchmarks/notes/alignment.md)
     x, words, true = planted(kind)
     (f,) = detect_vocalizations(x, words)
     assert f.label == kind

@@ -29,7 +29,7 @@ its FST library (``kaldifst==1.7.17``; 1.8.3 rejects the FSTs) and Kaldi's featu
    tokens ([laughter] ...) are not modelled: each takes the pause where it was written
    (:func:`explain_ser.align.base.place_vocal_tokens`), as in the PocketSphinx backend.
 
-Measured (RESULTS_kaldi.md): on espeak-ng German with known word times, median word-boundary
+Measured (benchmarks/notes/kaldi_align.md): on espeak-ng German with known word times, median word-boundary
 error 30 ms (words come out 2-3 frames wider than the trimmed truth); EmoDB's 535 clips train
 and align in ~2.5 min on 2 busy cores, all aligned. A monophone model is what MFA trains
 first; MFA goes on to triphones, LDA+MLLT and speaker adaptation, which this does not.

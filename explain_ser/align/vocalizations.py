@@ -21,7 +21,7 @@ silent gaps) and runs shorter than 80 ms are dropped. Each run is then scored:
 
 The tag is the best score; ``confidence`` is that score's share of all scores (plus a
 fixed 0.3 for "other"), so it is low when two tags compete. The rules are hand-set,
-tested on synthetic vocalizations planted into espeak-ng speech (RESULTS_align.md):
+tested on synthetic vocalizations planted into espeak-ng speech (benchmarks/notes/alignment.md):
 treat the tags as hypotheses to check on real data, not as ground truth.
 """
 

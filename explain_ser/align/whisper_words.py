@@ -11,7 +11,7 @@ Two modes, one backend:
   clip's first 30 s window. Clips longer than 30 s fall back to transcription.
 
 Word times come from cross-attention, so they are coarser than a phone-level HMM
-aligner's (see RESULTS_align.md for the measured agreement with PocketSphinx).
+aligner's (see benchmarks/notes/alignment.md for the measured agreement with PocketSphinx).
 The model comes from :func:`explain_ser.weights.load_whisper` (``tiny.en`` by default,
 English only; pass ``source="base"`` or ``"small"`` and a ``language`` for others).
 """
