@@ -95,8 +95,13 @@ def annotate(clip, transcript, aligner: str, language: str, prosody: bool, whisp
 def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=("ig", "occlusion"),
                align: bool = True, aligner: str = "auto", prosody: bool = True, deletion: bool = True,
                annotations: AnnotationStore | None = None, progress: bool = True, limit: int | None = None,
-               ig_steps: int = 32) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(frames, clip_meta, deletion curves) for every clip of ``manifest`` (resumable in ``work_dir``)."""
+               ig_steps: int = 32, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(frames, clip_meta, deletion curves) for every clip of ``manifest`` (resumable in ``work_dir``).
+
+    ``workers > 1`` first runs that many processes over interleaved shares of the clips (each loads
+    the checkpoint once and works on one torch thread); the results are then read back in manifest
+    order, exactly as a resumed run reads them, so the output does not depend on ``workers``.
+    """
     from tqdm.auto import tqdm
 
     from .explain.attention import attention_weights
@@ -108,6 +113,18 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
     work.mkdir(parents=True, exist_ok=True)
     annotations = annotations if annotations is not None else AnnotationStore()
     rows = manifest if limit is None else manifest.iloc[:limit]
+    if workers > 1 and len(rows) > workers:
+        from multiprocessing import get_context
+
+        opts = dict(methods=methods, align=align, aligner=aligner, prosody=prosody, deletion=deletion,
+                    ig_steps=ig_steps)
+        jobs = [(rows.iloc[i::workers], str(explainer.checkpoint), str(work_dir), str(annotations.root), opts)
+                for i in range(workers)]
+        with get_context("spawn").Pool(workers) as pool:
+            for _ in tqdm(pool.imap_unordered(_run_share, jobs), total=workers, desc=f"report ({workers} workers)",
+                          unit="share", disable=not progress):
+                pass
+        progress = False  # what follows only reads the finished clips back
     cfg = explainer.checkpoint_config
     trained_on = set(map(str, (cfg.get("training") or {}).get("speakers", []) or []))
     language_default = (cfg.get("training") or {}).get("language", "en") if isinstance(cfg.get("training"), dict) else "en"
@@ -161,6 +178,17 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
     meta = pd.DataFrame(meta_all)
     dele = pd.concat(del_all, ignore_index=True) if del_all else pd.DataFrame()
     return frames, meta, dele
+
+
+def _run_share(job) -> int:
+    """Worker of :func:`run_corpus`: one share of the clips with its own Explainer."""
+    rows, checkpoint, work_dir, ann_root, opts = job
+    from .threads import single_thread
+
+    with single_thread():
+        run_corpus(rows, Explainer(checkpoint), work_dir, annotations=AnnotationStore(ann_root), progress=False,
+                   **opts)
+    return len(rows)
 
 
 def _annotate_one(job):

@@ -109,7 +109,13 @@ def test_report_and_faithfulness_end_to_end(ckpt, tmp_path):
                             ("laugh_breath", "s1", "happy")]]
     pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
     assert main(["report", str(tmp_path / "m.csv"), "--checkpoint", ckpt, "--out", str(tmp_path / "rep"),
-                 "--n-boot", "50", "--n-perm", "50", "--quiet"]) == 0
+                 "--n-boot", "50", "--n-perm", "50", "--quiet", "--jobs", "2"]) == 0
+    # the same report with one process: worker processes must not change a number
+    assert main(["report", str(tmp_path / "m.csv"), "--checkpoint", ckpt, "--out", str(tmp_path / "rep1"),
+                 "--n-boot", "50", "--n-perm", "50", "--quiet", "--jobs", "1", "--no-deletion"]) == 0
+    one = pd.read_csv(tmp_path / "rep1" / "tables" / "clip_metrics.csv")
+    two = pd.read_csv(tmp_path / "rep" / "tables" / "clip_metrics.csv")
+    assert one.shape == two.shape and np.allclose(one.select_dtypes("number"), two.select_dtypes("number"), equal_nan=True)
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "coverage" in html.lower() and "<script src=" not in html
     meta = pd.read_csv(tmp_path / "rep" / "tables" / "clip_meta.csv")

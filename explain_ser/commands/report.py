@@ -18,11 +18,23 @@ def add_parser(sub):
     p.add_argument("--no-prosody", action="store_true")
     p.add_argument("--no-deletion", action="store_true", help="skip the deletion/insertion curves")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick look)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes for the per-clip work (default: the number of cores, at most 4)")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--n-perm", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
+
+
+def _jobs(n):
+    import os
+
+    from ..errors import InputError
+
+    if n is not None and n < 1:
+        raise InputError("--jobs", "must be at least 1")
+    return n if n is not None else max(1, min(4, os.cpu_count() or 1))
 
 
 def run(args) -> int:
@@ -46,7 +58,7 @@ def run(args) -> int:
     frames, meta, deletion = run_corpus(manifest, ex, out, methods=methods, align=args.aligner != "none",
                                         aligner=args.aligner if args.aligner != "none" else "auto",
                                         prosody=not args.no_prosody, deletion=not args.no_deletion,
-                                        progress=not args.quiet, limit=args.limit)
+                                        progress=not args.quiet, limit=args.limit, workers=_jobs(args.jobs))
     cfg = ex.checkpoint_config
     card = {"checkpoint": args.checkpoint, "pooler": cfg.get("model", {}).get("pooler"),
             "taps": cfg.get("model", {}).get("taps"), "encoder": cfg.get("encoder", {}).get("source"),
