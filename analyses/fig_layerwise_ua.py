@@ -45,7 +45,7 @@ def main():
             ax.errorbar(d["tap"] + (i - 2.5) * 0.05, 100 * d["ua_mean"], yerr=100 * d["ua_std"], marker="o", ms=3,
                         lw=1, capsize=2, label=pooler, color="black" if pooler == "mean" else HEAD_PALETTE[i])
         n_folds = int(df["n_folds"].iloc[0])
-        ax.set_title(f"{corpus.upper()}, tiny.en ({n_folds} speaker-independent folds)")
+        ax.set_title(f"{corpus.upper()}, tiny.en, {n_folds} folds")
         ax.set_xlabel("encoder tap (0 = input, 4 = ln_post output)")
         ax.set_ylabel("UA (%), mean ± std over folds")
         ax.set_xticks(sorted(df["tap"].unique()))
