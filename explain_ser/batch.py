@@ -121,9 +121,9 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
         jobs = [(rows.iloc[i::workers], str(explainer.checkpoint), str(work_dir), str(annotations.root), opts)
                 for i in range(workers)]
         with get_context("spawn").Pool(workers) as pool:
-            for _ in tqdm(pool.imap_unordered(_run_share, jobs), total=workers, desc=f"report ({workers} workers)",
-                          unit="share", disable=not progress):
-                pass
+            done = pool.imap_unordered(_run_share, jobs)
+            for _ in tqdm(done, total=workers, desc=f"report ({workers} workers)", unit="share", disable=not progress):
+                continue  # each share writes its clips; they are read back below
         progress = False  # what follows only reads the finished clips back
     cfg = explainer.checkpoint_config
     trained_on = set(map(str, (cfg.get("training") or {}).get("speakers", []) or []))

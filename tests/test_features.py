@@ -76,6 +76,7 @@ def test_concurrent_writers_leave_valid_entries(tmp_path):
         assert p.exitcode == 0
     store, enc = FeatureStore(tmp_path), FakeEncoder()
     for s in (0, 1):
-        assert store.get(clip(s), enc) is not None
+        want = FakeEncoder().encode_batch([clip(s)])[0].astype(np.float16)
+        assert np.array_equal(store.get(clip(s), enc), want)
     assert enc.calls == 0  # both entries valid, nothing recomputed
     assert not list(tmp_path.rglob("*.tmp"))
