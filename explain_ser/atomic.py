@@ -11,14 +11,16 @@ A killed run never leaves a half-written output, and a reader sees the old file 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 
-def write_path(path: str | os.PathLike, writer: Callable[[str], object], suffix: str = ".tmp") -> Path:
-    """Call ``writer(tmp_path)`` (a function that writes a file by name), then move it to ``path``.
+@contextlib.contextmanager
+def temporary_beside(path: str | os.PathLike, suffix: str = ".tmp"):
+    """Yield a temporary path in ``path``'s folder; on success move it onto ``path``, else delete it.
 
     ``suffix`` lets writers that pick a format from the name (savefig, np.savez) see the right one.
     """
@@ -27,12 +29,17 @@ def write_path(path: str | os.PathLike, writer: Callable[[str], object], suffix:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
-        writer(tmp)
+        yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+
+def write_path(path: str | os.PathLike, writer: Callable[[str], object], suffix: str = ".tmp") -> Path:
+    """Call ``writer(tmp_path)`` (a function that writes a file by name), then move it to ``path``."""
+    with temporary_beside(path, suffix) as tmp:
+        writer(str(tmp))
+    return Path(path)
 
 
 def write_stream(path: str | os.PathLike, writer: Callable, mode: str = "wb") -> Path:

@@ -36,8 +36,6 @@ beats a pause of equal length (10 ms word + 10 ms pause -> the word).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -150,20 +148,12 @@ def build_frame_table(clip_id: str, n_frames: int, attention=None, attributions=
 
 def save_frame_table(table, path) -> Path:
     """Write a FrameTable as Parquet (``.parquet``) or CSV (anything else), atomically."""
+    from explain_ser.atomic import write_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix == ".parquet":
-            table.to_parquet(tmp, index=False)
-        else:
-            table.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    if path.suffix == ".parquet":
+        return write_path(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return write_path(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def load_frame_table(path):

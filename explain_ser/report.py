@@ -27,13 +27,11 @@ Inputs (column names are the contract with :mod:`explain_ser.frames`):
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import html
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from explain_ser import coverage, enrichment, plots, stats
+from explain_ser.atomic import temporary_beside
 
 DEFAULT_N_BOOT = 1000
 DEFAULT_N_PERM = 1000
@@ -51,19 +50,9 @@ DEFAULT_N_PERM = 1000
 # atomic file writing
 
 
-@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success move it onto ``path`` (``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return temporary_beside(path, suffix=".tmp" + Path(path).suffix)
 
 
 def atomic_write_text(path, text: str) -> Path:

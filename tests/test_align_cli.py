@@ -1,6 +1,5 @@
 """`explain-ser align` end to end on espeak-ng clips."""
 
-import numpy as np
 import soundfile as sf
 
 from _speech import words_with_gaps

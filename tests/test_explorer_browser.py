@@ -7,6 +7,7 @@ download browsers here). Set ``EXPLAIN_SER_SCREENSHOT=1`` to write the screensho
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -43,12 +44,10 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with code {proc.returncode}")
-        try:
+        with contextlib.suppress(OSError):  # not listening yet: poll again
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
                 if r.status == 200 and r.read().strip() == b"ok":
                     return
-        except OSError:
-            pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} not healthy after {timeout} s")
 

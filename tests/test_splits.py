@@ -1,6 +1,5 @@
 """Fold construction: no speaker is ever shared between train, validation and test."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,10 +34,13 @@ def test_ravdess_like_six_folds_of_three_gender_balanced():
     assert folds[0].test_speakers == ["Actor_01", "Actor_02", "Actor_03"]
     check_disjoint(df, folds)
     g = dict(zip(df.speaker, df.gender))
+    males = []
     for f in folds:
         genders = [g[s] for s in f.test_speakers]
-        assert 1 <= genders.count("male") <= 2
+        males.append(genders.count("male"))
+        assert sorted(set(genders)) == ["female", "male"]  # both genders in every 3-actor test fold
         assert sorted(g[s] for s in f.val_speakers) == ["female", "male"]
+    assert sum(males) == 9 and sorted(males) == [1, 1, 1, 2, 2, 2]  # 9 + 9 actors, balanced across folds
 
 
 def test_full_ravdess_six_folds_of_four():

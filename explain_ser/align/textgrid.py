@@ -22,8 +22,6 @@ a gap is silence. ``spn`` (MFA's spoken noise for unknown words) is kept.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from explain_ser.align.base import Alignment, Interval
@@ -91,13 +89,6 @@ def write_alignment(alignment: Alignment, path) -> None:
         entries = [(round(iv.start, 6), round(iv.end, 6), iv.label)
                    for iv in getattr(alignment, name) if iv.end > iv.start]
         tg.addTier(ptg.IntervalTier(name, entries, 0.0, duration))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        tg.save(tmp, format="long_textgrid", includeBlankSpaces=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from explain_ser.atomic import write_path
+
+    write_path(path, lambda tmp: tg.save(tmp, format="long_textgrid", includeBlankSpaces=True))
