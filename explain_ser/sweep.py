@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .errors import InputError
 from .splits import make_folds
@@ -48,6 +49,12 @@ class Corpus:
     labels: list[str]
     encoder: dict  # source, weights_hash, dim, n_taps, window
     path: str
+    speeds: tuple = ()  # speed-perturbed training copies held after the originals in ``data`` (see copies)
+
+    @property
+    def copies(self) -> int:
+        """How many versions of each clip ``data`` holds: the original plus one per speed factor."""
+        return 1 + len(self.speeds)
 
 
 def parse_taps(spec: str, n_taps: int) -> list[int]:
@@ -74,8 +81,14 @@ def parse_taps(spec: str, n_taps: int) -> list[int]:
 
 
 def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=None, cache=None,
-                labels=None, progress: bool = True) -> Corpus:
-    """Manifest + features (only ``taps`` kept in memory; None = all) + labels for training."""
+                labels=None, progress: bool = True, speeds=()) -> Corpus:
+    """Manifest + features (only ``taps`` kept in memory: a list or a :func:`parse_taps` spec; None = all)
+    + labels for training.
+
+    ``speeds``: speed-perturbation factors (:mod:`explain_ser.augment`); clip ``i`` played at
+    ``speeds[k]`` is item ``(k + 1) * n_clips + i`` of ``data`` (the originals come first). The
+    features are held as float16, exactly as cached.
+    """
     from .corpora import load_manifest_or_dir
     from .encoder import Encoder
     from .features import FeatureStore, features_for_manifest
@@ -84,7 +97,8 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     if "emotion" not in df.columns or df["emotion"].isna().any():
         raise InputError(manifest, "every clip needs an 'emotion' label for training")
     enc = Encoder(source, window=window)
-    arrays = features_for_manifest(df, enc, FeatureStore(cache), progress=progress)  # memory-mapped
+    store = FeatureStore(cache)
+    arrays = features_for_manifest(df, enc, store, progress=progress)  # memory-mapped
     labels = list(labels) if labels is not None else sorted(df["emotion"].astype(str).unique())
     unknown = set(df["emotion"].astype(str)) - set(labels)
     if unknown:
@@ -92,7 +106,16 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     y = np.array([labels.index(e) for e in df["emotion"].astype(str)])
     info = {"source": enc.source, "weights_hash": enc.weights_hash, "dim": enc.dim, "n_taps": enc.n_taps,
             "window": enc.window}
-    return Corpus(df, FeatureSet(arrays, taps=taps), y, labels, info, str(manifest))
+    if isinstance(taps, str):
+        taps = sorted(set(parse_taps(taps, enc.n_taps)))
+    speeds = tuple(speeds or ())
+    if speeds:
+        from .augment import perturbed_features
+
+        extra = perturbed_features(df["path"], enc, store, speeds, progress=progress)
+        arrays = list(arrays) + [a for s in speeds for a in extra[s]]
+    data = FeatureSet(arrays, taps=taps, dtype=torch.float16)
+    return Corpus(df, data, y, labels, info, str(manifest), speeds)
 
 
 def sweep(corpus: Corpus, folds, taps, poolers, config: TrainConfig, model_kwargs: dict | None = None,

@@ -29,7 +29,24 @@ import torch.nn.functional as F
 from .metrics import classification_metrics, summarize_folds
 from .model import SERModel
 
-__all__ = ["TrainConfig", "FeatureSet", "fit", "evaluate", "cross_validate", "set_seed"]
+__all__ = ["TrainConfig", "FeatureSet", "fit", "evaluate", "cross_validate", "set_seed", "with_copies"]
+
+
+def with_copies(idx, n_clips: int, copies: int) -> np.ndarray:
+    """Positions of clips ``idx`` and of their perturbed copies, for a data set that holds ``copies``
+    versions of ``n_clips`` clips, originals first.
+
+    >>> with_copies([0, 2], n_clips=3, copies=3).tolist()
+    [0, 2, 3, 5, 6, 8]
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    return np.concatenate([idx + k * n_clips for k in range(copies)])
+
+
+def _copies(data, y) -> int:
+    n, total = len(y), len(data)
+    assert total % n == 0, f"{total} feature items are not a whole number of copies of {n} labelled clips"
+    return total // n
 
 
 @dataclass
@@ -47,6 +64,7 @@ class TrainConfig:
     select: str = "ua"  # validation criterion: "ua" (ties -> lower loss) or "loss"
     seed: int = 0
     threads: int | None = None
+    speed_perturb: tuple = ()  # training copies at these speeds (explain_ser.augment); test clips stay original
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -241,12 +259,20 @@ class CVResult:
 
 def cross_validate(data: FeatureSet, y, folds, *, labels, model_kwargs: dict, config: TrainConfig | None = None,
                    keep_models: bool = False, progress: bool = False) -> CVResult:
-    """Train one model per fold (early stopping on the fold's validation speakers) and test it."""
+    """Train one model per fold (early stopping on the fold's validation speakers) and test it.
+
+    ``y`` labels the original clips; when ``data`` also holds speed-perturbed copies (after the
+    originals, see :func:`explain_ser.sweep.load_corpus`), the copies of each fold's training clips
+    join its training set.
+    """
     cfg = config or TrainConfig()
     y = np.asarray(y, dtype=np.int64)
+    copies = _copies(data, y)  # perturbed copies train only: validation and test clips are originals
+    y_all = np.tile(y, copies)
     res = CVResult(labels=list(labels), pred=np.full(len(y), -1), probs=np.zeros((len(y), len(labels))))
     for f in folds:
-        model, hist = fit(data, y, f.train, f.val, labels=labels, model_kwargs=model_kwargs, config=cfg)
+        model, hist = fit(data, y_all, with_copies(f.train, len(y), copies), f.val, labels=labels,
+                          model_kwargs=model_kwargs, config=cfg)
         p, _ = evaluate(model, data, f.test, taps_pos=_model_taps(data, model_kwargs))
         res.pred[f.test] = p.argmax(1)
         res.probs[f.test] = p
@@ -312,9 +338,10 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     }
     if final == "none":
         return info
-    all_idx = np.arange(len(corpus.y))
+    copies = _copies(corpus.data, corpus.y)
+    all_idx = with_copies(np.arange(len(corpus.y)), len(corpus.y), copies)
     final_cfg = TrainConfig(**{**config.to_dict(), "epochs": epochs})
-    model, hist = fit(corpus.data, corpus.y, all_idx, None, labels=corpus.labels, model_kwargs=model_kwargs,
+    model, hist = fit(corpus.data, np.tile(corpus.y, copies), all_idx, None, labels=corpus.labels, model_kwargs=model_kwargs,
                       config=final_cfg)
     out = Path(out_dir)
     save_checkpoint(model, out, corpus.encoder, **info)

@@ -116,3 +116,30 @@ def test_unknown_pooler_and_taps_are_input_errors():
     with pytest.raises(InputError):
         parse_taps("7", 5)
     assert parse_taps("1,3", 5) == [1, 3] and pooler_spec("qkv-tanh")[1]["tanh_bound"]
+
+
+def test_perturbed_copies_join_training_only(monkeypatch):
+    import explain_ser.train as train_mod
+
+    arrays, y, df = synthetic(n_spk=4, per=6)
+    n = len(y)
+    data = FeatureSet(arrays + arrays)  # originals, then one "perturbed" copy of each
+    folds = make_folds(df, "speakers", k=2, n_val=1)
+    seen = []
+    real_fit = train_mod.fit
+
+    def spy(data_, y_, train_idx, val_idx=None, **kw):
+        seen.append((np.asarray(train_idx), np.asarray(val_idx), np.asarray(y_)))
+        return real_fit(data_, y_, train_idx, val_idx, **kw)
+
+    monkeypatch.setattr(train_mod, "fit", spy)
+    res = cross_validate(data, y, folds, labels=["0", "1", "2"], model_kwargs={**KW, "pooler": "mean"},
+                         config=TrainConfig(epochs=2))
+    for f, (tr, val, y_all) in zip(folds, seen):
+        assert sorted(tr.tolist()) == sorted(f.train.tolist() + (f.train + n).tolist())
+        assert (val < n).all() and set(val) == set(f.val)
+        assert (y_all[f.train + n] == y[f.train]).all()
+    assert len(res.pred) == n and (res.pred >= 0).all()
+    with pytest.raises(AssertionError, match="whole number of copies"):
+        cross_validate(FeatureSet(arrays + arrays[:3]), y, folds, labels=["0", "1", "2"],
+                       model_kwargs={**KW, "pooler": "mean"}, config=TrainConfig(epochs=1))

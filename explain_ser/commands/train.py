@@ -28,6 +28,9 @@ def add_training_args(p):
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--frame-drop", type=float, default=0.0, help="training-time frame dropping probability")
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
+    p.add_argument("--speed-perturb", default="", metavar="FACTORS",
+                   help="add training copies of every clip played at these speeds, e.g. 0.9,1.1 "
+                        "(pitch and tempo change together; test clips stay original; cached like other features)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
 
@@ -44,22 +47,26 @@ def add_parser(sub):
     p.set_defaults(func=run)
 
 
-def common_setup(args):
+def common_setup(args, taps_spec=None):
+    from ..augment import parse_speeds
     from ..errors import InputError
     from ..sweep import default_folds, load_corpus
     from ..train import TrainConfig
 
     if args.k is not None and args.k < 1:
         raise InputError(f"--k {args.k}", "must be at least 1")
+    speeds = parse_speeds(args.speed_perturb)
+    # only the model's taps are kept in memory (perturbed copies multiply the size)
     corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
-                         progress=not args.quiet)
+                         progress=not args.quiet, speeds=speeds, taps=taps_spec)
     if "speaker" not in corpus.manifest.columns and args.folds != "random":
         raise InputError(args.manifest, "has no speaker column; speaker-independent folds need one "
                                         "(--folds random gives speaker-dependent folds, labelled as such)")
     folds = default_folds(corpus.manifest, args.folds, args.k, seed=args.seed, n_val=args.val_speakers)
     config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, class_weights=args.class_weights,
-                         label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed)
+                         label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
+                         speed_perturb=speeds)
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
@@ -79,7 +86,7 @@ def run(args) -> int:
         hp["n_heads"] = args.heads
     if args.queries is not None:
         hp["n_queries"] = args.queries
-    corpus, folds, config, head = common_setup(args)
+    corpus, folds, config, head = common_setup(args, taps_spec=args.taps)
     taps = parse_taps(args.taps, corpus.encoder["n_taps"])
     kw = {"dim": corpus.encoder["dim"], "taps": taps, "n_taps": corpus.encoder["n_taps"], "pooler": pooler,
           "pooler_hparams": hp, **head}
