@@ -21,15 +21,22 @@ import contextlib
 
 
 @contextlib.contextmanager
-def single_thread():
+def torch_threads(n: int | None):
+    """Run the block with ``n`` intra-op threads (None: leave the setting alone), then restore it."""
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if n:
+        torch.set_num_threads(int(n))
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def single_thread():
+    """:func:`torch_threads` with one thread."""
+    return torch_threads(1)
 
 
 def oversubscribed() -> bool:

@@ -170,9 +170,14 @@ def fit(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwargs: d
     the best epoch by ``config.select`` and stops after ``config.patience`` epochs without improvement;
     without it, trains exactly ``config.epochs`` epochs. Returns (model in eval mode, history dict).
     """
+    from .threads import torch_threads
+
     cfg = config or TrainConfig()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    with torch_threads(cfg.threads):
+        return _fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, cfg=cfg, verbose=verbose)
+
+
+def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
     set_seed(cfg.seed)
     y = np.asarray(y, dtype=np.int64)
     train_idx = np.asarray(train_idx)

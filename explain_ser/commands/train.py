@@ -32,6 +32,8 @@ def add_training_args(p):
                    help="add training copies of every clip played at these speeds, e.g. 0.9,1.1 "
                         "(pitch and tempo change together; test clips stay original; cached like other features)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for training (1 is often fastest when other jobs share the cores)")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -66,7 +68,7 @@ def common_setup(args, taps_spec=None):
     config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, class_weights=args.class_weights,
                          label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
-                         speed_perturb=speeds)
+                         speed_perturb=speeds, threads=args.threads)
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
