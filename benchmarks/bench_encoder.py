@@ -19,6 +19,22 @@ import time
 from _common import SHARED, peak_rss_of, save
 
 
+def encoder_macs(n_frames: int, dim: int, n_blocks: int, n_mels: int = 80) -> int:
+    """Multiply-accumulates of one encoder pass over ``n_frames`` output frames (20 ms each).
+
+    Convolutions (kernel 3; conv1 on 2 mel frames per output frame, conv2 with stride 2), then per block
+    the q/k/v/out projections (4 T D^2), the MLP (8 T D^2) and the attention products (2 T^2 D). Layer
+    norms, GELU and softmax are left out (linear in T). This is the arithmetic the trimmed window saves,
+    so full / trim of this count bounds the speed-up a perfectly efficient implementation could show.
+
+    >>> round(encoder_macs(1500, 384, 4) / encoder_macs(180, 384, 4), 1)
+    12.4
+    """
+    conv = 2 * n_frames * n_mels * 3 * dim + n_frames * dim * 3 * dim
+    block = 12 * n_frames * dim * dim + 2 * n_frames * n_frames * dim
+    return conv + n_blocks * block
+
+
 def per_clip(model: str, n: int, corpus: str) -> dict:
     from explain_ser.audio import load_audio
     from explain_ser.corpora import read_manifest
@@ -39,6 +55,13 @@ def per_clip(model: str, n: int, corpus: str) -> dict:
         out[name] = {"median_s": statistics.median(times), "mean_s": statistics.fmean(times)}
     dur = statistics.fmean(c.duration for c in clips)
     out["mean_clip_s"] = dur
+    dims = trim.model.dims
+    macs_trim = statistics.fmean(encoder_macs(c.n_frames, dims.n_audio_state, dims.n_audio_layer, dims.n_mels)
+                                 for c in clips)
+    macs_full = encoder_macs(1500, dims.n_audio_state, dims.n_audio_layer, dims.n_mels)
+    out["arithmetic_bound_trim_vs_full"] = macs_full / macs_trim
+    out["trim_gflops"] = 2 * macs_trim / out["trim"]["mean_s"] / 1e9
+    out["full_gflops"] = 2 * macs_full / out["full"]["mean_s"] / 1e9
     out["speedup_trim_vs_full"] = out["full"]["median_s"] / out["trim"]["median_s"]
     out["trim_x_realtime"] = dur / out["trim"]["mean_s"]
     out["full_x_realtime"] = dur / out["full"]["mean_s"]

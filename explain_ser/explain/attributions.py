@@ -32,6 +32,7 @@ from .attention import model_input
 
 METHODS = ("ig", "saliency", "occlusion")
 BASELINES = ("mean", "zero")
+PERTURBATIONS_PER_EVAL = 64  # occlusion windows per forward pass (64: 24 ms vs 38 ms with 16 for 185 frames)
 
 
 def _prob_fn(model, keep=None):
@@ -104,10 +105,22 @@ def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), 
     for method in methods:
         if method == "ig":
             base = _baseline(model, x, baseline)
-            ig = IntegratedGradients(_prob_fn(model))
-            attr, delta = ig.attribute(x, baselines=base, target=tgt, n_steps=n_steps,
-                                       return_convergence_delta=True)
-            a = attr[0].detach()  # [L, T, D]
+            if reduce == "sum" or len(model.taps) == 1:
+                # Standardisation and the tap mixture are linear, so the straight path from baseline to input
+                # maps onto the straight path between their frames, and IG summed over taps (or the taps of a
+                # one-tap model) is the same there: integrating on the frames skips both maps' forward and
+                # backward at every step (~2x faster).
+                with torch.no_grad():
+                    h, h_base = model.frames(x), model.frames(base)
+                ig = IntegratedGradients(lambda z: torch.softmax(model.logits_from_frames(z), -1))
+                attr, delta = ig.attribute(h, baselines=h_base, target=tgt, n_steps=n_steps,
+                                           return_convergence_delta=True)
+                a = attr[0].detach()[None]  # [1, T, D]
+            else:
+                ig = IntegratedGradients(_prob_fn(model))
+                attr, delta = ig.attribute(x, baselines=base, target=tgt, n_steps=n_steps,
+                                           return_convergence_delta=True)
+                a = attr[0].detach()  # [L, T, D]
             out["ig"] = (a.sum(dim=(0, 2)) if reduce == "sum" else a.pow(2).sum(dim=(0, 2)).sqrt()).numpy().astype(np.float64)
             with torch.no_grad():
                 p_base = float(_prob_fn(model)(base)[0, tgt])
@@ -128,7 +141,7 @@ def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), 
                 return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], -1, -1), None, k), -1)
 
             occ = Occlusion(f).attribute(keep, sliding_window_shapes=(w,), strides=(max(1, int(occlusion_stride)),),
-                                         baselines=0.0, target=tgt, perturbations_per_eval=16)
+                                         baselines=0.0, target=tgt, perturbations_per_eval=PERTURBATIONS_PER_EVAL)
             out["occlusion"] = occ[0].detach().numpy().astype(np.float64)
             info.update(occlusion_window=w, occlusion_stride=int(occlusion_stride))
         else:

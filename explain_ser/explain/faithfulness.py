@@ -61,10 +61,11 @@ def _deletion_curves(model, features, rankings, fractions, target, n_random, see
     rng = np.random.default_rng(seed)
     orders = {name: [_ranking(s)] for name, s in rankings.items()}
     orders["random"] = [rng.permutation(T) for _ in range(n_random)]
-    rows = []
+    curves = ("deletion", "insertion") if insertion else ("deletion",)
+    keeps, spans = [], []  # every keep mask of every curve, scored together in large batches
     for name, perms in orders.items():
-        for curve in ("deletion", "insertion") if insertion else ("deletion",):
-            keeps = []
+        for curve in curves:
+            start = len(keeps)
             for order in perms:
                 for f in fractions:
                     n = min(int(round(f * T)), T - 1)
@@ -74,9 +75,14 @@ def _deletion_curves(model, features, rankings, fractions, target, n_random, see
                     else:
                         keep[order[: max(n, 1)]] = 1.0
                     keeps.append(keep)
-            p = _probs_with_keep(model, x, np.stack(keeps))[:, tgt].reshape(len(perms), len(fractions)).mean(0)
-            rows += [{"method": name, "curve": curve, "fraction": float(f), "score": float(s)}
-                     for f, s in zip(fractions, p)]
+            spans.append((name, curve, start, len(perms)))
+    keeps = np.stack(keeps)
+    scores = np.concatenate([_probs_with_keep(model, x, keeps[b : b + 64])[:, tgt] for b in range(0, len(keeps), 64)])
+    rows = []
+    for name, curve, start, n_perms in spans:
+        p = scores[start : start + n_perms * len(fractions)].reshape(n_perms, len(fractions)).mean(0)
+        rows += [{"method": name, "curve": curve, "fraction": float(f), "score": float(s)}
+                 for f, s in zip(fractions, p)]
     return pd.DataFrame(rows)
 
 
