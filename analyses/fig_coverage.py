@@ -1,7 +1,7 @@
 """Figure: held-out coverage curves (attention mass vs fraction of frames) per pooler, against uniform.
 
 Leygue et al.'s point (15 % of frames hold 80 % of the mass) is marked. Each pooler is trained with the
-shipped checkpoint's settings at its tap, one model per speaker-independent fold, and every clip is
+fixed held-out recipe (:data:`_common.HELDOUT_TRAIN`, tap 2), one model per speaker-independent fold, and every clip is
 explained by the model that never heard its speaker (:func:`_common.heldout_run`).
 """
 
