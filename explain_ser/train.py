@@ -335,8 +335,11 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
                   "folds": [{"name": f.name, "test": f.test_speakers, "val": f.val_speakers} for f in folds]},
         "seeds": {"train": config.seed, "folds": config.seed},
         "metrics": {"cv": {"summary": summary, "pooled": pooled, "per_fold": res.folds,
-                           "note": "mean ± std over speaker-independent test folds; early stopping on validation "
-                                   "speakers drawn from each fold's training speakers"
+                           "note": ("mean ± std over speaker-independent test folds; " +
+                                    ("early stopping on validation speakers drawn from each fold's training speakers"
+                                     if len(folds[0].val) else
+                                     f"a fixed {config.epochs} epochs on all of each fold's training speakers "
+                                     "(no validation speakers)"))
                                    if folds[0].speaker_independent else
                                    "RANDOM speaker-dependent folds: not comparable with speaker-independent results"}},
         "command": command,
@@ -375,6 +378,14 @@ def write_model_card(directory) -> None:
     fold_txt = "; ".join(f"{f['name']}: test {', '.join(f['test'])} (val {', '.join(f['val'])})"
                          for f in folds["folds"])
     note = f"\n{c['note']}\n" if c.get("note") else ""
+    has_val = any(f["val"] for f in folds["folds"])
+    speeds = t["config"].get("speed_perturb") or ()
+    aug_txt = (f"; speed perturbation: each training clip also played at {', '.join(f'{x:g}x' for x in speeds)} "
+               "(pitch and tempo together; test clips original)" if speeds else "")
+    epochs_txt = ("the median early-stopping epoch of the cross-validation folds" if has_val else
+                  "the fixed epoch count of the cross-validation folds, which had no validation speakers")
+    stop_txt = ("early stopping on validation speakers from the training side" if has_val else
+                f"a fixed {t['config']['epochs']} epochs on all of the fold's training speakers")
     text = f"""# {c.get('name') or d.name}
 {note}
 Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} -> `{m['pooler']}` pooler
@@ -386,9 +397,8 @@ Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} 
 - Training data: {t['corpus']} ({t['n_clips']} clips, {len(t['speakers'])} speakers: {', '.join(t['speakers'])}).
 - License: {t['license']}.
 - Training: AdamW lr {t['config']['lr']}, weight decay {t['config']['weight_decay']}, batch {t['config']['batch_size']},
-  label smoothing {t['config']['label_smoothing']}, frame drop {t['config']['frame_drop']}, seed {c['seeds']['train']};
-  final model trained on ALL clips for {t['final_epochs']} epochs (the median early-stopping epoch of the
-  cross-validation folds). Feature standardisation statistics from the training clips are stored in the weights.
+  label smoothing {t['config']['label_smoothing']}, frame drop {t['config']['frame_drop']}, seed {c['seeds']['train']}{aug_txt};
+  final model trained on ALL clips for {t['final_epochs']} epochs ({epochs_txt}). Feature standardisation statistics from the training clips are stored in the weights.
 
 ## Cross-validated accuracy ({folds['kind']}, {'speaker-independent' if folds['speaker_independent'] else 'RANDOM, speaker-DEPENDENT'})
 
@@ -404,8 +414,8 @@ Per-class recall over all out-of-fold predictions (%):
 | --- | --- |
 {rows}
 
-These numbers are from the fold models (each trained without its test speakers, early stopping on validation
-speakers from the training side); the shipped model is a retrain on every speaker and has no held-out score of
+These numbers are from the fold models (each trained without its test speakers, {stop_txt});
+the shipped model is a retrain on every speaker and has no held-out score of
 its own. Folds: {fold_txt}. The fold assignment is in `folds.csv`.
 
 ## Reproduce
