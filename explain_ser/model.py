@@ -34,7 +34,7 @@ from . import __version__
 from .errors import InputError
 from .poolers import build_pooler
 
-__all__ = ["SERModel", "pad_batch", "predict_proba", "save_checkpoint", "load_checkpoint",
+__all__ = ["SERModel", "EnsembleModel", "pad_batch", "predict_proba", "save_checkpoint", "load_checkpoint",
            "available_checkpoints", "CHECKPOINT_DIR", "FORMAT"]
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
@@ -132,6 +132,80 @@ class SERModel(nn.Module):
         """(logits [B, n_classes], {head name: frame weights [B, T]}), weights exactly 0 on padding."""
         pooled, w = self.pool(features, mask, keep)
         return self.head(pooled), {name: w[:, i] for i, name in enumerate(self.head_names)}
+
+
+class EnsembleModel(nn.Module):
+    """K :class:`SERModel` s of one recipe (e.g. trained with different seeds) whose class probabilities are
+    averaged. It reads the same input as its members and exports every member's heads, named
+    ``m<k>.<head>``, so the attention of an ensemble is its members' attention, nothing blended.
+
+    ``forward`` returns log-mean-probabilities: ``softmax(forward(x))`` is exactly the mean of the members'
+    softmax outputs. :meth:`frames` / :meth:`logits_from_frames` are the identity map and ``forward``, so
+    perturbation code written for a single model (occlusion, deletion curves) runs unchanged.
+
+    >>> members = [SERModel(labels=["a", "b"], dim=8, taps=[1], n_taps=3, pooler="qkv",
+    ...                     pooler_hparams={"n_heads": 2}).eval() for _ in range(2)]
+    >>> ens = EnsembleModel(members).eval()
+    >>> x = torch.randn(2, 3, 5, 8)
+    >>> mean_p = torch.stack([torch.softmax(m(x), -1) for m in members]).mean(0)
+    >>> bool(torch.allclose(torch.softmax(ens(x), -1), mean_p, atol=1e-6)), ens.head_names
+    (True, ['m0.h0', 'm0.h1', 'm1.h0', 'm1.h1'])
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        members = list(members)
+        assert len(members) >= 2, "an ensemble needs at least two members"
+        first = members[0]
+        for m in members[1:]:
+            assert (m.labels, m.taps, m.n_taps, m.dim) == (first.labels, first.taps, first.n_taps, first.dim), (
+                "ensemble members must share labels, taps and feature dim")
+        self.members = nn.ModuleList(members)
+        self.labels, self.taps, self.n_taps, self.dim = first.labels, first.taps, first.n_taps, first.dim
+
+    @property
+    def feat_mean(self) -> torch.Tensor:
+        """Per-tap training mean of the members (IG's default baseline); members of one recipe share it."""
+        return torch.stack([m.feat_mean for m in self.members]).mean(0)
+
+    @property
+    def head_names(self) -> list[str]:
+        return [f"m{k}.{h}" for k, m in enumerate(self.members) for h in m.head_names]
+
+    def config(self) -> dict:
+        """The members' common configuration plus ``members`` = K (rebuilt by :func:`load_checkpoint`)."""
+        return {**self.members[0].config(), "members": len(self.members)}
+
+    def layer_weights(self) -> dict[int, float]:
+        """{tap: weight}, averaged over the members."""
+        ws = [m.layer_weights() for m in self.members]
+        return {t: float(np.mean([w[t] for w in ws])) for t in ws[0]}
+
+    def select_taps(self, features: torch.Tensor) -> torch.Tensor:
+        return self.members[0].select_taps(features)
+
+    def frames(self, features: torch.Tensor) -> torch.Tensor:
+        """The members' common input, their taps selected (each member standardises it its own way)."""
+        return self.select_taps(features)
+
+    def logits_from_frames(self, frames: torch.Tensor, mask=None, keep=None) -> torch.Tensor:
+        return self.forward(frames, mask, keep)
+
+    def _combine(self, logits: list[torch.Tensor]) -> torch.Tensor:
+        logp = torch.stack([torch.log_softmax(z, -1) for z in logits])
+        return torch.logsumexp(logp, 0) - float(np.log(len(logits)))
+
+    def forward(self, features, mask=None, keep=None) -> torch.Tensor:
+        """Log of the mean class probability [B, n_classes]."""
+        return self._combine([m(features, mask, keep) for m in self.members])
+
+    def forward_with_weights(self, features, mask=None, keep=None) -> tuple[torch.Tensor, dict]:
+        logits, weights = [], {}
+        for k, m in enumerate(self.members):
+            z, w = m.forward_with_weights(features, mask, keep)
+            logits.append(z)
+            weights.update({f"m{k}.{name}": v for name, v in w.items()})
+        return self._combine(logits), weights
 
 
 def pad_batch(arrays, taps=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,7 +313,8 @@ def check_encoder(config: dict, encoder, where="checkpoint") -> None:
 
 
 def load_checkpoint(name_or_path, encoder=None) -> SERModel:
-    """The model of a checkpoint (shipped name or directory), in eval mode, with ``.checkpoint`` = its config.
+    """The model of a checkpoint (shipped name or directory), in eval mode, with ``.checkpoint`` = its config;
+    an :class:`EnsembleModel` when the config says ``members: K``.
 
     With ``encoder`` (an :class:`explain_ser.encoder.Encoder`), refuses one whose dim, tap count, weights hash
     or window mode differs from the checkpoint's, with a one-line :class:`InputError`.
@@ -255,7 +330,9 @@ def load_checkpoint(name_or_path, encoder=None) -> SERModel:
         raise InputError(d / "config.json", f"unknown checkpoint format {config.get('format')!r} (want {FORMAT})")
     if encoder is not None:
         check_encoder(config, encoder, where=f"checkpoint {name_or_path}")
-    model = SERModel(**config["model"])
+    kwargs = dict(config["model"])
+    n_members = int(kwargs.pop("members", 1) or 1)
+    model = SERModel(**kwargs) if n_members == 1 else EnsembleModel([SERModel(**kwargs) for _ in range(n_members)])
     try:
         state = load_file(str(d / "model.safetensors"))
     except Exception as e:  # safetensors raises its own error types

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from .metrics import classification_metrics, summarize_folds
 from .model import SERModel
 
-__all__ = ["TrainConfig", "FeatureSet", "fit", "evaluate", "cross_validate", "set_seed", "with_copies"]
+__all__ = ["TrainConfig", "FeatureSet", "fit", "fit_model", "evaluate", "cross_validate", "set_seed", "with_copies"]
 
 
 def with_copies(idx, n_clips: int, copies: int) -> np.ndarray:
@@ -65,6 +65,7 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     speed_perturb: tuple = ()  # training copies at these speeds (explain_ser.augment); test clips stay original
+    ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -242,6 +243,27 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
     return model.eval(), hist
 
 
+def fit_model(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwargs: dict,
+              config: TrainConfig | None = None):
+    """:func:`fit`, or for ``config.ensemble = K > 1`` K fits with seeds ``seed .. seed+K-1`` combined into an
+    :class:`explain_ser.model.EnsembleModel`. Returns (model, history); an ensemble's history has the
+    members' histories, the median best epoch and the total seconds."""
+    from .model import EnsembleModel
+
+    cfg = config or TrainConfig()
+    if cfg.ensemble <= 1:
+        return fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=cfg)
+    members, hists = [], []
+    for k in range(cfg.ensemble):
+        m, h = fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs,
+                   config=TrainConfig(**{**cfg.to_dict(), "seed": cfg.seed + k, "ensemble": 1}))
+        members.append(m)
+        hists.append(h)
+    hist = {"members": hists, "best_epoch": int(np.median([h["best_epoch"] for h in hists])),
+            "epochs_run": max(h["epochs_run"] for h in hists), "seconds": round(sum(h["seconds"] for h in hists), 2)}
+    return EnsembleModel(members).eval(), hist
+
+
 @dataclass
 class CVResult:
     """Cross-validation outcome: per-fold rows, out-of-fold predictions, summary mean ± std."""
@@ -276,8 +298,8 @@ def cross_validate(data: FeatureSet, y, folds, *, labels, model_kwargs: dict, co
     y_all = np.tile(y, copies)
     res = CVResult(labels=list(labels), pred=np.full(len(y), -1), probs=np.zeros((len(y), len(labels))))
     for f in folds:
-        model, hist = fit(data, y_all, with_copies(f.train, len(y), copies), f.val, labels=labels,
-                          model_kwargs=model_kwargs, config=cfg)
+        model, hist = fit_model(data, y_all, with_copies(f.train, len(y), copies), f.val, labels=labels,
+                                model_kwargs=model_kwargs, config=cfg)
         p, _ = evaluate(model, data, f.test, taps_pos=_model_taps(data, model_kwargs))
         res.pred[f.test] = p.argmax(1)
         res.probs[f.test] = p
@@ -333,7 +355,8 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
                      "license": CORPUS_LICENSES.get(corpus_name.lower(), "see the corpus' own license")},
         "folds": {"kind": folds[0].kind, "speaker_independent": folds[0].speaker_independent,
                   "folds": [{"name": f.name, "test": f.test_speakers, "val": f.val_speakers} for f in folds]},
-        "seeds": {"train": config.seed, "folds": config.seed},
+        "seeds": {"train": config.seed, "folds": config.seed,
+                  **({"members": list(range(config.seed, config.seed + config.ensemble))} if config.ensemble > 1 else {})},
         "metrics": {"cv": {"summary": summary, "pooled": pooled, "per_fold": res.folds,
                            "note": ("mean ± std over speaker-independent test folds; " +
                                     ("early stopping on validation speakers drawn from each fold's training speakers"
@@ -349,8 +372,8 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     copies = _copies(corpus.data, corpus.y)
     all_idx = with_copies(np.arange(len(corpus.y)), len(corpus.y), copies)
     final_cfg = TrainConfig(**{**config.to_dict(), "epochs": epochs})
-    model, hist = fit(corpus.data, np.tile(corpus.y, copies), all_idx, None, labels=corpus.labels, model_kwargs=model_kwargs,
-                      config=final_cfg)
+    model, hist = fit_model(corpus.data, np.tile(corpus.y, copies), all_idx, None, labels=corpus.labels,
+                            model_kwargs=model_kwargs, config=final_cfg)
     out = Path(out_dir)
     save_checkpoint(model, out, corpus.encoder, **info)
     fold_table(df, folds).to_csv(out / "folds.csv", index=False)
@@ -386,10 +409,14 @@ def write_model_card(directory) -> None:
                   "the fixed epoch count of the cross-validation folds, which had no validation speakers")
     stop_txt = ("early stopping on validation speakers from the training side" if has_val else
                 f"a fixed {t['config']['epochs']} epochs on all of the fold's training speakers")
+    k = int(m.get("members", 1) or 1)
+    ens_txt = (f"\n\nAn ensemble of {k} such models (seeds {', '.join(map(str, c['seeds'].get('members', [])))}) whose "
+               f"class probabilities are averaged; the attention export holds every member's heads (`m0.h0` ...)."
+               if k > 1 else "")
     text = f"""# {c.get('name') or d.name}
 {note}
 Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} -> `{m['pooler']}` pooler
-{json.dumps(m['pooler_hparams'])} -> Linear({m['hidden']}) -> ReLU -> Dropout({m['dropout']}) -> Linear({len(m['labels'])}).
+{json.dumps(m['pooler_hparams'])} -> Linear({m['hidden']}) -> ReLU -> Dropout({m['dropout']}) -> Linear({len(m['labels'])}).{ens_txt}
 
 - Encoder: `{e['source']}` (weights sha256 `{e['weights_hash']}`), dim {e['dim']}, {e['n_taps']} taps,
   window mode `{e['window']}` (the checkpoint refuses any other encoder or window mode).

@@ -125,3 +125,27 @@ def test_ig_on_frames_equals_ig_on_raw_features(taps):
                                                       n_steps=48)[0].detach().sum(dim=(0, 2)).numpy()
     assert np.abs(slow).max() > 1e-4
     np.testing.assert_allclose(fast["ig"], slow, rtol=1e-4, atol=1e-7)
+
+
+def test_ensemble_explanations(trained):
+    """An ensemble of two copies of the trained model: IG stays complete, attention holds both members'
+    heads (identical here), and the randomisation check changes every member."""
+    import copy
+
+    from explain_ser.model import EnsembleModel
+
+    model, xs = trained
+    ens = EnsembleModel([model, copy.deepcopy(model)]).eval()
+    probs, att = attention_weights(ens, xs[0])
+    p_single, att_single = attention_weights(model, xs[0])
+    np.testing.assert_allclose(probs, p_single, atol=1e-6)
+    assert set(att) == {"m0.h0", "m0.h1", "m1.h0", "m1.h1", "mean"}
+    np.testing.assert_allclose(att["m1.h1"], att_single["h1"], atol=1e-7)
+    attr, info = attribute_frames(ens, xs[0], methods=("ig", "occlusion"), n_steps=64)
+    single, _ = attribute_frames(model, xs[0], methods=("ig", "occlusion"), n_steps=64)
+    np.testing.assert_allclose(attr["ig"], single["ig"], atol=1e-5)
+    np.testing.assert_allclose(attr["occlusion"], single["occlusion"], atol=1e-5)
+    curves = deletion_curves(ens, xs[0], {"attention": att["mean"]})
+    assert set(curves["method"]) == {"attention", "random"}
+    sim = randomization_check(ens, xs[0], methods=("ig",))
+    assert sim["attention"] < 0.9

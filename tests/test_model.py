@@ -117,3 +117,40 @@ def test_shipped_checkpoints_load_and_run(name):
     assert logits.shape == (1, len(m.labels)) and m.pooler_name != "" and w
     card = m.checkpoint_dir / "MODEL_CARD.md"
     assert card.is_file() and "UA" in card.read_text()
+
+
+def _ensemble(k=3, **kw):
+    from explain_ser.model import EnsembleModel
+
+    members = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        args = dict(labels=["a", "b", "c"], dim=8, taps=[1, 2], n_taps=5, pooler="qkv", pooler_hparams={"n_heads": 2})
+        members.append(SERModel(**{**args, **kw}).eval())
+    return EnsembleModel(members).eval(), members
+
+
+def test_ensemble_averages_member_probabilities_and_exports_their_heads():
+    ens, members = _ensemble()
+    x, mask = torch.randn(2, 5, 7, 8), torch.tensor([[True] * 7, [True] * 4 + [False] * 3])
+    p = torch.softmax(ens(x, mask), -1)
+    assert torch.allclose(p, torch.stack([torch.softmax(m(x, mask), -1) for m in members]).mean(0), atol=1e-6)
+    logits, w = ens.forward_with_weights(x, mask)
+    assert list(w) == ens.head_names == [f"m{k}.h{h}" for k in range(3) for h in range(2)]
+    assert torch.equal(w["m1.h0"], members[1].forward_with_weights(x, mask)[1]["h0"])
+    assert float(w["m2.h1"][1, 4:].detach().abs().sum()) == 0.0
+    with pytest.raises(AssertionError, match="share labels, taps"):
+        type(ens)([members[0], make(taps=[2], dim=8)])
+
+
+def test_ensemble_checkpoint_round_trip(tmp_path):
+    from explain_ser.model import EnsembleModel
+
+    ens, _ = _ensemble(k=2)
+    save_checkpoint(ens, tmp_path / "ck", ENC, seeds={"members": [0, 1]})
+    cfg = json.loads((tmp_path / "ck" / "config.json").read_text())
+    assert cfg["model"]["members"] == 2
+    back = load_checkpoint(tmp_path / "ck", encoder=ENC)
+    assert isinstance(back, EnsembleModel) and len(back.members) == 2
+    x = torch.randn(3, 5, 6, 8)
+    assert torch.allclose(back(x), ens(x), atol=1e-6)

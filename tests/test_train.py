@@ -143,3 +143,24 @@ def test_perturbed_copies_join_training_only(monkeypatch):
     with pytest.raises(AssertionError, match="whole number of copies"):
         cross_validate(FeatureSet(arrays + arrays[:3]), y, folds, labels=["0", "1", "2"],
                        model_kwargs={**KW, "pooler": "mean"}, config=TrainConfig(epochs=1))
+
+
+def test_ensemble_members_use_consecutive_seeds():
+    from explain_ser.model import EnsembleModel
+    from explain_ser.train import fit_model
+
+    arrays, y, df = synthetic(n_spk=4, per=6)
+    data = FeatureSet(arrays)
+    kw = {**KW, "pooler": "qkv", "pooler_hparams": {"n_heads": 2}}
+    cfg = TrainConfig(epochs=2, seed=5, ensemble=2)
+    ens, hist = fit_model(data, y, np.arange(len(y)), None, labels=["0", "1", "2"], model_kwargs=kw, config=cfg)
+    assert isinstance(ens, EnsembleModel) and len(hist["members"]) == 2
+    for k, member in enumerate(ens.members):  # member k is exactly the single model of seed 5 + k
+        single, _ = fit(data, y, np.arange(len(y)), None, labels=["0", "1", "2"], model_kwargs=kw,
+                        config=TrainConfig(epochs=2, seed=5 + k))
+        for a, b in zip(member.state_dict().values(), single.state_dict().values()):
+            assert torch.equal(a, b)
+    assert not torch.equal(ens.members[0].pooler.q, ens.members[1].pooler.q)
+    folds = make_folds(df, "speakers", k=2, n_val=1)
+    res = cross_validate(data, y, folds, labels=["0", "1", "2"], model_kwargs=kw, config=cfg, keep_models=True)
+    assert all(isinstance(m, EnsembleModel) for m in res.models) and (res.pred >= 0).all()

@@ -32,6 +32,9 @@ def add_training_args(p):
                    help="add training copies of every clip played at these speeds, e.g. 0.9,1.1 "
                         "(pitch and tempo change together; test clips stay original; cached like other features)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ensemble", type=int, default=1, metavar="K",
+                   help="train K models (seeds seed..seed+K-1) and average their probabilities, in every fold "
+                        "and in the saved checkpoint (default 1)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for training (1 is often fastest when other jobs share the cores)")
     p.add_argument("--quiet", action="store_true")
@@ -57,6 +60,8 @@ def common_setup(args, taps_spec=None):
 
     if args.k is not None and args.k < 1:
         raise InputError(f"--k {args.k}", "must be at least 1")
+    if args.ensemble < 1:
+        raise InputError(f"--ensemble {args.ensemble}", "must be at least 1")
     speeds = parse_speeds(args.speed_perturb)
     # only the model's taps are kept in memory (perturbed copies multiply the size)
     corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
@@ -68,7 +73,7 @@ def common_setup(args, taps_spec=None):
     config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, class_weights=args.class_weights,
                          label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
-                         speed_perturb=speeds, threads=args.threads)
+                         speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble)
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 

@@ -115,7 +115,8 @@ def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), 
                 ig = IntegratedGradients(lambda z: torch.softmax(model.logits_from_frames(z), -1))
                 attr, delta = ig.attribute(h, baselines=h_base, target=tgt, n_steps=n_steps,
                                            return_convergence_delta=True)
-                a = attr[0].detach()[None]  # [1, T, D]
+                a = attr[0].detach()
+                a = a[None] if a.dim() == 2 else a  # [1, T, D]; an ensemble's frames keep their taps
             else:
                 ig = IntegratedGradients(_prob_fn(model))
                 attr, delta = ig.attribute(x, baselines=base, target=tgt, n_steps=n_steps,
@@ -138,7 +139,7 @@ def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), 
                 h = model.frames(x)  # standardised once; occlusion only changes the keep mask
 
             def f(k, h=h):
-                return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], -1, -1), None, k), -1)
+                return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], *h.shape[1:]), None, k), -1)
 
             occ = Occlusion(f).attribute(keep, sliding_window_shapes=(w,), strides=(max(1, int(occlusion_stride)),),
                                          baselines=0.0, target=tgt, perturbations_per_eval=PERTURBATIONS_PER_EVAL)

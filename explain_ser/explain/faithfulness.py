@@ -35,7 +35,7 @@ def _ranking(scores: np.ndarray) -> np.ndarray:
 def _probs_with_keep(model, h: torch.Tensor, keeps: np.ndarray) -> np.ndarray:
     """Class probabilities for each keep mask [n, T], from standardised frames ``h`` [1, T, D]."""
     k = torch.as_tensor(keeps, dtype=torch.float32)
-    return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], -1, -1), None, k), -1).numpy()
+    return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], *h.shape[1:]), None, k), -1).numpy()
 
 
 def deletion_curves(model, features, rankings: dict, fractions=FRACTIONS, target: int | None = None,
@@ -54,8 +54,8 @@ def deletion_curves(model, features, rankings: dict, fractions=FRACTIONS, target
 
 def _deletion_curves(model, features, rankings, fractions, target, n_random, seed, insertion) -> pd.DataFrame:
     with torch.no_grad():
-        x = model.frames(model.select_taps(model_input(model, features)))  # standardised once: [1, T, D]
-    T = x.shape[1]
+        x = model.frames(model.select_taps(model_input(model, features)))  # standardised once
+    T = x.shape[-2]  # frames are [1, T, D] (an ensemble: [1, L, T, D])
     full = _probs_with_keep(model, x, np.ones((1, T)))[0]
     tgt = int(full.argmax()) if target is None else int(target)
     rng = np.random.default_rng(seed)
@@ -122,11 +122,12 @@ def randomization_check(model, features, methods=("ig",), seed: int = 0, **attr_
     attr, _ = attribute_frames(model, features, methods=methods, **attr_kwargs)
     rnd = copy.deepcopy(model)
     torch.manual_seed(seed)
-    for module in list(rnd.pooler.modules()) + list(rnd.head.modules()):
-        if hasattr(module, "reset_parameters") and module is not rnd.pooler:
-            module.reset_parameters()
-    for name, p in rnd.pooler.named_parameters(recurse=False):
-        torch.nn.init.normal_(p, std=0.5)  # learned queries / CLS tokens are bare parameters
+    for member in getattr(rnd, "members", [rnd]):  # every member of an ensemble
+        for module in list(member.pooler.modules()) + list(member.head.modules()):
+            if hasattr(module, "reset_parameters") and module is not member.pooler:
+                module.reset_parameters()
+        for name, p in member.pooler.named_parameters(recurse=False):
+            torch.nn.init.normal_(p, std=0.5)  # learned queries / CLS tokens are bare parameters
     rnd.eval()
     _, att_r = attention_weights(rnd, features)
     attr_r, _ = attribute_frames(rnd, features, methods=methods, **attr_kwargs)
