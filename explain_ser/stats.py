@@ -19,6 +19,7 @@ whenever clips of one speaker are not independent (they never are in acted corpo
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -33,6 +34,18 @@ def resample_counts(n_units: int, n_boot: int, rng: np.random.Generator) -> np.n
     if n_units < 1:
         raise ValueError("cannot resample zero units")
     return rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot).astype(np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def seeded_resample_counts(n_units: int, n_boot: int, seed: int) -> np.ndarray:
+    """:func:`resample_counts` drawn from a fresh ``default_rng(seed)``, computed once per arguments.
+
+    A report bootstraps a thousand statistics over the same speakers with the same seed, so they all
+    share one read-only resampling matrix (identical to drawing it anew each time).
+    """
+    m = resample_counts(n_units, n_boot, np.random.default_rng(seed))
+    m.setflags(write=False)
+    return m
 
 
 def _unit_sums(values: np.ndarray, clusters: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +94,8 @@ def bootstrap_ratio_ci(
     b, _ = _unit_sums(den, clusters)
     with np.errstate(invalid="ignore", divide="ignore"):
         est = a.sum(0) / b.sum(0)
-        rng = np.random.default_rng(seed)
-        m = resample_counts(a.shape[0], n_boot, rng)
+        m = (seeded_resample_counts(a.shape[0], int(n_boot), int(seed)) if seed is not None
+             else resample_counts(a.shape[0], n_boot, np.random.default_rng()))
         flat_a, flat_b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
         reps = (m @ flat_a) / (m @ flat_b)
     alpha = (1.0 - ci) / 2.0
