@@ -140,8 +140,9 @@ class EnsembleModel(nn.Module):
     ``m<k>.<head>``, so the attention of an ensemble is its members' attention, nothing blended.
 
     ``forward`` returns log-mean-probabilities: ``softmax(forward(x))`` is exactly the mean of the members'
-    softmax outputs. :meth:`frames` / :meth:`logits_from_frames` are the identity map and ``forward``, so
-    perturbation code written for a single model (occlusion, deletion curves) runs unchanged.
+    softmax outputs. :meth:`frames` stacks the members' standardised frames as ``[B, K, T, D]`` and
+    :meth:`logits_from_frames` reads them back, so perturbation code written for a single model
+    (occlusion, deletion curves, IG on frames) runs unchanged and standardises only once.
 
     >>> members = [SERModel(labels=["a", "b"], dim=8, taps=[1], n_taps=3, pooler="qkv",
     ...                     pooler_hparams={"n_heads": 2}).eval() for _ in range(2)]
@@ -185,11 +186,12 @@ class EnsembleModel(nn.Module):
         return self.members[0].select_taps(features)
 
     def frames(self, features: torch.Tensor) -> torch.Tensor:
-        """The members' common input, their taps selected (each member standardises it its own way)."""
-        return self.select_taps(features)
+        """Every member's own standardised, tap-mixed frames, stacked: ``[B, K, T, D]``."""
+        return torch.stack([m.frames(features) for m in self.members], dim=1)
 
     def logits_from_frames(self, frames: torch.Tensor, mask=None, keep=None) -> torch.Tensor:
-        return self.forward(frames, mask, keep)
+        """Ensemble logits from :meth:`frames` output (member k reads ``frames[:, k]``)."""
+        return self._combine([m.logits_from_frames(frames[:, k], mask, keep) for k, m in enumerate(self.members)])
 
     def _combine(self, logits: list[torch.Tensor]) -> torch.Tensor:
         logp = torch.stack([torch.log_softmax(z, -1) for z in logits])

@@ -104,20 +104,25 @@ def test_spearman_edge_cases():
     assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
 
 
-@pytest.mark.parametrize("taps", [[1], [0, 2]])
-def test_ig_on_frames_equals_ig_on_raw_features(taps):
+@pytest.mark.parametrize("taps,members", [([1], 1), ([0, 2], 1), ([0, 2], 2)])
+def test_ig_on_frames_equals_ig_on_raw_features(taps, members):
     """attribute_frames integrates on the standardised (tap-mixed) frames; summed over taps and dims
-    that must equal IG computed on the raw features, for one tap and for a learned tap mixture."""
+    that must equal IG computed on the raw features, for one tap, a learned tap mixture and an ensemble."""
     from captum.attr import IntegratedGradients
 
     from explain_ser.explain.attributions import _baseline, _prob_fn
+    from explain_ser.model import EnsembleModel
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    m = SERModel(labels=list("abc"), dim=16, taps=taps, n_taps=3, pooler="qkv", pooler_hparams={"n_heads": 2}).eval()
-    if m.layer_logits is not None:
-        m.layer_logits.data = torch.tensor([0.4, -0.3])
-    m.set_standardization(rng.normal(size=(len(taps), 16)), rng.uniform(0.5, 2, size=(len(taps), 16)))
+    ms = []
+    for k in range(members):
+        m = SERModel(labels=list("abc"), dim=16, taps=taps, n_taps=3, pooler="qkv", pooler_hparams={"n_heads": 2}).eval()
+        if m.layer_logits is not None:
+            m.layer_logits.data = torch.tensor([0.4, -0.3 + k])
+        m.set_standardization(rng.normal(size=(len(taps), 16)), rng.uniform(0.5, 2, size=(len(taps), 16)))
+        ms.append(m)
+    m = ms[0] if members == 1 else EnsembleModel(ms).eval()
     feats = rng.normal(size=(3, 30, 16)).astype(np.float32) * 2
     fast, info = attribute_frames(m, feats, methods=("ig",), n_steps=48)
     x = m.select_taps(torch.from_numpy(feats)[None])

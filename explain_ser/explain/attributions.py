@@ -105,18 +105,19 @@ def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), 
     for method in methods:
         if method == "ig":
             base = _baseline(model, x, baseline)
-            if reduce == "sum" or len(model.taps) == 1:
+            if reduce == "sum" or (len(model.taps) == 1 and not hasattr(model, "members")):
                 # Standardisation and the tap mixture are linear, so the straight path from baseline to input
                 # maps onto the straight path between their frames, and IG summed over taps (or the taps of a
                 # one-tap model) is the same there: integrating on the frames skips both maps' forward and
-                # backward at every step (~2x faster).
+                # backward at every step (~2x faster). Both maps act frame by frame, so per-frame sums agree
+                # also for an ensemble, whose frames stack its members' ([1, K, T, D]).
                 with torch.no_grad():
                     h, h_base = model.frames(x), model.frames(base)
                 ig = IntegratedGradients(lambda z: torch.softmax(model.logits_from_frames(z), -1))
                 attr, delta = ig.attribute(h, baselines=h_base, target=tgt, n_steps=n_steps,
                                            return_convergence_delta=True)
                 a = attr[0].detach()
-                a = a[None] if a.dim() == 2 else a  # [1, T, D]; an ensemble's frames keep their taps
+                a = a[None] if a.dim() == 2 else a  # [1, T, D], or [K, T, D] for an ensemble
             else:
                 ig = IntegratedGradients(_prob_fn(model))
                 attr, delta = ig.attribute(x, baselines=base, target=tgt, n_steps=n_steps,
