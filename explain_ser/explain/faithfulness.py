@@ -55,7 +55,7 @@ def deletion_curves(model, features, rankings: dict, fractions=FRACTIONS, target
 def _deletion_curves(model, features, rankings, fractions, target, n_random, seed, insertion) -> pd.DataFrame:
     with torch.no_grad():
         x = model.frames(model.select_taps(model_input(model, features)))  # standardised once
-    T = x.shape[-2]  # frames are [1, T, D] (an ensemble: [1, L, T, D])
+    T = x.shape[-2]  # frames are [1, T, D] (an ensemble: [1, K, T, D])
     full = _probs_with_keep(model, x, np.ones((1, T)))[0]
     tgt = int(full.argmax()) if target is None else int(target)
     rng = np.random.default_rng(seed)
