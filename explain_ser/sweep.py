@@ -49,12 +49,7 @@ class Corpus:
     labels: list[str]
     encoder: dict  # source, weights_hash, dim, n_taps, window
     path: str
-    speeds: tuple = ()  # speed-perturbed training copies held after the originals in ``data`` (see copies)
-
-    @property
-    def copies(self) -> int:
-        """How many versions of each clip ``data`` holds: the original plus one per speed factor."""
-        return 1 + len(self.speeds)
+    speeds: tuple = ()  # speed factors of the perturbed copies held after the originals in ``data``
 
 
 def parse_taps(spec: str, n_taps: int) -> list[int]:
