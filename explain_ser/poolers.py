@@ -158,13 +158,17 @@ class QKVPool(Pooler):
     attention cannot concentrate on a few frames (with 200 frames no frame can get more than ~3.6 % of the
     mass). It is off by default.
 
+    ``stats=True`` also returns each head's attention-weighted standard deviation of its values (attentive
+    statistics pooling, as in ECAPA-TDNN), so ``out_dim = 2 D``; the weights are the same.
+
     >>> pool = QKVPool(dim=8, n_heads=2, query="mean", tanh_bound=True).eval()
     >>> pooled, w = pool(torch.randn(2, 7, 8) * 10, None)
     >>> tuple(pooled.shape), bool((w.max(-1).values / w.min(-1).values <= math.e ** 2 + 1e-4).all())
     ((2, 8), True)
     """
 
-    def __init__(self, dim: int, n_heads: int = 1, query: str = "learned", tanh_bound: bool = False, **unused):
+    def __init__(self, dim: int, n_heads: int = 1, query: str = "learned", tanh_bound: bool = False,
+                 stats: bool = False, **unused):
         super().__init__()
         assert dim % n_heads == 0, f"dim {dim} is not divisible by n_heads {n_heads}"
         assert query in ("learned", "mean"), f"query must be 'learned' or 'mean', not {query!r}"
@@ -176,9 +180,12 @@ class QKVPool(Pooler):
             self.wq = nn.Linear(dim, dim)
         self.wk = nn.Linear(dim, dim)
         self.wv = nn.Linear(dim, dim)
-        self.out_dim = dim
+        self.stats = bool(stats)
+        self.out_dim = 2 * dim if self.stats else dim
         self.head_names = [f"h{i}" for i in range(n_heads)]
         self.hparams = {"n_heads": n_heads, "query": query, "tanh_bound": self.tanh_bound}
+        if self.stats:  # only recorded when on, so older checkpoints keep their exact config
+            self.hparams["stats"] = True
 
     def forward(self, x, mask=None, keep=None):
         # Computed without materialising keys and values per frame (same numbers, ~D/H times cheaper):
@@ -200,7 +207,13 @@ class QKVPool(Pooler):
         xbar = torch.einsum("bht,btd->bhd", w, x)  # per-head weighted mean frame
         wv = self.wv.weight.reshape(self.h, self.dh, D)
         pooled = torch.einsum("bhd,hed->bhe", xbar, wv) + self.wv.bias.reshape(self.h, self.dh)
-        return pooled.reshape(B, D), w
+        if not self.stats:
+            return pooled.reshape(B, D), w
+        v = self.wv(x).reshape(B, T, self.h, self.dh)
+        second = torch.einsum("bht,bthe->bhe", w, v * v)
+        # Var = E[v^2] - E[v]^2 under the head's weights; the floor keeps sqrt differentiable
+        std = (second - pooled * pooled).clamp_min(1e-5).sqrt()
+        return torch.cat([pooled.reshape(B, D), std.reshape(B, D)], dim=1), w
 
 
 class MQMHAStatsPool(Pooler):

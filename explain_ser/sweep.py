@@ -27,6 +27,7 @@ DEFAULT_POOLER_HPARAMS = {
     "mhaap": {"n_heads": 4},
     "qkv": {"n_heads": 4, "query": "learned"},
     "qkv-tanh": {"n_heads": 4, "query": "learned", "tanh_bound": True},
+    "qkv-stats": {"n_heads": 4, "query": "learned", "stats": True},
     "mqmha": {"n_heads": 4, "n_queries": 2, "hidden": 64},
     "transformer": {"n_heads": 4, "d_model": 128, "dropout": 0.1},
 }

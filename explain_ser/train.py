@@ -61,6 +61,9 @@ class TrainConfig:
     class_weights: bool = False  # inverse-frequency weights in the loss
     label_smoothing: float = 0.0
     frame_drop: float = 0.0  # training-only augmentation: each real frame hidden from the pooler with this p
+    mixup: float = 0.0  # Beta(a, a) mixing of pooled vectors and their targets within a batch (0 = off)
+    schedule: str = "constant"  # learning rate over the run: "constant" or "cosine" (to 0 at the last step)
+    average_last: int = 0  # average the weights at the end of the last N epochs (fixed-epoch training only)
     select: str = "ua"  # validation criterion: "ua" (ties -> lower loss) or "loss"
     seed: int = 0
     threads: int | None = None
@@ -189,6 +192,7 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
     mean, std = data.standardization(train_idx, taps_pos)
     model.set_standardization(mean, std)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = _schedule(opt, cfg, steps=cfg.epochs * -(-len(train_idx) // cfg.batch_size))
     weight = None
     if cfg.class_weights:
         counts = np.bincount(y[train_idx], minlength=len(labels)).astype(np.float64)
@@ -197,6 +201,7 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
     gen = torch.Generator().manual_seed(cfg.seed)
     hist = {"train_loss": [], "val_loss": [], "val_ua": [], "best_epoch": None, "best_val": None}
     best_key, best_state, bad = None, None, 0
+    averaged = None
     t0 = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -210,15 +215,21 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
                 drop[:, 0] &= mask.sum(1) > 1  # never hide every frame of a clip
                 mask = mask & ~drop
                 mask[:, 0] |= ~mask.any(1)
-            logits = model(x, mask)
-            loss = F.cross_entropy(logits, torch.as_tensor(y[bi]), weight=weight,
-                                   label_smoothing=cfg.label_smoothing)
+            target = torch.as_tensor(y[bi])
+            if cfg.mixup > 0:
+                loss = _mixup_loss(model, x, mask, target, cfg, weight, rng)
+            else:
+                loss = F.cross_entropy(model(x, mask), target, weight=weight, label_smoothing=cfg.label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             tot += float(loss.detach()) * len(bi)
         hist["train_loss"].append(tot / len(order))
         if val_idx is None or len(val_idx) == 0:
+            if cfg.average_last and epoch > cfg.epochs - cfg.average_last:
+                averaged = _accumulate(averaged, model)
             continue
         p, vloss = evaluate(model, data, val_idx, y[val_idx], taps_pos=taps_pos)
         m = classification_metrics(y[val_idx], p.argmax(1), labels=range(len(labels)))
@@ -238,9 +249,45 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
         model.load_state_dict(best_state)
     else:
         hist["best_epoch"] = cfg.epochs
+        if cfg.average_last and (val_idx is None or len(val_idx) == 0):
+            n = min(cfg.average_last, cfg.epochs)
+            model.load_state_dict({k: v / n if v.is_floating_point() else v for k, v in averaged.items()})
     hist["epochs_run"] = len(hist["train_loss"])
     hist["seconds"] = round(time.perf_counter() - t0, 2)
     return model.eval(), hist
+
+
+def _schedule(opt, cfg, steps: int):
+    """Per-step learning-rate schedule, or None for a constant rate."""
+    import math
+
+    if cfg.schedule == "constant":
+        return None
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)))
+    raise ValueError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
+
+
+def _mixup_loss(model, x, mask, target, cfg, weight, rng):
+    """Cross-entropy on convex mixes of pooled vectors (manifold mixup at the pooler output).
+
+    Mixing pooled vectors rather than frames keeps every clip's attention over its own frames, so the
+    pooler still learns where to look; only the classifier sees the interpolations.
+    """
+    lam = float(rng.beta(cfg.mixup, cfg.mixup))
+    perm = torch.as_tensor(rng.permutation(len(target)))
+    pooled, _ = model.pool(x, mask)
+    logits = model.head(lam * pooled + (1 - lam) * pooled[perm])
+    ce = lambda t: F.cross_entropy(logits, t, weight=weight, label_smoothing=cfg.label_smoothing)  # noqa: E731
+    return lam * ce(target) + (1 - lam) * ce(target[perm])
+
+
+def _accumulate(total, model):
+    """Running sum of the model's floating-point state (buffers such as standardisation stats included)."""
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if total is None:
+        return state
+    return {k: total[k] + v if v.is_floating_point() else v for k, v in state.items()}
 
 
 def fit_model(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwargs: dict,

@@ -14,6 +14,7 @@ CONFIGS = [
     ("qkv", {"n_heads": 1}),
     ("qkv", {"n_heads": 4, "query": "mean"}),
     ("qkv", {"n_heads": 2, "tanh_bound": True}),
+    ("qkv", {"n_heads": 2, "stats": True}),
     ("mqmha", {"n_heads": 4, "n_queries": 2}),
     ("mqmha", {"n_heads": 2, "n_queries": 3, "hidden": 0}),
     ("transformer", {"n_heads": 4}),
@@ -158,6 +159,25 @@ def test_mqmha_weight_layout():
     _, w = pool(x, mask)
     wq = pool.split_weights(w)
     assert torch.equal(wq[:, 1, 0], w[:, pool.head_names.index("q1h0")])
+
+
+def test_qkv_stats_are_the_weighted_mean_and_std_of_each_heads_values():
+    pool = make("qkv", {"n_heads": 2, "stats": True})
+    x, mask = batch()
+    pooled, w = pool(x, mask)
+    assert pooled.shape == (3, 2 * D) and pool.out_dim == 2 * D
+    plain = QKVPool(D, n_heads=2)
+    plain.load_state_dict(pool.state_dict())
+    assert torch.allclose(pooled[:, :D], plain.eval()(x, mask)[0], atol=1e-6)  # first half: the usual output
+    dh = D // 2
+    for b in range(3):
+        n = int(mask[b].sum())
+        v = pool.wv(x[b, :n]).reshape(n, 2, dh)
+        for h in range(2):
+            wt = w[b, h, :n, None]
+            mu = (wt * v[:, h]).sum(0)
+            sd = (wt * (v[:, h] - mu) ** 2).sum(0).clamp_min(1e-5).sqrt()
+            assert torch.allclose(pooled[b, D + h * dh : D + (h + 1) * dh], sd, atol=1e-5)
 
 
 def test_build_pooler_rejects_unknown():

@@ -164,3 +164,50 @@ def test_ensemble_members_use_consecutive_seeds():
     folds = make_folds(df, "speakers", k=2, n_val=1)
     res = cross_validate(data, y, folds, labels=["0", "1", "2"], model_kwargs=kw, config=cfg, keep_models=True)
     assert all(isinstance(m, EnsembleModel) for m in res.models) and (res.pred >= 0).all()
+
+
+def test_mixup_schedule_and_weight_averaging():
+    arrays, y, df = synthetic()
+    data = FeatureSet(arrays)
+    fold = make_folds(df, "speakers", k=2, n_val=0)[0]
+    kw = {**KW, "pooler": "qkv", "pooler_hparams": {"n_heads": 2}}
+    cfg = TrainConfig(epochs=30, lr=3e-3, seed=0, mixup=0.4, schedule="cosine", average_last=5)
+    m1, h1 = fit(data, y, fold.train, None, labels=["0", "1", "2"], model_kwargs=kw, config=cfg)
+    m2, _ = fit(data, y, fold.train, None, labels=["0", "1", "2"], model_kwargs=kw, config=cfg)
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    from explain_ser.train import evaluate
+
+    p, _ = evaluate(m1, data, fold.test)
+    assert (p.argmax(1) == y[fold.test]).mean() > 0.8
+    # the averaged weights are not those of the last epoch
+    last, _ = fit(data, y, fold.train, None, labels=["0", "1", "2"], model_kwargs=kw,
+                  config=TrainConfig(epochs=30, lr=3e-3, seed=0, mixup=0.4, schedule="cosine"))
+    assert not torch.equal(m1.head[0].weight, last.head[0].weight)
+
+
+def test_weight_averaging_of_identical_epochs_is_the_identity():
+    arrays, y, df = synthetic(n_spk=2, per=6)
+    data = FeatureSet(arrays)
+    kw = {**KW, "pooler": "mean"}
+    # lr 0: every epoch ends with the initial weights, so their average must equal them exactly
+    a, _ = fit(data, y, np.arange(len(y)), None, labels=["0", "1", "2"], model_kwargs=kw,
+               config=TrainConfig(epochs=3, lr=0.0, seed=0, average_last=3))
+    b, _ = fit(data, y, np.arange(len(y)), None, labels=["0", "1", "2"], model_kwargs=kw,
+               config=TrainConfig(epochs=3, lr=0.0, seed=0))
+    assert all(torch.allclose(p, q, atol=1e-7) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_cosine_schedule_ends_at_zero_and_unknown_is_rejected():
+    from explain_ser.train import _schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = _schedule(opt, TrainConfig(schedule="cosine"), steps=10)
+    lrs = []
+    for _ in range(10):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[4] == pytest.approx(0.5) and lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    assert _schedule(opt, TrainConfig(), steps=10) is None
+    with pytest.raises(ValueError):
+        _schedule(opt, TrainConfig(schedule="linear"), steps=10)

@@ -27,6 +27,13 @@ def add_training_args(p):
     p.add_argument("--hidden", type=int, default=256, help="head hidden units (default 256)")
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--frame-drop", type=float, default=0.0, help="training-time frame dropping probability")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mix pooled vectors and targets of clip pairs with Beta(ALPHA, ALPHA) weights (0 = off)")
+    p.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                   help="learning rate over training: constant or cosine decay to 0 (default constant)")
+    p.add_argument("--average-last", type=int, default=0, metavar="N",
+                   help="with fixed epochs (--val-speakers 0): keep the average of the weights at the end of the "
+                        "last N epochs (default 0 = the last weights)")
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
     p.add_argument("--speed-perturb", default="", metavar="FACTORS",
                    help="add training copies of every clip played at these speeds, e.g. 0.9,1.1 "
@@ -44,7 +51,8 @@ def add_parser(sub):
     p = sub.add_parser("train", help="cross-validate a pooler on a corpus and save the checkpoint trained on all of it")
     add_training_args(p)
     p.add_argument("--taps", default="2", help="encoder tap(s): 2, 1,2,3, 1-3 or all (several = learned weighted sum)")
-    p.add_argument("--pooler", default="mqmha", help="mean, mhaap, qkv, qkv-tanh, mqmha or transformer (default mqmha)")
+    p.add_argument("--pooler", default="mqmha",
+                   help="mean, mhaap, qkv, qkv-tanh, qkv-stats, mqmha or transformer (default mqmha)")
     p.add_argument("--heads", type=int, default=None, help="attention heads (pooler default otherwise)")
     p.add_argument("--queries", type=int, default=None, help="MQMHA queries per head")
     p.add_argument("--out", required=False, default=None, help="checkpoint directory to write")
@@ -62,6 +70,13 @@ def common_setup(args, taps_spec=None):
         raise InputError(f"--k {args.k}", "must be at least 1")
     if args.ensemble < 1:
         raise InputError(f"--ensemble {args.ensemble}", "must be at least 1")
+    if args.mixup < 0:
+        raise InputError(f"--mixup {args.mixup}", "must be 0 (off) or a positive Beta parameter")
+    if args.average_last < 0 or args.average_last > args.epochs:
+        raise InputError(f"--average-last {args.average_last}", f"must lie in 0..--epochs ({args.epochs})")
+    if args.average_last and args.val_speakers:
+        raise InputError(f"--average-last {args.average_last}",
+                         "averages fixed-epoch training; use it with --val-speakers 0")
     speeds = parse_speeds(args.speed_perturb)
     # only the model's taps are kept in memory (perturbed copies multiply the size)
     corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
@@ -73,7 +88,8 @@ def common_setup(args, taps_spec=None):
     config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
                          weight_decay=args.weight_decay, class_weights=args.class_weights,
                          label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
-                         speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble)
+                         speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble, mixup=args.mixup,
+                         schedule=args.schedule, average_last=args.average_last)
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
