@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from .metrics import classification_metrics, summarize_folds
 from .model import SERModel
 
-__all__ = ["TrainConfig", "FeatureSet", "fit", "fit_model", "evaluate", "cross_validate", "set_seed", "with_copies"]
+__all__ = ["TrainConfig", "FeatureSet", "fit", "fit_model", "evaluate", "cross_validate", "set_seed", "with_copies",
+           "distill"]
 
 
 def with_copies(idx, n_clips: int, copies: int) -> np.ndarray:
@@ -69,6 +70,8 @@ class TrainConfig:
     threads: int | None = None
     speed_perturb: tuple = ()  # training copies at these speeds (explain_ser.augment); test clips stay original
     ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
+    distill: int = 0  # train this many teachers (seeds seed+1, ...) and fit ONE model to their soft targets
+    distill_temperature: float = 2.0  # softens teacher and student logits alike (loss scaled by T^2)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -167,21 +170,25 @@ def evaluate(model: SERModel, data: FeatureSet, idx, y=None, batch_size: int = 6
 
 
 def fit(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwargs: dict,
-        config: TrainConfig | None = None, verbose: bool = False):
+        config: TrainConfig | None = None, verbose: bool = False, soft=None):
     """Train a fresh model on clips ``train_idx`` of ``data`` (integer labels ``y`` for ALL clips).
 
     With ``val_idx`` (clips of training speakers only — the caller's responsibility), keeps the state of
     the best epoch by ``config.select`` and stops after ``config.patience`` epochs without improvement;
     without it, trains exactly ``config.epochs`` epochs. Returns (model in eval mode, history dict).
+
+    ``soft``: optional target distributions ``[len(data), C]`` (a teacher's, see :func:`distill`); the
+    loss is then the cross-entropy to them at ``config.distill_temperature`` instead of to the labels.
     """
     from .threads import torch_threads
 
     cfg = config or TrainConfig()
     with torch_threads(cfg.threads):
-        return _fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, cfg=cfg, verbose=verbose)
+        return _fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, cfg=cfg, verbose=verbose,
+                    soft=soft)
 
 
-def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
+def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose, soft=None):
     set_seed(cfg.seed)
     y = np.asarray(y, dtype=np.int64)
     train_idx = np.asarray(train_idx)
@@ -216,7 +223,10 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose):
                 mask = mask & ~drop
                 mask[:, 0] |= ~mask.any(1)
             target = torch.as_tensor(y[bi])
-            if cfg.mixup > 0:
+            if soft is not None:
+                T = cfg.distill_temperature
+                loss = F.cross_entropy(model(x, mask) / T, soft[torch.as_tensor(bi)]) * T * T
+            elif cfg.mixup > 0:
                 loss = _mixup_loss(model, x, mask, target, cfg, weight, rng)
             else:
                 loss = F.cross_entropy(model(x, mask), target, weight=weight, label_smoothing=cfg.label_smoothing)
@@ -298,6 +308,8 @@ def fit_model(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwa
     from .model import EnsembleModel
 
     cfg = config or TrainConfig()
+    if cfg.distill > 0:
+        return distill(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=cfg)
     if cfg.ensemble <= 1:
         return fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=cfg)
     members, hists = [], []
@@ -309,6 +321,39 @@ def fit_model(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwa
     hist = {"members": hists, "best_epoch": int(np.median([h["best_epoch"] for h in hists])),
             "epochs_run": max(h["epochs_run"] for h in hists), "seconds": round(sum(h["seconds"] for h in hists), 2)}
     return EnsembleModel(members).eval(), hist
+
+
+def distill(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwargs: dict, config: TrainConfig):
+    """Knowledge distillation of a seed ensemble into one model of the same architecture.
+
+    ``config.distill`` teachers (seeds ``seed+1 ..``) are trained as usual; the student (seed ``seed``) then
+    learns the teachers' averaged tempered probabilities on the same training clips. The student is what
+    is returned, so explanations stay those of ONE pooler (an ensemble's would mix K attention maps) while
+    its predictions inherit some of the ensemble's stability across seeds.
+    """
+    cfg = config
+    T = cfg.distill_temperature
+    plain = {**cfg.to_dict(), "distill": 0, "ensemble": 1}
+    teachers, hists = [], []
+    for k in range(1, cfg.distill + 1):
+        m, h = fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs,
+                   config=TrainConfig(**{**plain, "seed": cfg.seed + k}))
+        teachers.append(m)
+        hists.append(h)
+    train_idx = np.asarray(train_idx)
+    taps_pos = _model_taps(data, model_kwargs)
+    soft = torch.zeros(len(data), len(labels))
+    from .threads import torch_threads
+
+    with torch.no_grad(), torch_threads(cfg.threads):
+        for b in range(0, len(train_idx), 64):
+            bi = train_idx[b : b + 64]
+            x, mask = data.batch(bi, taps_pos)
+            soft[torch.as_tensor(bi)] = torch.stack([torch.softmax(t(x, mask) / T, -1) for t in teachers]).mean(0)
+    student, h = fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs,
+                     config=TrainConfig(**{**plain, "seed": cfg.seed}), soft=soft)
+    h = {**h, "teachers": hists, "seconds": round(h["seconds"] + sum(t["seconds"] for t in hists), 2)}
+    return student, h
 
 
 @dataclass

@@ -211,3 +211,24 @@ def test_cosine_schedule_ends_at_zero_and_unknown_is_rejected():
     assert _schedule(opt, TrainConfig(), steps=10) is None
     with pytest.raises(ValueError):
         _schedule(opt, TrainConfig(schedule="linear"), steps=10)
+
+
+def test_distillation_returns_one_student_fit_to_the_teachers():
+    from explain_ser.model import SERModel
+    from explain_ser.train import evaluate, fit_model
+
+    arrays, y, df = synthetic()
+    data = FeatureSet(arrays)
+    fold = make_folds(df, "speakers", k=2, n_val=0)[0]
+    kw = {**KW, "pooler": "qkv", "pooler_hparams": {"n_heads": 2}}
+    cfg = TrainConfig(epochs=25, lr=3e-3, seed=0, distill=2)
+    student, hist = fit_model(data, y, fold.train, None, labels=["0", "1", "2"], model_kwargs=kw, config=cfg)
+    assert isinstance(student, SERModel) and len(hist["teachers"]) == 2
+    p, _ = evaluate(student, data, fold.test)
+    assert (p.argmax(1) == y[fold.test]).mean() > 0.8
+    again, _ = fit_model(data, y, fold.train, None, labels=["0", "1", "2"], model_kwargs=kw, config=cfg)
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), again.state_dict().values()))
+    # the student is not simply the seed-0 model trained on the labels
+    plain, _ = fit_model(data, y, fold.train, None, labels=["0", "1", "2"], model_kwargs=kw,
+                         config=TrainConfig(epochs=25, lr=3e-3, seed=0))
+    assert not torch.equal(student.head[0].weight, plain.head[0].weight)

@@ -42,6 +42,9 @@ def add_training_args(p):
     p.add_argument("--ensemble", type=int, default=1, metavar="K",
                    help="train K models (seeds seed..seed+K-1) and average their probabilities, in every fold "
                         "and in the saved checkpoint (default 1)")
+    p.add_argument("--distill", type=int, default=0, metavar="K",
+                   help="train K teachers (seeds seed+1..seed+K) and fit one model of the same kind to their "
+                        "averaged soft predictions (default 0 = off); unlike --ensemble the result is one pooler")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for training (1 is often fastest when other jobs share the cores)")
     p.add_argument("--quiet", action="store_true")
@@ -70,6 +73,10 @@ def common_setup(args, taps_spec=None):
         raise InputError(f"--k {args.k}", "must be at least 1")
     if args.ensemble < 1:
         raise InputError(f"--ensemble {args.ensemble}", "must be at least 1")
+    if args.distill < 0:
+        raise InputError(f"--distill {args.distill}", "must be 0 (off) or a number of teachers")
+    if args.distill and args.ensemble > 1:
+        raise InputError(f"--distill {args.distill}", "distils into one model; it cannot be combined with --ensemble")
     if args.mixup < 0:
         raise InputError(f"--mixup {args.mixup}", "must be 0 (off) or a positive Beta parameter")
     if args.average_last < 0 or args.average_last > args.epochs:
@@ -89,7 +96,7 @@ def common_setup(args, taps_spec=None):
                          weight_decay=args.weight_decay, class_weights=args.class_weights,
                          label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
                          speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble, mixup=args.mixup,
-                         schedule=args.schedule, average_last=args.average_last)
+                         schedule=args.schedule, average_last=args.average_last, distill=args.distill)
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
