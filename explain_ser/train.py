@@ -497,6 +497,14 @@ def write_model_card(directory) -> None:
     speeds = t["config"].get("speed_perturb") or ()
     aug_txt = (f"; speed perturbation: each training clip also played at {', '.join(f'{x:g}x' for x in speeds)} "
                "(pitch and tempo together; test clips original)" if speeds else "")
+    cfg = t["config"]
+    extra = [f"mixup alpha {cfg['mixup']}" if cfg.get("mixup") else "",
+             f"{cfg['schedule']} learning-rate schedule" if cfg.get("schedule", "constant") != "constant" else "",
+             f"weights averaged over the ends of the last {cfg['average_last']} epochs" if cfg.get("average_last") else "",
+             f"distilled from {cfg['distill']} teachers (seeds {c['seeds']['train'] + 1}..{c['seeds']['train'] + cfg['distill']},"
+             f" temperature {cfg.get('distill_temperature', 2.0)})" if cfg.get("distill") else "",
+             "class-weighted loss" if cfg.get("class_weights") else ""]
+    aug_txt += "".join(f"; {x}" for x in extra if x)
     epochs_txt = ("the median early-stopping epoch of the cross-validation folds" if has_val else
                   "the fixed epoch count of the cross-validation folds, which had no validation speakers")
     stop_txt = ("early stopping on validation speakers from the training side" if has_val else

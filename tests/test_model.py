@@ -117,6 +117,9 @@ def test_shipped_checkpoints_load_and_run(name):
     assert logits.shape == (1, len(m.labels)) and m.pooler_name != "" and w
     card = m.checkpoint_dir / "MODEL_CARD.md"
     assert card.is_file() and "UA" in card.read_text()
+    cfg = m.checkpoint["training"]["config"]
+    if cfg.get("average_last"):  # the card states every non-default training option
+        assert f"weights averaged over the ends of the last {cfg['average_last']} epochs" in card.read_text()
 
 
 def _ensemble(k=3, **kw):
