@@ -329,8 +329,11 @@ def distill(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwarg
     ``config.distill`` teachers (seeds ``seed+1 ..``) are trained as usual; the student (seed ``seed``) then
     learns the teachers' averaged tempered probabilities on the same training clips. The student is what
     is returned, so explanations stay those of ONE pooler (an ensemble's would mix K attention maps) while
-    its predictions inherit some of the ensemble's stability across seeds.
+    its predictions inherit some of the ensemble's stability across seeds. The student's loss is the
+    tempered cross-entropy to those targets only (label smoothing and mixup apply to the teachers).
     """
+    from .threads import torch_threads
+
     cfg = config
     T = cfg.distill_temperature
     plain = {**cfg.to_dict(), "distill": 0, "ensemble": 1}
@@ -343,8 +346,6 @@ def distill(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwarg
     train_idx = np.asarray(train_idx)
     taps_pos = _model_taps(data, model_kwargs)
     soft = torch.zeros(len(data), len(labels))
-    from .threads import torch_threads
-
     with torch.no_grad(), torch_threads(cfg.threads):
         for b in range(0, len(train_idx), 64):
             bi = train_idx[b : b + 64]
