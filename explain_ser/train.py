@@ -259,7 +259,7 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose, sof
         model.load_state_dict(best_state)
     else:
         hist["best_epoch"] = cfg.epochs
-        if cfg.average_last and (val_idx is None or len(val_idx) == 0):
+        if averaged is not None:  # only fixed-epoch training accumulates
             n = min(cfg.average_last, cfg.epochs)
             model.load_state_dict({k: v / n if v.is_floating_point() else v for k, v in averaged.items()})
     hist["epochs_run"] = len(hist["train_loss"])
@@ -312,15 +312,23 @@ def fit_model(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwa
         return distill(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=cfg)
     if cfg.ensemble <= 1:
         return fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=cfg)
-    members, hists = [], []
-    for k in range(cfg.ensemble):
-        m, h = fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs,
-                   config=TrainConfig(**{**cfg.to_dict(), "seed": cfg.seed + k, "ensemble": 1}))
-        members.append(m)
-        hists.append(h)
+    members, hists = _fit_seeds(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=cfg,
+                                seeds=[cfg.seed + k for k in range(cfg.ensemble)])
     hist = {"members": hists, "best_epoch": int(np.median([h["best_epoch"] for h in hists])),
             "epochs_run": max(h["epochs_run"] for h in hists), "seconds": round(sum(h["seconds"] for h in hists), 2)}
     return EnsembleModel(members).eval(), hist
+
+
+def _single(cfg: TrainConfig, seed: int) -> TrainConfig:
+    """``cfg`` for ONE plain model with ``seed`` (no ensemble, no distillation)."""
+    return TrainConfig(**{**cfg.to_dict(), "seed": seed, "ensemble": 1, "distill": 0})
+
+
+def _fit_seeds(data, y, train_idx, val_idx, *, labels, model_kwargs, config, seeds):
+    """(models, histories) of one plain :func:`fit` per seed."""
+    fits = [fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=_single(config, s))
+            for s in seeds]
+    return [m for m, _ in fits], [h for _, h in fits]
 
 
 def distill(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwargs: dict, config: TrainConfig):
@@ -336,13 +344,8 @@ def distill(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwarg
 
     cfg = config
     T = cfg.distill_temperature
-    plain = {**cfg.to_dict(), "distill": 0, "ensemble": 1}
-    teachers, hists = [], []
-    for k in range(1, cfg.distill + 1):
-        m, h = fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs,
-                   config=TrainConfig(**{**plain, "seed": cfg.seed + k}))
-        teachers.append(m)
-        hists.append(h)
+    teachers, hists = _fit_seeds(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs, config=cfg,
+                                 seeds=[cfg.seed + k for k in range(1, cfg.distill + 1)])
     train_idx = np.asarray(train_idx)
     taps_pos = _model_taps(data, model_kwargs)
     soft = torch.zeros(len(data), len(labels))
@@ -352,7 +355,7 @@ def distill(data: FeatureSet, y, train_idx, val_idx=None, *, labels, model_kwarg
             x, mask = data.batch(bi, taps_pos)
             soft[torch.as_tensor(bi)] = torch.stack([torch.softmax(t(x, mask) / T, -1) for t in teachers]).mean(0)
     student, h = fit(data, y, train_idx, val_idx, labels=labels, model_kwargs=model_kwargs,
-                     config=TrainConfig(**{**plain, "seed": cfg.seed}), soft=soft)
+                     config=_single(cfg, cfg.seed), soft=soft)
     h = {**h, "teachers": hists, "seconds": round(h["seconds"] + sum(t["seconds"] for t in hists), 2)}
     return student, h
 
