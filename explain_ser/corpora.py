@@ -72,6 +72,16 @@ IEMOCAP_4CLASS = {"neu": "neutral", "hap": "happy", "exc": "happy", "ang": "angr
 SHEMO_EMOTIONS = {"A": "anger", "H": "happiness", "N": "neutral", "S": "sadness", "W": "surprise", "F": "fear"}
 
 
+def corpus_name(path: str | Path) -> str:
+    """The corpus a manifest or corpus directory names: its folder.
+
+    >>> corpus_name("corpora/emodb/manifest.csv"), corpus_name("corpora/ravdess")
+    ('emodb', 'ravdess')
+    """
+    p = Path(str(path))
+    return p.parent.name if p.name.endswith(".csv") else p.name
+
+
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """Read a manifest CSV; resolve paths; check the required columns.
 

@@ -9,7 +9,8 @@ pair with identical training settings and returns one row per pair (mean ± std 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,8 @@ class Corpus:
     encoder: dict  # source, weights_hash, dim, n_taps, window
     path: str
     speeds: tuple = ()  # speed factors of the perturbed copies held after the originals in ``data``
+    extra_y: np.ndarray | None = None  # labels of the extra corpora's items, held last in ``data`` (train only)
+    extra_info: list = field(default_factory=list)  # per extra corpus: manifest, clips, speakers, emotion mapping
 
 
 def parse_taps(spec: str, n_taps: int) -> list[int]:
@@ -77,13 +80,19 @@ def parse_taps(spec: str, n_taps: int) -> list[int]:
 
 
 def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=None, cache=None,
-                labels=None, progress: bool = True, speeds=()) -> Corpus:
+                labels=None, progress: bool = True, speeds=(), extra=(), extra_map=None) -> Corpus:
     """Manifest + features (only ``taps`` kept in memory: a list or a :func:`parse_taps` spec; None = all)
     + labels for training.
 
     ``speeds``: speed-perturbation factors (:mod:`explain_ser.augment`); clip ``i`` played at
     ``speeds[k]`` is item ``(k + 1) * n_clips + i`` of ``data`` (the originals come first). The
     features are held as float16, exactly as cached.
+
+    ``extra``: manifests of other corpora whose clips join the TRAINING side of every fold (and the
+    final model) but are never tested on; their emotions are mapped onto this corpus' labels
+    (:func:`explain_ser.labels.map_labels`, ``extra_map`` for explicit choices such as
+    ``{"boredom": "calm"}``) and clips of emotions without a class are left out. They get the same
+    speed perturbation and are held after all of this corpus' items, labelled by ``Corpus.extra_y``.
     """
     from .corpora import load_manifest_or_dir
     from .encoder import Encoder
@@ -105,13 +114,55 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     if isinstance(taps, str):
         taps = sorted(set(parse_taps(taps, enc.n_taps)))
     speeds = tuple(speeds or ())
-    if speeds:
-        from .augment import perturbed_features
-
-        extra = perturbed_features(df["path"], enc, store, speeds, progress=progress)
-        arrays = list(arrays) + [a for s in speeds for a in extra[s]]
+    arrays = _with_perturbed(arrays, df, enc, store, speeds, progress)
+    extra_y, extra_info = [], []
+    for src in extra or ():
+        edf, ey, meta = _extra_corpus(src, df, manifest, labels, extra_map)
+        arrays += _with_perturbed(features_for_manifest(edf, enc, store, progress=progress), edf, enc, store,
+                                  speeds, progress)
+        extra_y.append(np.tile(ey, 1 + len(speeds)))
+        extra_info.append(meta)
     data = FeatureSet(arrays, taps=taps, dtype=torch.float16)
-    return Corpus(df, data, y, labels, info, str(manifest), speeds)
+    return Corpus(df, data, y, labels, info, str(manifest), speeds,
+                  np.concatenate(extra_y) if extra_y else None, extra_info)
+
+
+def _with_perturbed(arrays, df, enc, store, speeds, progress) -> list:
+    """``arrays`` followed by the features of every clip of ``df`` played at each of ``speeds``."""
+    if not speeds:
+        return list(arrays)
+    from .augment import perturbed_features
+
+    extra = perturbed_features(df["path"], enc, store, speeds, progress=progress)
+    return list(arrays) + [a for s in speeds for a in extra[s]]
+
+
+def _extra_corpus(src, df: pd.DataFrame, manifest, labels, extra_map):
+    """(clips of ``src`` whose emotion maps onto ``labels``, their label indices, a record for the checkpoint)."""
+    from .corpora import corpus_name, load_manifest_or_dir
+    from .labels import canonical, map_labels
+
+    edf = load_manifest_or_dir(src).reset_index(drop=True)
+    if "emotion" not in edf.columns or edf["emotion"].isna().any():
+        raise InputError(src, "every clip of an extra training corpus needs an 'emotion' label")
+    shared = {str(Path(p).resolve()) for p in edf["path"]} & {str(Path(p).resolve()) for p in df["path"]}
+    if shared:  # the same recordings on both sides would leak test speakers into training
+        raise InputError(src, f"shares {len(shared)} clips with {manifest}; extra training data must be other "
+                              "recordings")
+    names = edf["emotion"].astype(str)
+    mapped = map_labels(names, labels, extra_map)
+    keep = np.array([m is not None for m in mapped])
+    if not keep.any():
+        raise InputError(src, f"none of its emotions {sorted(set(names))} maps onto the labels {labels}")
+    mapping = {n: m for n, m in sorted(set(zip(names, mapped))) if m is not None}
+    dropped = names[~keep].value_counts().sort_index()
+    meta = {"manifest": str(src), "corpus": corpus_name(src), "n_clips": int(keep.sum()),
+            "speakers": sorted(edf.loc[keep, "speaker"].astype(str).unique().tolist())
+            if "speaker" in edf.columns else [],
+            "mapping": mapping, "explicit": {canonical(k): v for k, v in (extra_map or {}).items()},
+            "left_out": {k: int(v) for k, v in dropped.items()}}
+    edf = edf[keep].reset_index(drop=True)
+    return edf, np.array([labels.index(m) for m in mapped if m is not None], dtype=np.int64), meta
 
 
 def sweep(corpus: Corpus, folds, taps, poolers, config: TrainConfig, model_kwargs: dict | None = None,
@@ -126,7 +177,7 @@ def sweep(corpus: Corpus, folds, taps, poolers, config: TrainConfig, model_kwarg
                   "pooler": pooler, "pooler_hparams": hp, **(model_kwargs or {})}
             t0 = time.perf_counter()
             res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=kw,
-                                 config=config)
+                                 config=config, extra_y=corpus.extra_y)
             s, pooled = res.summary, res.pooled_metrics(corpus.y)
             row = {"tap": ",".join(map(str, tap_list)), "pooler": name, "n_folds": len(folds),
                    "fold_kind": folds[0].kind,

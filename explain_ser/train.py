@@ -44,10 +44,26 @@ def with_copies(idx, n_clips: int, copies: int) -> np.ndarray:
     return np.concatenate([idx + k * n_clips for k in range(copies)])
 
 
-def _copies(data, y) -> int:
-    n, total = len(y), len(data)
-    assert total % n == 0, f"{total} feature items are not a whole number of copies of {n} labelled clips"
-    return total // n
+def _copies(n_items: int, n: int) -> int:
+    assert n_items % n == 0, f"{n_items} feature items are not a whole number of copies of {n} labelled clips"
+    return n_items // n
+
+
+def _layout(data, y, extra_y=None) -> tuple[int, np.ndarray, np.ndarray]:
+    """(copies, labels of every item of ``data``, positions of the extra training items).
+
+    ``data`` holds ``copies`` versions of the ``len(y)`` labelled clips (originals first), then the items
+    labelled by ``extra_y``: clips of other corpora that only ever train (never validate or test).
+
+    >>> c, y_all, extra = _layout(range(8), [0, 1, 2], extra_y=[1, 1])
+    >>> c, y_all.tolist(), extra.tolist()
+    (2, [0, 1, 2, 0, 1, 2, 1, 1], [6, 7])
+    """
+    y = np.asarray(y, dtype=np.int64)
+    extra_y = np.zeros(0, dtype=np.int64) if extra_y is None else np.asarray(extra_y, dtype=np.int64)
+    own = len(data) - len(extra_y)
+    copies = _copies(own, len(y))
+    return copies, np.concatenate([np.tile(y, copies), extra_y]), np.arange(own, len(data))
 
 
 @dataclass
@@ -381,20 +397,22 @@ class CVResult:
 
 
 def cross_validate(data: FeatureSet, y, folds, *, labels, model_kwargs: dict, config: TrainConfig | None = None,
-                   keep_models: bool = False, progress: bool = False) -> CVResult:
+                   keep_models: bool = False, progress: bool = False, extra_y=None) -> CVResult:
     """Train one model per fold (early stopping on the fold's validation speakers) and test it.
 
     ``y`` labels the original clips; when ``data`` also holds speed-perturbed copies (after the
     originals, see :func:`explain_ser.sweep.load_corpus`), the copies of each fold's training clips
-    join its training set.
+    join its training set. ``extra_y`` labels items after those (clips of other corpora, and their
+    copies): they join EVERY fold's training set and are never validated or tested on.
     """
     cfg = config or TrainConfig()
     y = np.asarray(y, dtype=np.int64)
-    copies = _copies(data, y)  # perturbed copies train only: validation and test clips are originals
-    y_all = np.tile(y, copies)
+    # perturbed copies and extra corpora train only: validation and test clips are originals of ``y``
+    copies, y_all, extra = _layout(data, y, extra_y)
     res = CVResult(labels=list(labels), pred=np.full(len(y), -1), probs=np.zeros((len(y), len(labels))))
     for f in folds:
-        model, hist = fit_model(data, y_all, with_copies(f.train, len(y), copies), f.val, labels=labels,
+        train_idx = np.concatenate([with_copies(f.train, len(y), copies), extra])
+        model, hist = fit_model(data, y_all, train_idx, f.val, labels=labels,
                                 model_kwargs=model_kwargs, config=cfg)
         p, _ = evaluate(model, data, f.test, taps_pos=_model_taps(data, model_kwargs))
         res.pred[f.test] = p.argmax(1)
@@ -432,23 +450,28 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     """
     from pathlib import Path
 
+    from .corpora import corpus_name as corpus_name_of
     from .model import save_checkpoint
     from .splits import fold_table
 
+    extra_y = getattr(corpus, "extra_y", None)
     res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=model_kwargs,
-                         config=config, progress=progress)
+                         config=config, progress=progress, extra_y=extra_y)
     summary, pooled = res.summary, res.pooled_metrics(corpus.y)
     pooled["recall"] = {corpus.labels[int(k)]: v for k, v in pooled["recall"].items()}
     epochs = int(np.median([f["best_epoch"] for f in res.folds]))
     df = corpus.manifest
-    corpus_name = Path(corpus.path).parent.name if Path(corpus.path).name.endswith(".csv") else Path(corpus.path).name
+    corpus_name = corpus_name_of(corpus.path)
     info = {
         "name": name,
         "training": {"manifest": str(corpus.path), "corpus": corpus_name, "n_clips": int(len(df)),
                      "speakers": sorted(df["speaker"].astype(str).unique().tolist()),
                      "label_counts": {lab: int((corpus.y == i).sum()) for i, lab in enumerate(corpus.labels)},
                      "final": final, "final_epochs": epochs, "config": config.to_dict(),
-                     "license": CORPUS_LICENSES.get(corpus_name.lower(), "see the corpus' own license")},
+                     "license": CORPUS_LICENSES.get(corpus_name.lower(), "see the corpus' own license"),
+                     **({"extra": [{**x, "license": CORPUS_LICENSES.get(x["corpus"].lower(),
+                                                                         "see the corpus' own license")}
+                                   for x in corpus.extra_info]} if getattr(corpus, "extra_info", None) else {})},
         "folds": {"kind": folds[0].kind, "speaker_independent": folds[0].speaker_independent,
                   "folds": [{"name": f.name, "test": f.test_speakers, "val": f.val_speakers} for f in folds]},
         "seeds": {"train": config.seed, "folds": config.seed,
@@ -465,10 +488,10 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     }
     if final == "none":
         return info
-    copies = _copies(corpus.data, corpus.y)
-    all_idx = with_copies(np.arange(len(corpus.y)), len(corpus.y), copies)
+    copies, y_all, extra = _layout(corpus.data, corpus.y, extra_y)
+    all_idx = np.concatenate([with_copies(np.arange(len(corpus.y)), len(corpus.y), copies), extra])
     final_cfg = TrainConfig(**{**config.to_dict(), "epochs": epochs})
-    model, hist = fit_model(corpus.data, np.tile(corpus.y, copies), all_idx, None, labels=corpus.labels,
+    model, hist = fit_model(corpus.data, y_all, all_idx, None, labels=corpus.labels,
                             model_kwargs=model_kwargs, config=final_cfg)
     out = Path(out_dir)
     save_checkpoint(model, out, corpus.encoder, **info)
@@ -517,6 +540,14 @@ def write_model_card(directory) -> None:
     ens_txt = (f"\n\nAn ensemble of {k} such models (seeds {', '.join(map(str, c['seeds'].get('members', [])))}) whose "
                f"class probabilities are averaged; the attention export holds every member's heads (`m0.h0` ...)."
                if k > 1 else "")
+    extra_txt = "".join(
+        f"\n- Additional training data (on the training side of every fold and in the final model; never tested on): "
+        f"{x['corpus']}, {x['n_clips']} clips of {len(x['speakers'])} speakers, emotions mapped "
+        f"{', '.join(f'{a} -> {b}' for a, b in x['mapping'].items())}"
+        + (f"; left out (no matching class): {', '.join(f'{a} ({n} clips)' for a, n in x['left_out'].items())}"
+           if x["left_out"] else "") + "."
+        for x in t.get("extra", []))
+    extra_lic = "".join(f" {x['corpus']}: {x['license']}." for x in t.get("extra", []))
     text = f"""# {c.get('name') or d.name}
 {note}
 Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} -> `{m['pooler']}` pooler
@@ -525,8 +556,8 @@ Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} 
 - Encoder: `{e['source']}` (weights sha256 `{e['weights_hash']}`), dim {e['dim']}, {e['n_taps']} taps,
   window mode `{e['window']}` (the checkpoint refuses any other encoder or window mode).
 - Labels: {', '.join(m['labels'])}.
-- Training data: {t['corpus']} ({t['n_clips']} clips, {len(t['speakers'])} speakers: {', '.join(t['speakers'])}).
-- License: {t['license']}.
+- Training data: {t['corpus']} ({t['n_clips']} clips, {len(t['speakers'])} speakers: {', '.join(t['speakers'])}).{extra_txt}
+- License: {t['license']}.{extra_lic}
 - Training: AdamW lr {t['config']['lr']}, weight decay {t['config']['weight_decay']}, batch {t['config']['batch_size']},
   label smoothing {t['config']['label_smoothing']}, frame drop {t['config']['frame_drop']}, seed {c['seeds']['train']}{aug_txt};
   final model trained on ALL clips for {t['final_epochs']} epochs ({epochs_txt}). Feature standardisation statistics from the training clips are stored in the weights.

@@ -38,6 +38,12 @@ def add_training_args(p):
     p.add_argument("--speed-perturb", default="", metavar="FACTORS",
                    help="add training copies of every clip played at these speeds, e.g. 0.9,1.1 "
                         "(pitch and tempo change together; test clips stay original; cached like other features)")
+    p.add_argument("--extra-train", action="append", default=[], metavar="MANIFEST",
+                   help="another corpus (manifest or directory) whose clips join the training side of every fold "
+                        "and the final model, never the test; emotions are matched by name (anger = angry), "
+                        "emotions without a class are left out; repeatable")
+    p.add_argument("--extra-map", default=None, metavar="MAP",
+                   help="explicit emotion mapping for --extra-train corpora, e.g. boredom=calm")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ensemble", type=int, default=1, metavar="K",
                    help="train K models (seeds seed..seed+K-1) and average their probabilities, in every fold "
@@ -66,6 +72,7 @@ def add_parser(sub):
 def common_setup(args, taps_spec=None):
     from ..augment import parse_speeds
     from ..errors import InputError
+    from ..labels import parse_label_map
     from ..sweep import default_folds, load_corpus
     from ..train import TrainConfig
 
@@ -86,8 +93,11 @@ def common_setup(args, taps_spec=None):
                          "averages fixed-epoch training; use it with --val-speakers 0")
     speeds = parse_speeds(args.speed_perturb)
     # only the model's taps are kept in memory (perturbed copies multiply the size)
+    if args.extra_map and not args.extra_train:
+        raise InputError(f"--extra-map {args.extra_map}", "maps the emotions of --extra-train corpora; none given")
     corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
-                         progress=not args.quiet, speeds=speeds, taps=taps_spec)
+                         progress=not args.quiet, speeds=speeds, taps=taps_spec, extra=args.extra_train,
+                         extra_map=parse_label_map(args.extra_map))
     if "speaker" not in corpus.manifest.columns and args.folds != "random":
         raise InputError(args.manifest, "has no speaker column; speaker-independent folds need one "
                                         "(--folds random gives speaker-dependent folds, labelled as such)")
