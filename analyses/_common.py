@@ -86,7 +86,8 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
     import numpy as np
 
     cfg = shipped_config(corpus)
-    model_kw = {k: v for k, v in cfg["model"].items() if k != "labels"}
+    # one pooler per fold even when the shipped checkpoint is an ensemble: its heads are what is analysed
+    model_kw = {k: v for k, v in cfg["model"].items() if k not in ("labels", "members")}
     if pooler is not None:
         from explain_ser.sweep import pooler_spec
 

@@ -173,6 +173,11 @@ class EnsembleModel(nn.Module):
     def head_names(self) -> list[str]:
         return [f"m{k}.{h}" for k, m in enumerate(self.members) for h in m.head_names]
 
+    @property
+    def pooler_name(self) -> str:
+        """The members' pooler (an ensemble is one recipe), so callers need not ask which kind of model they hold."""
+        return self.members[0].pooler_name
+
     def config(self) -> dict:
         """The members' common configuration plus ``members`` = K (rebuilt by :func:`load_checkpoint`)."""
         return {**self.members[0].config(), "members": len(self.members)}

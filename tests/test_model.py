@@ -140,6 +140,7 @@ def test_ensemble_averages_member_probabilities_and_exports_their_heads():
     assert torch.allclose(p, torch.stack([torch.softmax(m(x, mask), -1) for m in members]).mean(0), atol=1e-6)
     logits, w = ens.forward_with_weights(x, mask)
     assert list(w) == ens.head_names == [f"m{k}.h{h}" for k in range(3) for h in range(2)]
+    assert ens.pooler_name == "qkv"
     assert torch.equal(w["m1.h0"], members[1].forward_with_weights(x, mask)[1]["h0"])
     assert float(w["m2.h1"][1, 4:].detach().abs().sum()) == 0.0
     with pytest.raises(AssertionError, match="share labels, taps"):

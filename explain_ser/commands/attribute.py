@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 
@@ -65,7 +66,9 @@ def print_summary(res) -> None:
     print(f"{res.clip.path or res.clip.clip_id}  ({s['duration_s']:.2f} s, {s['n_frames']} frames)")
     print(f"  predicted: {res.predicted}   " + "  ".join(f"{k} {v:.2f}" for k, v in probs[:4]))
     heads = ", ".join(f"{h} {100 * v:.0f}%" for h, v in s["frames_for_80pct"].items())
-    print(f"  frames holding 80% of the attention (uniform = 80%): {heads}")
+    # an ensemble has every member's heads: wrap rather than print one very long line
+    print(textwrap.fill(f"frames holding 80% of the attention (uniform = 80%): {heads}", width=110,
+                        initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
     for seg in s["top_segments"][:3]:
         what = " ".join(seg.get("words", []) + seg.get("vocalizations", [])) or "(pause: no word)"
         ph = " ".join(seg.get("phones", []))
