@@ -13,25 +13,16 @@ from explain_ser.errors import InputError
 from explain_ser.labels import map_labels, parse_label_map
 from explain_ser.splits import make_folds
 from explain_ser.train import FeatureSet, TrainConfig, cross_validate
-from test_train import KW, synthetic
+from test_train import KW, spy_on_fit, synthetic
 
 
 def test_extra_items_train_in_every_fold_and_are_never_tested(monkeypatch):
-    import explain_ser.train as train_mod
-
     arrays, y, df = synthetic(n_spk=4, per=6)
     extra_arrays, extra_y, _ = synthetic(n_spk=2, per=5, seed=1)
     n = len(y)
     data = FeatureSet(arrays + arrays + extra_arrays)  # originals, one perturbed copy each, then the extra corpus
     folds = make_folds(df, "speakers", k=2, n_val=1)
-    seen = []
-    real_fit = train_mod.fit
-
-    def spy(data_, y_, train_idx, val_idx=None, **kw):
-        seen.append((np.asarray(train_idx), np.asarray(val_idx), np.asarray(y_)))
-        return real_fit(data_, y_, train_idx, val_idx, **kw)
-
-    monkeypatch.setattr(train_mod, "fit", spy)
+    seen = spy_on_fit(monkeypatch)
     res = cross_validate(data, y, folds, labels=["0", "1", "2"], model_kwargs={**KW, "pooler": "mean"},
                          config=TrainConfig(epochs=1), extra_y=extra_y)
     extra = np.arange(2 * n, 2 * n + len(extra_y))

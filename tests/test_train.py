@@ -118,13 +118,10 @@ def test_unknown_pooler_and_taps_are_input_errors():
     assert parse_taps("1,3", 5) == [1, 3] and pooler_spec("qkv-tanh")[1]["tanh_bound"]
 
 
-def test_perturbed_copies_join_training_only(monkeypatch):
+def spy_on_fit(monkeypatch) -> list:
+    """Record ``(train_idx, val_idx, labels)`` of every call of ``train.fit``, which still runs."""
     import explain_ser.train as train_mod
 
-    arrays, y, df = synthetic(n_spk=4, per=6)
-    n = len(y)
-    data = FeatureSet(arrays + arrays)  # originals, then one "perturbed" copy of each
-    folds = make_folds(df, "speakers", k=2, n_val=1)
     seen = []
     real_fit = train_mod.fit
 
@@ -133,6 +130,15 @@ def test_perturbed_copies_join_training_only(monkeypatch):
         return real_fit(data_, y_, train_idx, val_idx, **kw)
 
     monkeypatch.setattr(train_mod, "fit", spy)
+    return seen
+
+
+def test_perturbed_copies_join_training_only(monkeypatch):
+    arrays, y, df = synthetic(n_spk=4, per=6)
+    n = len(y)
+    data = FeatureSet(arrays + arrays)  # originals, then one "perturbed" copy of each
+    folds = make_folds(df, "speakers", k=2, n_val=1)
+    seen = spy_on_fit(monkeypatch)
     res = cross_validate(data, y, folds, labels=["0", "1", "2"], model_kwargs={**KW, "pooler": "mean"},
                          config=TrainConfig(epochs=2))
     for f, (tr, val, y_all) in zip(folds, seen):
