@@ -44,11 +44,6 @@ def with_copies(idx, n_clips: int, copies: int) -> np.ndarray:
     return np.concatenate([idx + k * n_clips for k in range(copies)])
 
 
-def _copies(n_items: int, n: int) -> int:
-    assert n_items % n == 0, f"{n_items} feature items are not a whole number of copies of {n} labelled clips"
-    return n_items // n
-
-
 def _layout(data, y, extra_y=None) -> tuple[int, np.ndarray, np.ndarray]:
     """(copies, labels of every item of ``data``, positions of the extra training items).
 
@@ -62,7 +57,8 @@ def _layout(data, y, extra_y=None) -> tuple[int, np.ndarray, np.ndarray]:
     y = np.asarray(y, dtype=np.int64)
     extra_y = np.zeros(0, dtype=np.int64) if extra_y is None else np.asarray(extra_y, dtype=np.int64)
     own = len(data) - len(extra_y)
-    copies = _copies(own, len(y))
+    assert own % len(y) == 0, f"{own} feature items are not a whole number of copies of {len(y)} labelled clips"
+    copies = own // len(y)
     return copies, np.concatenate([np.tile(y, copies), extra_y]), np.arange(own, len(data))
 
 
@@ -454,7 +450,7 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     from .model import save_checkpoint
     from .splits import fold_table
 
-    extra_y = getattr(corpus, "extra_y", None)
+    extra_y = corpus.extra_y
     res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=model_kwargs,
                          config=config, progress=progress, extra_y=extra_y)
     summary, pooled = res.summary, res.pooled_metrics(corpus.y)
@@ -471,7 +467,7 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
                      "license": CORPUS_LICENSES.get(corpus_name.lower(), "see the corpus' own license"),
                      **({"extra": [{**x, "license": CORPUS_LICENSES.get(x["corpus"].lower(),
                                                                          "see the corpus' own license")}
-                                   for x in corpus.extra_info]} if getattr(corpus, "extra_info", None) else {})},
+                                   for x in corpus.extra_info]} if corpus.extra_info else {})},
         "folds": {"kind": folds[0].kind, "speaker_independent": folds[0].speaker_independent,
                   "folds": [{"name": f.name, "test": f.test_speakers, "val": f.val_speakers} for f in folds]},
         "seeds": {"train": config.seed, "folds": config.seed,
