@@ -17,7 +17,7 @@ from . import __version__
 from .errors import InputError
 
 # The order commands appear in --help; modules not listed follow alphabetically.
-ORDER = ["attribute", "info", "extract", "train", "evaluate", "sweep", "align", "faithfulness", "report", "explore"]
+ORDER = ["attribute", "info", "extract", "train", "evaluate", "cv_ensemble", "sweep", "align", "faithfulness", "report", "explore"]
 
 
 def build_parser() -> argparse.ArgumentParser:

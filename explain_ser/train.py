@@ -483,6 +483,8 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
         "command": command,
     }
     if final == "none":
+        if out_dir is not None:
+            _write_cv_predictions(Path(out_dir), df, folds, corpus.labels, corpus.y, res.probs)
         return info
     copies, y_all, extra = _layout(corpus.data, corpus.y, extra_y)
     all_idx = np.concatenate([with_copies(np.arange(len(corpus.y)), len(corpus.y), copies), extra])
@@ -492,10 +494,21 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     out = Path(out_dir)
     save_checkpoint(model, out, corpus.encoder, **info)
     fold_table(df, folds).to_csv(out / "folds.csv", index=False)
+    _write_cv_predictions(out, df, folds, corpus.labels, corpus.y, res.probs)
     write_model_card(out)
     if progress:
         print(f"final model: {epochs} epochs on all {len(all_idx)} clips ({hist['seconds']:.0f} s) -> {out}")
     return info
+
+
+def _write_cv_predictions(out: "Path", manifest, folds, labels, y, probs) -> None:
+    """``cv_predictions.csv``: every clip's out-of-fold probabilities (:mod:`explain_ser.oof`), so runs over the
+    same folds can be combined later (``explain-ser cv-ensemble``) without retraining."""
+    from .atomic import write_path
+    from .oof import FILENAME, predictions_frame
+
+    frame = predictions_frame(manifest, folds, labels, y, probs)
+    write_path(out / FILENAME, lambda tmp: frame.to_csv(tmp, index=False), suffix=".csv")
 
 
 def write_model_card(directory) -> None:

@@ -77,6 +77,8 @@ def test_cli_train_records_the_extra_corpus(tmp_path, capsys):
     assert x["corpus"] == "other" and x["n_clips"] == 4 and x["speakers"] == ["x", "y"]
     assert x["mapping"] == {"anger": "angry", "sadness": "sad"} and x["left_out"] == {"boredom": 2}
     assert t["n_clips"] == 12 and t["speakers"] == ["a", "b", "c", "d"]  # the corpus' own clips, as before
+    oof = pd.read_csv(out / "cv_predictions.csv")  # out-of-fold predictions of the corpus' own clips only
+    assert len(oof) == 12 and set(oof["speaker"]) == {"a", "b", "c", "d"}
     card = (out / "MODEL_CARD.md").read_text()
     assert "Additional training data" in card and "anger -> angry" in card and "boredom (2 clips)" in card
 

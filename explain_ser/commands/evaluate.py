@@ -20,6 +20,7 @@ def run(args) -> int:
     import numpy as np
     import pandas as pd
 
+    from ..atomic import write_path
     from ..corpora import load_manifest_or_dir
     from ..encoder import Encoder
     from ..errors import InputError
@@ -47,7 +48,7 @@ def run(args) -> int:
                             "predicted": pred, "confidence": probs.max(1).round(4)})
         for i, lab in enumerate(model.labels):
             out[f"p_{lab}"] = probs[:, i].round(4)
-        out.to_csv(args.predictions, index=False)
+        write_path(args.predictions, lambda tmp: out.to_csv(tmp, index=False), suffix=".csv")
     if args.json:
         print(json.dumps({"checkpoint": str(args.checkpoint), "manifest": str(args.manifest), **m}, indent=2))
         return 0

@@ -142,6 +142,7 @@ def run(args) -> int:
     if args.cv_only and args.out:
         from pathlib import Path
 
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "cv.json").write_text(json.dumps(info, indent=2, default=str))
+        from ..atomic import write_text
+
+        write_text(Path(args.out) / "cv.json", json.dumps(info, indent=2, default=str))
     return 0
