@@ -79,14 +79,17 @@ def average(frames: Sequence[pd.DataFrame], names: Sequence[str] | None = None) 
     names = list(names) if names is not None else [f"run {i + 1}" for i in range(len(frames))]
     if len(frames) < 1:
         raise InputError("cv-ensemble", "give at least one run")
-    ref = frames[0].sort_values("clip_id").reset_index(drop=True)
+    ref = frames[0].reset_index(drop=True)  # its row (and so fold) order is kept
     pcols = [c for c in ref.columns if c.startswith("p_")]
     total = ref[pcols].to_numpy(dtype=np.float64)
+    for name, df in zip(names, frames):
+        if df["clip_id"].duplicated().any():
+            raise InputError(name, "names some clips twice (clip_id must be unique)")
     for name, df in zip(names[1:], frames[1:]):
-        d = df.sort_values("clip_id").reset_index(drop=True)
-        if sorted(c for c in d.columns if c.startswith("p_")) != sorted(pcols):
+        if sorted(c for c in df.columns if c.startswith("p_")) != sorted(pcols):
             raise InputError(name, f"has other labels than {names[0]}")
-        if len(d) != len(ref) or not (d[_KEY].to_numpy() == ref[_KEY].to_numpy()).all():
+        d = df.set_index("clip_id").reindex(ref["clip_id"]).reset_index()  # rows matched by clip, not position
+        if len(df) != len(ref) or not (d[_KEY].astype(str).to_numpy() == ref[_KEY].astype(str).to_numpy()).all():
             raise InputError(name, f"was not cross-validated on the same clips and folds as {names[0]}")
         total += d[pcols].to_numpy(dtype=np.float64)
     out = ref[_KEY].copy()

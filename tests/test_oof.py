@@ -38,6 +38,7 @@ def test_average_is_the_clipwise_mean_whatever_the_row_order():
     assert not np.allclose(p(f0), p(f1))  # the seeds differ, so averaging means something
     mean = average([f0, f1.sample(frac=1, random_state=3)])  # shuffled rows: matched by clip, not position
     assert np.allclose(p(mean), (p(f0) + p(f1)) / 2)
+    assert mean["clip_id"].tolist() == f0["clip_id"].tolist()  # the first run's order (and fold order) is kept
     for fold, g in mean.groupby("fold"):
         truth = y[[int(c[1:]) for c in g["clip_id"]]]
         expect = classification_metrics(truth, g[["p_a", "p_b", "p_c"]].to_numpy().argmax(1), labels=range(3))
@@ -50,6 +51,8 @@ def test_runs_on_other_folds_or_labels_are_refused(tmp_path):
     other_folds = f1.assign(fold=f1["fold"].map({"fold1": "fold2", "fold2": "fold1"}).fillna("x"))
     with pytest.raises(InputError, match="same clips and folds"):
         average([f0, other_folds], names=["a", "b"])
+    with pytest.raises(InputError, match="b: names some clips twice"):
+        average([f0, pd.concat([f1, f1.iloc[:1]])], names=["a", "b"])
     with pytest.raises(InputError, match="other labels"):
         average([f0, f1.rename(columns={"p_c": "p_z"})], names=["a", "b"])
     with pytest.raises(InputError, match="no cv_predictions.csv"):
