@@ -71,6 +71,9 @@ def read_predictions(path) -> pd.DataFrame:
     missing = [c for c in _KEY if c not in df.columns]
     if missing or not any(c.startswith("p_") for c in df.columns):
         raise InputError(str(p), f"not an out-of-fold predictions file (missing {missing or 'p_<label> columns'})")
+    probs = df[[c for c in df.columns if c.startswith("p_")]].apply(pd.to_numeric, errors="coerce").to_numpy()
+    if not np.isfinite(probs).all():
+        raise InputError(str(p), "has missing or non-numeric probabilities (a truncated or edited file?)")
     return df
 
 

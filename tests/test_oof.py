@@ -57,6 +57,9 @@ def test_runs_on_other_folds_or_labels_are_refused(tmp_path):
         average([f0, f1.rename(columns={"p_c": "p_z"})], names=["a", "b"])
     with pytest.raises(InputError, match="no cv_predictions.csv"):
         read_predictions(tmp_path)
+    f0.iloc[:3].assign(p_a=["0.5", "", "x"]).to_csv(tmp_path / "cut.csv", index=False)
+    with pytest.raises(InputError, match="missing or non-numeric probabilities"):
+        read_predictions(tmp_path / "cut.csv")
     (tmp_path / "x.csv").write_text("clip_id,speaker\n1,2\n")
     with pytest.raises(InputError, match="not an out-of-fold predictions file"):
         read_predictions(tmp_path / "x.csv")
