@@ -43,6 +43,8 @@ __all__ = [
     "POOLERS",
     "build_pooler",
     "masked_softmax",
+    "masked_attention",
+    "NORMALIZERS",
 ]
 
 
@@ -79,6 +81,74 @@ def masked_softmax(scores: torch.Tensor, valid: torch.Tensor, log_keep: torch.Te
     return w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
 
 
+NORMALIZERS = ("softmax", "sparsemax", "entmax15")
+
+
+def masked_attention(scores: torch.Tensor, valid: torch.Tensor, log_keep: torch.Tensor | None = None,
+                     normalizer: str = "softmax") -> torch.Tensor:
+    """Attention weights over the last axis with ``normalizer`` (softmax, sparsemax or 1.5-entmax).
+
+    Softmax is :func:`masked_softmax`. Sparsemax (Martins & Astudillo 2016) and 1.5-entmax (Peters et al.
+    2019, the ``entmax`` package) give *exactly zero* weight to every frame whose score is far enough below
+    the best (more than 1 for sparsemax), so a map cannot hide a long tail of tiny weights. They are taken
+    over the valid frames only, so ``keep == 0`` is still exactly "as if the frame were not there"; a
+    fractional ``keep`` multiplies the weights, which are then renormalised.
+
+    >>> s = torch.tensor([[[3.0, 1.0, 0.0, 5.0]]])
+    >>> masked_attention(s, torch.tensor([[True, True, True, False]]), normalizer="sparsemax").tolist()
+    [[[1.0, 0.0, 0.0, 0.0]]]
+    >>> w = masked_attention(s, torch.ones(1, 4, dtype=torch.bool), normalizer="entmax15")
+    >>> [round(v, 3) for v in w[0, 0].tolist()]
+    [0.0, 0.0, 0.0, 1.0]
+    """
+    if normalizer == "softmax":
+        return masked_softmax(scores, valid, log_keep)
+    if normalizer not in NORMALIZERS:
+        raise ValueError(f"unknown attention normalizer {normalizer!r}; choose from {', '.join(NORMALIZERS)}")
+    from entmax import entmax15, sparsemax
+
+    shape = (valid.shape[0],) + (1,) * (scores.dim() - 2) + (valid.shape[1],)
+    v = valid.reshape(shape)
+    # Shift by the best valid score, then park invalid frames far below it: both maps are shift-invariant
+    # and zero everything more than ~2 below the top, and a finite value keeps sorting/cumsum NaN-free.
+    top = scores.masked_fill(~v, float("-inf")).amax(-1, keepdim=True)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top)).detach()
+    z = (scores - top).masked_fill(~v, -1e4)
+    w = (sparsemax if normalizer == "sparsemax" else entmax15)(z, dim=-1) * v
+    if log_keep is not None:
+        w = w * log_keep.exp().reshape(shape)
+    return w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
+
+
+class _Sharpness:
+    """Options shared by the attentive poolers: a learnable score temperature and the normaliser.
+
+    ``temperature=True`` multiplies each head's scores by ``exp(s_h)`` with ``s_h`` learned (starting at 0,
+    i.e. unchanged scores): the model can sharpen its attention without growing every score weight, which
+    weight decay pulls back. ``normalizer`` is softmax (default), sparsemax or entmax15. Both options are
+    recorded in ``hparams`` only when switched on, so configurations written before they existed rebuild
+    exactly the pooler they describe.
+    """
+
+    def _init_sharpness(self, n_rows: int, temperature: bool, normalizer: str):
+        if normalizer not in NORMALIZERS:
+            raise ValueError(f"unknown attention normalizer {normalizer!r}; choose from {', '.join(NORMALIZERS)}")
+        self.normalizer = normalizer
+        self.log_temperature = nn.Parameter(torch.zeros(n_rows)) if temperature else None
+        extra = {}
+        if temperature:
+            extra["temperature"] = True
+        if normalizer != "softmax":
+            extra["normalizer"] = normalizer
+        return extra
+
+    def _weights(self, scores, valid, log_keep):
+        """Scores [B, rows, T] -> weights, after the learned temperature."""
+        if self.log_temperature is not None:
+            scores = scores * self.log_temperature.exp()[:, None]
+        return masked_attention(scores, valid, log_keep, self.normalizer)
+
+
 class Pooler(nn.Module):
     """Base class: subclasses set ``out_dim``, ``head_names`` and ``hparams`` and implement ``forward``."""
 
@@ -112,12 +182,13 @@ class MeanPool(Pooler):
         return torch.einsum("bht,btd->bd", w, x), w
 
 
-class MHAAP(Pooler):
+class MHAAP(Pooler, _Sharpness):
     """Multi-head Attentive Average Pooling (arXiv 2602.06000; India et al. 2019).
 
     The feature dimension is split into ``n_heads`` sub-vectors of D/H; head h scores frame t with its own
     vector, ``s[h, t] = u_h . x[t, h] / sqrt(D/H) + b_h``, softmax over real frames, and takes the weighted
-    average of its sub-vectors. The heads are concatenated, so ``out_dim = D``.
+    average of its sub-vectors. The heads are concatenated, so ``out_dim = D``. ``temperature`` and
+    ``normalizer`` as in :func:`masked_attention` / ``_Sharpness``.
 
     >>> pool = MHAAP(dim=8, n_heads=4).eval()
     >>> pooled, w = pool(torch.randn(3, 5, 8), torch.tensor([[1] * 5, [1] * 3 + [0] * 2, [1] + [0] * 4]).bool())
@@ -125,7 +196,8 @@ class MHAAP(Pooler):
     ((3, 8), (3, 4, 5), True)
     """
 
-    def __init__(self, dim: int, n_heads: int = 4, **unused):
+    def __init__(self, dim: int, n_heads: int = 4, temperature: bool = False, normalizer: str = "softmax",
+                 **unused):
         super().__init__()
         assert dim % n_heads == 0, f"dim {dim} is not divisible by n_heads {n_heads}"
         self.dim, self.h, self.dh = dim, n_heads, dim // n_heads
@@ -133,19 +205,19 @@ class MHAAP(Pooler):
         self.b = nn.Parameter(torch.zeros(n_heads))
         self.out_dim = dim
         self.head_names = [f"h{i}" for i in range(n_heads)]
-        self.hparams = {"n_heads": n_heads}
+        self.hparams = {"n_heads": n_heads, **self._init_sharpness(n_heads, temperature, normalizer)}
 
     def forward(self, x, mask=None, keep=None):
         B, T, D = x.shape
         valid, log_keep = _frame_mask(x, mask, keep)
         xh = x.reshape(B, T, self.h, self.dh)
         scores = torch.einsum("bthd,hd->bht", xh, self.u) / math.sqrt(self.dh) + self.b[:, None]
-        w = masked_softmax(scores, valid, log_keep)  # [B, H, T]
+        w = self._weights(scores, valid, log_keep)  # [B, H, T]
         pooled = torch.einsum("bht,bthd->bhd", w, xh).reshape(B, D)
         return pooled, w
 
 
-class QKVPool(Pooler):
+class QKVPool(Pooler, _Sharpness):
     """Query-key-value attention pooling, single-head (``n_heads=1``) or multi-head.
 
     The query is a learned vector per head (``query="learned"``) or a projection of the masked mean frame
@@ -161,6 +233,13 @@ class QKVPool(Pooler):
     ``stats=True`` also returns each head's attention-weighted standard deviation of its values (attentive
     statistics pooling, as in ECAPA-TDNN), so ``out_dim = 2 D``; the weights are the same.
 
+    ``score="additive"`` replaces the dot product by additive (Bahdanau) scoring, ``s[h, t] = v_h .
+    tanh(W x_t + b)`` with a ``score_hidden``-unit layer shared by the heads: the score is then a bounded,
+    non-linear detector of a frame's content instead of a projection onto one direction, so it can single
+    out a kind of frame (a laugh) without also ranking every other frame along the same axis. Values are
+    unchanged. ``temperature`` and ``normalizer`` as in ``_Sharpness`` (learned score scale; softmax,
+    sparsemax or 1.5-entmax).
+
     >>> pool = QKVPool(dim=8, n_heads=2, query="mean", tanh_bound=True).eval()
     >>> pooled, w = pool(torch.randn(2, 7, 8) * 10, None)
     >>> tuple(pooled.shape), bool((w.max(-1).values / w.min(-1).values <= math.e ** 2 + 1e-4).all())
@@ -168,17 +247,24 @@ class QKVPool(Pooler):
     """
 
     def __init__(self, dim: int, n_heads: int = 1, query: str = "learned", tanh_bound: bool = False,
-                 stats: bool = False, **unused):
+                 stats: bool = False, score: str = "dot", score_hidden: int = 128, temperature: bool = False,
+                 normalizer: str = "softmax", **unused):
         super().__init__()
         assert dim % n_heads == 0, f"dim {dim} is not divisible by n_heads {n_heads}"
         assert query in ("learned", "mean"), f"query must be 'learned' or 'mean', not {query!r}"
+        assert score in ("dot", "additive"), f"score must be 'dot' or 'additive', not {score!r}"
         self.dim, self.h, self.dh = dim, n_heads, dim // n_heads
-        self.query_mode, self.tanh_bound = query, bool(tanh_bound)
-        if query == "learned":
+        self.query_mode, self.tanh_bound, self.score = query, bool(tanh_bound), score
+        if score == "additive":
+            # the additive score has no query: v_h plays its part
+            self.ws = nn.Linear(dim, int(score_hidden))
+            self.vs = nn.Parameter(torch.randn(n_heads, int(score_hidden)) / math.sqrt(score_hidden))
+        elif query == "learned":
             self.q = nn.Parameter(torch.randn(n_heads, self.dh) / math.sqrt(self.dh))
         else:
             self.wq = nn.Linear(dim, dim)
-        self.wk = nn.Linear(dim, dim)
+        if score == "dot":
+            self.wk = nn.Linear(dim, dim)
         self.wv = nn.Linear(dim, dim)
         self.stats = bool(stats)
         self.out_dim = 2 * dim if self.stats else dim
@@ -186,24 +272,30 @@ class QKVPool(Pooler):
         self.hparams = {"n_heads": n_heads, "query": query, "tanh_bound": self.tanh_bound}
         if self.stats:  # only recorded when on, so older checkpoints keep their exact config
             self.hparams["stats"] = True
+        if score == "additive":
+            self.hparams.update(score="additive", score_hidden=int(score_hidden))
+        self.hparams.update(self._init_sharpness(n_heads, temperature, normalizer))
 
     def forward(self, x, mask=None, keep=None):
         # Computed without materialising keys and values per frame (same numbers, ~D/H times cheaper):
         # q . (W_k x + b_k) = (W_k^T q) . x + q . b_k, and sum_t w_t (W_v x_t + b_v) = W_v (sum_t w_t x_t) + b_v.
         B, T, D = x.shape
         valid, log_keep = _frame_mask(x, mask, keep)
-        if self.query_mode == "learned":
-            q = self.q.expand(B, -1, -1)
+        if self.score == "additive":
+            scores = torch.einsum("bte,he->bht", torch.tanh(self.ws(x)), self.vs)
         else:
-            mean = masked_softmax(torch.zeros_like(x[..., 0]).unsqueeze(1), valid)  # uniform over real frames
-            q = self.wq(torch.einsum("bht,btd->bd", mean, x)).reshape(B, self.h, self.dh)
-        wk = self.wk.weight.reshape(self.h, self.dh, D)
-        u = torch.einsum("bhe,hed->bhd", q, wk)  # per-head query mapped back to frame space
-        qb = torch.einsum("bhe,he->bh", q, self.wk.bias.reshape(self.h, self.dh))
-        scores = (torch.einsum("btd,bhd->bht", x, u) + qb[..., None]) / math.sqrt(self.dh)
+            if self.query_mode == "learned":
+                q = self.q.expand(B, -1, -1)
+            else:
+                mean = masked_softmax(torch.zeros_like(x[..., 0]).unsqueeze(1), valid)  # uniform over real frames
+                q = self.wq(torch.einsum("bht,btd->bd", mean, x)).reshape(B, self.h, self.dh)
+            wk = self.wk.weight.reshape(self.h, self.dh, D)
+            u = torch.einsum("bhe,hed->bhd", q, wk)  # per-head query mapped back to frame space
+            qb = torch.einsum("bhe,he->bh", q, self.wk.bias.reshape(self.h, self.dh))
+            scores = (torch.einsum("btd,bhd->bht", x, u) + qb[..., None]) / math.sqrt(self.dh)
         if self.tanh_bound:
             scores = torch.tanh(scores)
-        w = masked_softmax(scores, valid, log_keep)
+        w = self._weights(scores, valid, log_keep)
         xbar = torch.einsum("bht,btd->bhd", w, x)  # per-head weighted mean frame
         wv = self.wv.weight.reshape(self.h, self.dh, D)
         pooled = torch.einsum("bhd,hed->bhe", xbar, wv) + self.wv.bias.reshape(self.h, self.dh)
@@ -216,14 +308,15 @@ class QKVPool(Pooler):
         return torch.cat([pooled.reshape(B, D), std.reshape(B, D)], dim=1), w
 
 
-class MQMHAStatsPool(Pooler):
+class MQMHAStatsPool(Pooler, _Sharpness):
     """Multi-query multi-head attentive statistics pooling (Leygue et al.; WeSpeaker's MQMHA).
 
     The feature dimension is split into H heads of D/H. Each head scores its sub-vector with a small MLP
     (``hidden`` units, tanh; ``hidden=0`` for a linear score) that has one output per query, giving Q x H
     weight rows. Each row yields an attentive mean and standard deviation of its head's sub-vectors; all are
     concatenated, so ``out_dim = 2 * Q * D``. Weights come out flattened as [B, Q*H, T], row ``q * H + h``
-    named ``f"q{q}h{h}"`` (:meth:`split_weights` gives them back as [B, Q, H, T]).
+    named ``f"q{q}h{h}"`` (:meth:`split_weights` gives them back as [B, Q, H, T]). ``temperature`` (one per
+    row) and ``normalizer`` as in ``_Sharpness``.
 
     >>> pool = MQMHAStatsPool(dim=8, n_heads=2, n_queries=3).eval()
     >>> pooled, w = pool(torch.randn(2, 5, 8), torch.tensor([[1] * 5, [1, 1, 0, 0, 0]]).bool())
@@ -231,7 +324,8 @@ class MQMHAStatsPool(Pooler):
     ((2, 48), (2, 6, 5), ['q0h0', 'q0h1', 'q1h0'], (2, 3, 2, 5))
     """
 
-    def __init__(self, dim: int, n_heads: int = 4, n_queries: int = 2, hidden: int = 64, **unused):
+    def __init__(self, dim: int, n_heads: int = 4, n_queries: int = 2, hidden: int = 64, temperature: bool = False,
+                 normalizer: str = "softmax", **unused):
         super().__init__()
         assert dim % n_heads == 0, f"dim {dim} is not divisible by n_heads {n_heads}"
         self.dim, self.h, self.q, self.dh = dim, n_heads, n_queries, dim // n_heads
@@ -245,7 +339,8 @@ class MQMHAStatsPool(Pooler):
         self.b2 = nn.Parameter(torch.zeros(n_heads, n_queries))
         self.out_dim = 2 * n_queries * dim
         self.head_names = [f"q{q}h{h}" for q in range(n_queries) for h in range(n_heads)]
-        self.hparams = {"n_heads": n_heads, "n_queries": n_queries, "hidden": hidden}
+        self.hparams = {"n_heads": n_heads, "n_queries": n_queries, "hidden": hidden,
+                        **self._init_sharpness(n_queries * n_heads, temperature, normalizer)}
 
     def split_weights(self, w: torch.Tensor) -> torch.Tensor:
         """[B, Q*H, T] -> [B, Q, H, T]."""
@@ -257,7 +352,7 @@ class MQMHAStatsPool(Pooler):
         xh = x.reshape(B, T, self.h, self.dh)
         z = torch.tanh(torch.einsum("bthd,hde->bthe", xh, self.w1) + self.b1) if self.hidden else xh
         scores = torch.einsum("bthe,heq->bqht", z, self.w2) + self.b2.T[None, :, :, None]  # [B, Q, H, T]
-        w = masked_softmax(scores.reshape(B, self.q * self.h, T), valid, log_keep)
+        w = self._weights(scores.reshape(B, self.q * self.h, T), valid, log_keep)
         wq = w.reshape(B, self.q, self.h, T)
         mean = torch.einsum("bqht,bthd->bqhd", wq, xh)
         sq = torch.einsum("bqht,bthd->bqhd", wq, xh * xh)

@@ -19,6 +19,12 @@ CONFIGS = [
     ("mqmha", {"n_heads": 2, "n_queries": 3, "hidden": 0}),
     ("transformer", {"n_heads": 4}),
     ("transformer", {"n_heads": 2, "d_model": 8}),
+    ("qkv", {"n_heads": 1, "temperature": True}),
+    ("qkv", {"n_heads": 2, "score": "additive", "score_hidden": 8}),
+    ("qkv", {"n_heads": 1, "normalizer": "sparsemax", "temperature": True}),
+    ("qkv", {"n_heads": 2, "normalizer": "entmax15", "score": "additive", "score_hidden": 8}),
+    ("mhaap", {"n_heads": 2, "normalizer": "sparsemax"}),
+    ("mqmha", {"n_heads": 2, "n_queries": 2, "normalizer": "entmax15", "temperature": True}),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for n, kw in CONFIGS]
 
@@ -183,3 +189,60 @@ def test_qkv_stats_are_the_weighted_mean_and_std_of_each_heads_values():
 def test_build_pooler_rejects_unknown():
     with pytest.raises(ValueError, match="unknown pooler"):
         build_pooler("nope", 8)
+
+
+# ---- sharpening options: temperature, additive scores, sparse normalisers ---------------------------------
+
+def test_sparse_normalizers_zero_the_tail_and_softmax_does_not():
+    torch.manual_seed(0)
+    x = torch.randn(2, 40, D)
+    x[:, 10:13] += 6  # a few frames stand out along every direction
+    pool = QKVPool(D, n_heads=1, score="additive", score_hidden=8)
+    with torch.no_grad():
+        pool.vs.fill_(1.0)
+        pool.ws.weight.fill_(0.5)
+        pool.ws.bias.zero_()
+    for name in ("sparsemax", "entmax15"):
+        sparse = QKVPool(D, n_heads=1, score="additive", score_hidden=8, normalizer=name).eval()
+        sparse.load_state_dict(pool.state_dict())
+        _, w = sparse(x, None)
+        assert (w == 0).sum() > 0.5 * w.numel(), f"{name} should give most frames exactly 0"
+        assert torch.allclose(w.sum(-1), torch.ones(2, 1), atol=1e-5)
+    _, ws = pool.eval()(x, None)
+    assert (ws > 0).all()
+
+
+def test_temperature_starts_neutral_and_sharpens():
+    torch.manual_seed(0)
+    plain = QKVPool(D, n_heads=2).eval()
+    warm = QKVPool(D, n_heads=2, temperature=True).eval()
+    warm.load_state_dict({**plain.state_dict(), "log_temperature": torch.zeros(2)})
+    x, mask = batch()
+    assert torch.allclose(plain(x, mask)[1], warm(x, mask)[1], atol=1e-6)  # exp(0) = 1: identical at init
+    with torch.no_grad():
+        warm.log_temperature.fill_(2.0)
+    w0, w1 = plain(x, mask)[1][0], warm(x, mask)[1][0]
+    assert (w1.max(-1).values > w0.max(-1).values).all()
+
+
+def test_new_options_are_recorded_only_when_on():
+    """Configurations written before the options existed must rebuild exactly the same pooler."""
+    old = {"n_heads": 4, "query": "learned", "tanh_bound": False}
+    assert build_pooler("qkv", D, **old).hparams == old
+    assert build_pooler("mhaap", D, n_heads=4).hparams == {"n_heads": 4}
+    assert build_pooler("mqmha", D, n_heads=2).hparams == {"n_heads": 2, "n_queries": 2, "hidden": 64}
+    torch.manual_seed(3)
+    a = build_pooler("qkv", D, **old)
+    torch.manual_seed(3)
+    b = build_pooler("qkv", D, **old, normalizer="softmax", temperature=False, score="dot")
+    assert set(a.state_dict()) == set(b.state_dict())
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    hp = build_pooler("qkv", D, n_heads=1, score="additive", temperature=True, normalizer="entmax15").hparams
+    assert hp == {"n_heads": 1, "query": "learned", "tanh_bound": False, "score": "additive", "score_hidden": 128,
+                  "temperature": True, "normalizer": "entmax15"}
+    assert build_pooler("qkv", D, **hp).hparams == hp
+
+
+def test_unknown_normalizer_rejected():
+    with pytest.raises(ValueError, match="normalizer"):
+        build_pooler("qkv", D, normalizer="softermax")
