@@ -45,6 +45,7 @@ __all__ = [
     "masked_softmax",
     "masked_attention",
     "NORMALIZERS",
+    "attention_entropy",
 ]
 
 
@@ -118,6 +119,24 @@ def masked_attention(scores: torch.Tensor, valid: torch.Tensor, log_keep: torch.
     if log_keep is not None:
         w = w * log_keep.exp().reshape(shape)
     return w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
+
+
+def attention_entropy(weights: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean normalised entropy of attention rows [B, H, T]: ``H(w) / log(n)`` with n the clip's real frames.
+
+    0 when a row puts all its mass on one frame, 1 when it is uniform, whatever the clip's length, so one
+    penalty weight suits short and long clips (the training option ``attn_entropy``). Clips of one frame
+    count 0.
+
+    >>> w = torch.tensor([[[0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]]])
+    >>> round(float(attention_entropy(w)), 6)
+    0.5
+    """
+    B, H, T = weights.shape
+    n = torch.full((B,), T, dtype=weights.dtype, device=weights.device) if mask is None else mask.sum(-1).to(weights.dtype)
+    ent = -(weights * torch.log(weights.clamp_min(1e-12))).sum(-1)  # 0 * log 0 = 0
+    norm = torch.log(n.clamp_min(2.0))[:, None]
+    return (ent / norm).mean()
 
 
 class _Sharpness:

@@ -84,6 +84,9 @@ class TrainConfig:
     ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
     distill: int = 0  # train this many teachers (seeds seed+1, ...) and fit ONE model to their soft targets
     distill_temperature: float = 2.0  # softens teacher and student logits alike (loss scaled by T^2)
+    # -- issue 19 (attention that localises) --
+    attn_entropy: float = 0.0  # weight of the mean normalised attention entropy added to the loss (0 = off)
+    # -- end issue 19 --
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -242,6 +245,8 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose, sof
                 loss = _mixup_loss(model, x, mask, target, cfg, weight, rng)
             else:
                 loss = F.cross_entropy(model(x, mask), target, weight=weight, label_smoothing=cfg.label_smoothing)
+            if cfg.attn_entropy > 0:  # issue 19: pay for diffuse attention (a second pooling pass, only when on)
+                loss = loss + cfg.attn_entropy * _attention_entropy(model, x, mask)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -277,6 +282,14 @@ def _fit(data, y, train_idx, val_idx, *, labels, model_kwargs, cfg, verbose, sof
     hist["epochs_run"] = len(hist["train_loss"])
     hist["seconds"] = round(time.perf_counter() - t0, 2)
     return model.eval(), hist
+
+
+def _attention_entropy(model, x, mask) -> torch.Tensor:
+    """Issue 19: mean normalised attention entropy of every pooler row (every member of an ensemble)."""
+    from .poolers import attention_entropy
+
+    return torch.stack([attention_entropy(m.pool(x, mask)[1], mask)
+                        for m in getattr(model, "members", [model])]).mean()
 
 
 def _schedule(opt, cfg, steps: int):

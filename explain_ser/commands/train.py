@@ -35,6 +35,11 @@ def add_training_args(p):
                    help="with fixed epochs (--val-speakers 0): keep the average of the weights at the end of the "
                         "last N epochs (default 0 = the last weights)")
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights in the loss")
+    # -- issue 19 (attention that localises) --
+    p.add_argument("--attn-entropy", type=float, default=0.0, metavar="W",
+                   help="add W x the mean normalised attention entropy to the loss (0 = off; see explain-ser "
+                        "pointing-game)")
+    # -- end issue 19 --
     p.add_argument("--speed-perturb", default="", metavar="FACTORS",
                    help="add training copies of every clip played at these speeds, e.g. 0.9,1.1 "
                         "(pitch and tempo change together; test clips stay original; cached like other features)")
@@ -64,9 +69,33 @@ def add_parser(sub):
                    help="mean, mhaap, qkv, qkv-tanh, qkv-stats, mqmha or transformer (default mqmha)")
     p.add_argument("--heads", type=int, default=None, help="attention heads (pooler default otherwise)")
     p.add_argument("--queries", type=int, default=None, help="MQMHA queries per head")
+    add_attention_args(p)  # issue 19
     p.add_argument("--out", required=False, default=None, help="checkpoint directory to write")
     p.add_argument("--cv-only", action="store_true", help="only cross-validate; write nothing but the report")
     p.set_defaults(func=run)
+
+
+# -- issue 19 (attention that localises) --
+def add_attention_args(p):
+    """Pooler options that shape attention (mhaap, qkv, mqmha); unset ones keep the pooler's defaults."""
+    p.add_argument("--score", default=None, choices=["dot", "additive"],
+                   help="qkv frame scores: dot product with a query, or additive v.tanh(Wx)")
+    p.add_argument("--normalizer", default=None, choices=["softmax", "sparsemax", "entmax15"],
+                   help="attention normaliser; sparsemax and entmax15 give many frames exactly 0")
+    p.add_argument("--temperature", default=None, choices=["on", "off"], help="learnable score temperature")
+
+
+def attention_hparams(args, hp: dict) -> dict:
+    """``hp`` with the attention options the user set."""
+    hp = dict(hp)
+    if getattr(args, "score", None) is not None:
+        hp["score"] = args.score
+    if getattr(args, "normalizer", None) is not None:
+        hp["normalizer"] = args.normalizer
+    if getattr(args, "temperature", None) is not None:
+        hp["temperature"] = args.temperature == "on"
+    return hp
+# -- end issue 19 --
 
 
 def common_setup(args, taps_spec=None):
@@ -84,6 +113,8 @@ def common_setup(args, taps_spec=None):
         raise InputError(f"--distill {args.distill}", "must be 0 (off) or a number of teachers")
     if args.distill and args.ensemble > 1:
         raise InputError(f"--distill {args.distill}", "distils into one model; it cannot be combined with --ensemble")
+    if args.attn_entropy < 0:  # issue 19
+        raise InputError(f"--attn-entropy {args.attn_entropy}", "must be 0 (off) or a positive weight")
     if args.mixup < 0:
         raise InputError(f"--mixup {args.mixup}", "must be 0 (off) or a positive Beta parameter")
     if args.average_last < 0 or args.average_last > args.epochs:
@@ -106,7 +137,8 @@ def common_setup(args, taps_spec=None):
                          weight_decay=args.weight_decay, class_weights=args.class_weights,
                          label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
                          speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble, mixup=args.mixup,
-                         schedule=args.schedule, average_last=args.average_last, distill=args.distill)
+                         schedule=args.schedule, average_last=args.average_last, distill=args.distill,
+                         attn_entropy=args.attn_entropy)  # issue 19
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
@@ -126,6 +158,7 @@ def run(args) -> int:
         hp["n_heads"] = args.heads
     if args.queries is not None:
         hp["n_queries"] = args.queries
+    hp = attention_hparams(args, hp)  # issue 19
     corpus, folds, config, head = common_setup(args, taps_spec=args.taps)
     taps = parse_taps(args.taps, corpus.encoder["n_taps"])
     kw = {"dim": corpus.encoder["dim"], "taps": taps, "n_taps": corpus.encoder["n_taps"], "pooler": pooler,
