@@ -1,25 +1,30 @@
 # explain_ser set-up. `make demo` and `make test` are the README's first two commands.
 # torch is pinned to 2.13.0 and installed first: a CPU wheel of it is what we want, and an
-# unpinned torch can pull a multi-GB CUDA build. openai-whisper is installed with --no-deps
-# because on Linux x86_64 it requires triton (~1 GB, CUDA only); its real requirements are
-# in pyproject.toml.
+# unpinned torch can pull a multi-GB CUDA build. This is the lean install: openai-whisper (a real
+# dependency in pyproject.toml, so that plain `pip install explain_ser` works) is installed with
+# --no-deps because on Linux x86_64 it requires triton (~1 GB, CUDA only), and the rest of the
+# requirements come from pyproject.toml through tools/lean_requirements.py, then the package
+# itself with --no-deps.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEB_PACKAGES := espeak-ng sox libsox-fmt-all ffmpeg chromium chromium-driver
 DEMO_CLIP ?= examples/laugh_breath.wav
+EXTRAS := test ctranslate2 explorer kaldi augment
 
 .PHONY: setup sysdeps demo test bench figures examples clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile tools/lean_requirements.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps openai-whisper==20250625
-	$(BIN)/python -m pip install -q -e ".[test,ctranslate2,explorer,kaldi]"
+	$(BIN)/python tools/lean_requirements.py $(EXTRAS) > $(VENV)/lean-requirements.txt
+	$(BIN)/python -m pip install -q -r $(VENV)/lean-requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 # Debian packages the tests use (test speech, sounds, mp3 decoding, the browser test).

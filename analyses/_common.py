@@ -61,9 +61,9 @@ def table(out: Path, name: str):
 
 
 def shipped_config(corpus: str) -> dict:
-    from explain_ser.model import resolve_checkpoint
+    from explain_ser.checkpoint import read_config
 
-    return json.loads((resolve_checkpoint(CHECKPOINTS[corpus]) / "config.json").read_text())
+    return read_config(CHECKPOINTS[corpus])
 
 
 # The held-out analyses use one fixed recipe, whatever the shipped checkpoints use today, so that the
@@ -103,8 +103,8 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
         return out
     from explain_ser.api import Explainer
     from explain_ser.batch import run_corpus
+    from explain_ser.checkpoint import Checkpoint
     from explain_ser.encoder import Encoder
-    from explain_ser.model import save_checkpoint
     from explain_ser.report import write_report
     from explain_ser.sweep import default_folds, load_corpus
     from explain_ser.train import TrainConfig, cross_validate
@@ -123,11 +123,11 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
     import pandas as pd
 
     for fold, model in zip(folds, res.models):
-        d = out / "fold_models" / fold.name
         train_spk = sorted(set(data.manifest["speaker"].iloc[fold.train].astype(str)))
-        save_checkpoint(model, d, data.encoder, training={"speakers": train_spk, "config": train_cfg.to_dict()},
-                        folds={"kind": fold.kind, "test": fold.test_speakers, "val": fold.val_speakers})
-        ex = Explainer(d, encoder=encoder)
+        # the fold model is explained in memory, by the same per-clip path as a shipped checkpoint
+        ck = Checkpoint.from_model(model, data.encoder, name=f"{corpus}-{fold.name}",
+                                   training={"corpus": corpus, "speakers": train_spk, "config": train_cfg.to_dict()})
+        ex = Explainer(ck, encoder=encoder)
         test = data.manifest.iloc[fold.test].copy()
         test["fold"] = fold.name
         f, m, dl = run_corpus(test, ex, out, methods=("ig", "occlusion") if full else (), deletion=full,

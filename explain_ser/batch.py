@@ -9,87 +9,16 @@ are cached in the user cache keyed by audio hash, transcript, aligner and langua
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .api import Explainer, safe_stem, top_segments
+from .api import Explainer
 from .atomic import write_path
+from .attribution import safe_stem, top_segments
 from .audio import load_audio
-from .errors import InputError
-
-ANNOTATION_COLUMNS_VERSION = 1
-
-
-class AnnotationStore:
-    """Cache of the alignment + prosody columns of a FrameTable (model independent)."""
-
-    def __init__(self, root=None):
-        from .weights import cache_dir
-
-        self.root = Path(root) if root else cache_dir() / "annotations"
-
-    def key(self, audio_sha: str, transcript: str | None, aligner: str, language: str, prosody: bool) -> str:
-        raw = f"v{ANNOTATION_COLUMNS_VERSION}|{audio_sha}|{transcript or ''}|{aligner}|{language}|{prosody}"
-        return hashlib.sha256(raw.encode()).hexdigest()
-
-    def load(self, key: str) -> pd.DataFrame | None:
-        p = self.root / key[:2] / f"{key}.parquet"
-        try:
-            return pd.read_parquet(p)
-        except Exception:  # missing or unreadable entry: recompute
-            return None
-
-    def put(self, key: str, table: pd.DataFrame) -> None:
-        d = self.root / key[:2]
-        d.mkdir(parents=True, exist_ok=True)
-        write_path(d / f"{key}.parquet", lambda tmp: table.to_parquet(tmp, index=False))
-
-
-ANNOTATION_COLUMNS = ("word", "word_index", "phone", "phone_class", "stress", "vocalization", "vocalization_conf",
-                      "f0", "voiced", "intensity", "hnr", "jitter", "shimmer")
-
-
-def annotate(clip, transcript, aligner: str, language: str, prosody: bool, whisper_source: str,
-             store: AnnotationStore | None, alignment=None) -> tuple[pd.DataFrame, dict]:
-    """Alignment + prosody columns on the frame grid (cached). ``alignment``: one already made
-    (corpus-trained Kaldi); acoustic vocalization tags are then added here."""
-    from .frames import build_frame_table
-
-    key = store.key(clip.sha256, transcript, aligner, language, prosody) if store else None
-    if store:
-        hit = store.load(key)
-        if hit is not None and len(hit) == clip.n_frames:
-            return hit, {"cached": True}
-    info: dict = {}
-    if alignment is not None:
-        from .align.vocalizations import detect_vocalizations, merge_with_tokens
-
-        alignment.vocalizations = merge_with_tokens(alignment.vocalizations,
-                                                    detect_vocalizations(clip.samples, alignment.words))
-        info["aligner"] = alignment.backend
-    elif aligner != "none":
-        from .align import align_clip
-
-        try:
-            alignment = align_clip(clip, transcript, aligner=aligner, language=language, whisper_source=whisper_source)
-            info["aligner"] = alignment.backend
-        except InputError as err:
-            info["alignment_error"] = str(err)
-    pros = None
-    if prosody:
-        from .prosody import extract_prosody
-
-        pros = extract_prosody(clip.samples, voice_quality=False)
-    table = build_frame_table(clip.clip_id, clip.n_frames, alignment=alignment, prosody=pros)
-    cols = [c for c in ANNOTATION_COLUMNS if c in table.columns]
-    ann = table[cols].reset_index(drop=True)
-    if store:
-        store.put(key, ann)
-    return ann, info
+from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, annotate  # noqa: F401  (re-exported)
 
 
 def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=("ig", "occlusion"),
@@ -104,30 +33,24 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
     """
     from tqdm.auto import tqdm
 
-    from .explain.attention import attention_weights
-    from .explain.attributions import attribute_frames
-    from .explain.faithfulness import deletion_curves
-    from .frames import build_frame_table
-
     work = Path(work_dir) / "clips"
     work.mkdir(parents=True, exist_ok=True)
     annotations = annotations if annotations is not None else AnnotationStore()
     rows = manifest if limit is None else manifest.iloc[:limit]
-    if workers > 1 and len(rows) > workers:
+    if workers > 1 and len(rows) > workers and explainer.ckpt.directory is not None:
         from multiprocessing import get_context
 
         opts = dict(methods=methods, align=align, aligner=aligner, prosody=prosody, deletion=deletion,
                     ig_steps=ig_steps)
-        jobs = [(rows.iloc[i::workers], str(explainer.checkpoint), str(work_dir), str(annotations.root), opts)
+        jobs = [(rows.iloc[i::workers], str(explainer.ckpt.directory), str(work_dir), str(annotations.root), opts)
                 for i in range(workers)]
         with get_context("spawn").Pool(workers) as pool:
             done = pool.imap_unordered(_run_share, jobs)
             for _ in tqdm(done, total=workers, desc=f"report ({workers} workers)", unit="share", disable=not progress):
                 continue  # each share writes its clips; they are read back below
         progress = False  # what follows only reads the finished clips back
-    cfg = explainer.checkpoint_config
-    trained_on = set(map(str, (cfg.get("training") or {}).get("speakers", []) or []))
-    language_default = (cfg.get("training") or {}).get("language", "en") if isinstance(cfg.get("training"), dict) else "en"
+    ck = explainer.ckpt
+    trained_on = ck.trained_speakers
     frames_all, meta_all, del_all = [], [], []
     for _, row in tqdm(list(rows.iterrows()), desc="report", unit="clip", disable=not progress):
         stem = safe_stem(row["clip_id"])
@@ -140,37 +63,25 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=(
             continue
         clip = load_audio(row["path"])
         clip = type(clip)(samples=clip.samples, rate=clip.rate, path=clip.path, clip_id=str(row["clip_id"]), sha256=clip.sha256)
-        feats = explainer.features(clip)
-        probs, att = attention_weights(explainer.model, feats)
-        attrs, info = attribute_frames(explainer.model, feats, methods=methods, n_steps=ig_steps) if methods else ({}, {})
-        lang = str(row.get("language") or language_default or "en")
-        transcript = str(row.get("transcript") or "") or None
-        table = build_frame_table(clip.clip_id, clip.n_frames, attention=att, attributions=attrs)
-        if align or prosody:
-            from .api import _whisper_for
-
-            ann, ainfo = annotate(clip, transcript, aligner if align else "none", lang, prosody,
-                                  _whisper_for(lang, explainer.encoder.source), annotations)
-            table = pd.concat([table.drop(columns=[c for c in ann.columns if c in table.columns]).reset_index(drop=True), ann], axis=1)
-            info.update(ainfo)
-        pred = explainer.labels[int(np.argmax(probs))]
+        res = explainer.attribute(clip, methods=methods, align=align, aligner=aligner, prosody=prosody,
+                                  ig_steps=ig_steps, deletion=deletion, annotations=annotations,
+                                  manifest_row=row.to_dict())
+        table, probs = res.frames, res.probabilities
         meta = {"clip_id": clip.clip_id, "path": clip.path, "speaker": str(row.get("speaker", "")),
-                "gender": str(row.get("gender", "")), "emotion": str(row.get("emotion", "")), "predicted": pred,
-                "p_predicted": float(np.max(probs)), "n_frames": clip.n_frames,
-                "pooler": cfg.get("model", {}).get("pooler"), "layer": ",".join(map(str, cfg.get("model", {}).get("taps", []))),
+                "gender": str(row.get("gender", "")), "emotion": str(row.get("emotion", "")),
+                "predicted": res.predicted, "p_predicted": float(probs.max()), "n_frames": clip.n_frames,
+                "pooler": ck.pooler, "layer": ",".join(map(str, ck.taps)),
+                "language": res.info["language"]["language"],
                 "seen_in_training": (str(row.get("speaker", "")) in trained_on) if trained_on else None,
-                **{f"prob_{l}": float(p) for l, p in zip(explainer.labels, probs)}}
+                **{f"prob_{l}": float(p) for l, p in zip(res.labels, probs)}}
         if "fold" in row:
             meta["fold"] = row["fold"]
         seg = top_segments(table)
         meta["top_segment"] = f"{seg[0]['start']:.2f}-{seg[0]['end']:.2f}s" if seg else ""
         write_path(fpath, lambda tmp: table.to_parquet(tmp, index=False))
         if deletion:
-            ranks = {"attention": att["mean"], **{m: np.abs(v) for m, v in attrs.items()}}
-            d = deletion_curves(explainer.model, feats, ranks)
-            d.insert(0, "clip_id", clip.clip_id)
-            write_path(dpath, lambda tmp: d.to_parquet(tmp, index=False))
-            del_all.append(d)
+            write_path(dpath, lambda tmp: res.deletion.to_parquet(tmp, index=False))
+            del_all.append(res.deletion)
         write_path(mpath, lambda tmp: Path(tmp).write_text(json.dumps(meta, default=str)))
         frames_all.append(table)
         meta_all.append(meta)
@@ -195,13 +106,14 @@ def _annotate_one(job):
     path, clip_id, transcript, aligner, language, prosody, whisper_source, root, alignment = job
     clip = load_audio(path)
     clip = type(clip)(samples=clip.samples, rate=clip.rate, path=clip.path, clip_id=clip_id, sha256=clip.sha256)
-    _, info = annotate(clip, transcript, aligner, language, prosody, whisper_source, AnnotationStore(root),
-                       alignment=alignment)
+    _, _, _, info = annotate(clip, transcript, aligner, language, prosody, whisper_source, AnnotationStore(root),
+                             alignment=alignment)
     return clip_id, info
 
 
 def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bool = True, workers: int = 1,
-                      whisper_source: str = "tiny.en", progress: bool = True, root=None) -> pd.DataFrame:
+                      whisper_source: str = "tiny.en", progress: bool = True, root=None,
+                      language: str | None = None) -> pd.DataFrame:
     """Fill the annotation cache (alignment + prosody) for a corpus, ``workers`` processes in parallel.
 
     Annotations do not depend on the model, so this is the slow part of a first report done once.
@@ -213,6 +125,8 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
 
     from tqdm.auto import tqdm
 
+    from .language import decide_language
+
     store_root = str(AnnotationStore(root).root)
     made: dict = {}
     if aligner == "kaldi":
@@ -220,7 +134,7 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
 
         made = train_and_align(manifest, progress=progress)
     jobs = [(r["path"], str(r["clip_id"]), str(r.get("transcript") or "") or None, aligner,
-             str(r.get("language") or "en"), prosody, whisper_source, store_root, made.get(str(r["clip_id"])))
+             decide_language(None, r.get("language"), language).language, prosody, whisper_source, store_root, made.get(str(r["clip_id"])))
             for _, r in manifest.iterrows()]
     rows = []
     if workers <= 1:

@@ -16,6 +16,20 @@ import warnings
 from . import __version__
 from .errors import InputError
 
+# Optional parts: a missing one is reported in one line naming the command that installs it.
+INSTALL_HINTS = {
+    "whisper": "pip install openai-whisper (or: make setup, which skips its CUDA-only triton)",
+    "ctranslate2": "pip install 'explain_ser[ctranslate2]'",
+    "streamlit": "pip install 'explain_ser[explorer]'",
+    "kaldi_hmm_gmm": "pip install 'explain_ser[kaldi]'",
+    "kaldifst": "pip install 'explain_ser[kaldi]'",
+    "kaldi_native_fbank": "pip install 'explain_ser[kaldi]'",
+    "dask_jobqueue": "pip install 'explain_ser[cluster]'",
+    "audiomentations": "pip install 'explain_ser[augment]'",
+    "montreal_forced_aligner": "pip install 'explain_ser[mfa]' (MFA also needs conda-forge's Kaldi)",
+}
+EXIT_MISSING = 3  # a required optional part is not installed
+
 # The order commands appear in --help; modules not listed follow alphabetically.
 ORDER = ["attribute", "info", "extract", "train", "evaluate", "cv_ensemble", "sweep", "align", "faithfulness", "report", "explore"]
 
@@ -45,6 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         print(f"explain-ser: error: {err}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as err:
+        top = (err.name or "").split(".")[0]
+        if top not in INSTALL_HINTS and top != "explain_ser":
+            hint = f"pip install {top}"
+        elif top == "explain_ser":
+            raise
+        else:
+            hint = INSTALL_HINTS[top]
+        print(f"explain-ser: error: {args.command} needs the Python package '{top}', which is not installed: {hint}",
+              file=sys.stderr)
+        return EXIT_MISSING
     except KeyboardInterrupt:
         print("explain-ser: interrupted", file=sys.stderr)
         return 130

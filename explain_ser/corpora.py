@@ -136,7 +136,7 @@ def manifest_from_dir(root: str | Path) -> pd.DataFrame:
     for detect, reader in _DETECTORS:
         if detect(root):
             return reader(root)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    files = _audio(root)
     if not files:
         raise InputError(root, "no audio files found")
     return normalise_manifest(pd.DataFrame({"path": [str(p) for p in files]}), name=str(root))
@@ -144,6 +144,24 @@ def manifest_from_dir(root: str | Path) -> pd.DataFrame:
 
 def _audio(root: Path, pattern: str = "*"):
     return sorted(p for p in root.rglob(pattern) if p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def audio_files(items) -> list[Path]:
+    """The audio files named by ``items``: files as given, directories searched recursively (sorted).
+
+    The one rule for "which files are audio" (:data:`AUDIO_SUFFIXES`); a directory without any is an error.
+    """
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = _audio(p)
+            if not found:
+                raise InputError(p, "directory holds no audio files")
+            paths += found
+        else:
+            paths.append(p)
+    return paths
 
 
 def _frame(rows: list[dict], root: Path) -> pd.DataFrame:

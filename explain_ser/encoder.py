@@ -43,9 +43,14 @@ class Encoder:
     (5, 150, 384)
     """
 
-    def __init__(self, source: str = "tiny.en", window: str = "trim", model=None):
+    def __init__(self, source: str = "tiny.en", window: str = "trim", model=None, input_rule=None):
         if window not in WINDOW_MODES:
             raise InputError(window, f"unknown window mode (choose {' or '.join(WINDOW_MODES)})")
+        from .inputs import AS_RECORDED
+
+        # how clips are prepared before this encoder (explain_ser.inputs); applied by the feature path
+        # (explain_ser.features.features_of), never inside encode(), which always takes samples as given
+        self.input_rule = input_rule or AS_RECORDED
         from .weights import load_whisper, resolve_source, source_hash
 
         self.source = str(source)
@@ -73,7 +78,8 @@ class Encoder:
         """
         import whisper
 
-        audio = torch.from_numpy(clip.samples)
+        # a copy: a Clip may wrap a read-only buffer, which torch.from_numpy warns about
+        audio = torch.tensor(clip.samples, dtype=torch.float32)
         pad = WINDOW_SAMPLES if self.window == "full" else TRIM_PAD_SAMPLES
         return whisper.log_mel_spectrogram(audio, n_mels=self.n_mels, padding=pad)
 
@@ -104,11 +110,14 @@ class Encoder:
         return mel[:, start : start + width * MEL_PER_FRAME]
 
     @torch.no_grad()
-    def encode(self, clip: Clip):
-        """All taps of one clip as a float32 numpy array ``[n_taps, n_frames, dim]``."""
-        return self.encode_batch([clip])[0]
+    def encode(self, clip: Clip, mel: torch.Tensor | None = None):
+        """All taps of one clip as a float32 numpy array ``[n_taps, n_frames, dim]``.
 
-    def encode_batch(self, clips: list[Clip]):
+        ``mel``: the clip's :meth:`mel`, when the caller already has it (it is not computed twice).
+        """
+        return self.encode_batch([clip], mels=None if mel is None else [mel])[0]
+
+    def encode_batch(self, clips: list[Clip], mels: list | None = None):
         """Encode clips; clips with the same frame count (or all, in full mode) share a
         forward pass. Padding is never added to a trimmed batch, so a clip's features do
         not depend on what it was batched with.
@@ -122,17 +131,17 @@ class Encoder:
 
         if self.window == "trim" and oversubscribed():
             with single_thread():
-                return self._encode_batch(clips)
-        return self._encode_batch(clips)
+                return self._encode_batch(clips, mels)
+        return self._encode_batch(clips, mels)
 
     @torch.no_grad()
-    def _encode_batch(self, clips: list[Clip]):
+    def _encode_batch(self, clips: list[Clip], mels: list | None = None):
         out: list = [None] * len(clips)
         jobs: dict[tuple, list] = {}  # (first, count or 'full') -> [(clip index, mel slice)]
         for i, clip in enumerate(clips):
             if clip.n_frames == 0:
                 raise InputError(clip.path or clip.clip_id, "clip too short for one encoder frame")
-            mel = self.mel(clip)
+            mel = self.mel(clip) if mels is None or mels[i] is None else mels[i]
             for first, count in window_spans(len(clip.samples)):
                 key = (count if self.window == "trim" else "full",)
                 jobs.setdefault(key, []).append((i, first, count, self.window_mel(mel, first, count)))

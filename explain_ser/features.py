@@ -77,11 +77,11 @@ class FeatureStore:
         write_stream(meta_path, lambda fh: fh.write(json.dumps(meta).encode()))
         write_stream(data_path, lambda fh: np.save(fh, arr))
 
-    def get(self, clip: Clip, encoder) -> np.ndarray:
-        """All taps of ``clip`` under ``encoder``: from the cache, or computed and stored."""
-        return self.get_many([clip], encoder)[0]
+    def get(self, clip: Clip, encoder, mel=None) -> np.ndarray:
+        """All taps of ``clip`` under ``encoder``: from the cache, or computed (from ``mel`` when given) and stored."""
+        return self.get_many([clip], encoder, mels=None if mel is None else [mel])[0]
 
-    def get_many(self, clips: Sequence[Clip], encoder) -> list[np.ndarray]:
+    def get_many(self, clips: Sequence[Clip], encoder, mels: Sequence | None = None) -> list[np.ndarray]:
         """Like :meth:`get` for many clips; the misses are encoded together."""
         keys = [self.key(c.sha256, encoder.weights_hash, encoder.window) for c in clips]
         out: list = [self.load(k) for k in keys]
@@ -89,10 +89,26 @@ class FeatureStore:
         self.hits += len(clips) - len(todo)
         self.misses += len(todo)
         if todo:
-            for i, feats in zip(todo, encoder.encode_batch([clips[i] for i in todo])):
+            todo_mels = None if mels is None else [mels[i] for i in todo]
+            for i, feats in zip(todo, encoder.encode_batch([clips[i] for i in todo], mels=todo_mels)):
                 self.put(keys[i], feats)
                 out[i] = self.load(keys[i])
         return out
+
+
+def features_of(clips: Sequence[Clip], encoder, store: FeatureStore | None = None) -> list[np.ndarray]:
+    """Features of the model's input for each clip: ``encoder.input_rule`` applied
+    (:func:`explain_ser.inputs.prepare`), then the cache (or the encoder when ``store`` is None).
+
+    Training, evaluation and perturbed copies all come through here, so they see what explaining sees.
+    """
+    from .inputs import prepare
+
+    rule = getattr(encoder, "input_rule", None)
+    ready = [c if rule is None or rule.is_identity else prepare(c, rule).clip for c in clips]
+    if store is None:
+        return encoder.encode_batch(ready)
+    return store.get_many(ready, encoder)
 
 
 def features_for_manifest(
@@ -106,7 +122,8 @@ def features_for_manifest(
     """Features of every clip of a manifest (DataFrame with a ``path`` column), in order.
 
     Returns arrays ``[n_selected_taps, n_frames, dim]`` (float16, memory-mapped when
-    ``layers`` is None). Clips are loaded and encoded ``batch`` at a time.
+    ``layers`` is None). Clips are loaded, prepared by ``encoder.input_rule`` (:func:`features_of`)
+    and encoded ``batch`` at a time.
     """
     from tqdm.auto import tqdm
 
@@ -117,7 +134,7 @@ def features_for_manifest(
     with tqdm(total=len(paths), desc=f"features {encoder.source}/{encoder.window}", unit="clip", disable=not progress) as bar:
         for b in range(0, len(paths), batch):
             clips = [load_audio(p) for p in paths[b : b + batch]]
-            for arr in store.get_many(clips, encoder):
+            for arr in features_of(clips, encoder, store):
                 out.append(arr if sel is None else np.asarray(arr[sel]))
             bar.update(len(clips))
     return out

@@ -22,23 +22,16 @@ from ``explain_ser/checkpoints/<name>/`` and refuses an encoder that does not ma
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
-from .errors import InputError
+from .checkpoint import (CHECKPOINT_DIR, FORMAT, available_checkpoints, check_encoder, resolve_checkpoint,
+                         save_checkpoint)
 from .poolers import build_pooler
 
 __all__ = ["SERModel", "EnsembleModel", "pad_batch", "predict_proba", "save_checkpoint", "load_checkpoint",
-           "available_checkpoints", "CHECKPOINT_DIR", "FORMAT"]
-
-CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
-FORMAT = "explain_ser.checkpoint/1"
+           "available_checkpoints", "check_encoder", "resolve_checkpoint", "CHECKPOINT_DIR", "FORMAT"]
 
 
 class SERModel(nn.Module):
@@ -248,106 +241,13 @@ def predict_proba(model: SERModel, arrays, batch_size: int = 32) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, len(model.labels)), np.float32)
 
 
-# ---- checkpoints -----------------------------------------------------------------------------------------
-
-def save_checkpoint(model: SERModel, directory, encoder: dict, **info) -> Path:
-    """Write ``model.safetensors`` + ``config.json`` into ``directory``; returns the directory.
-
-    ``encoder`` is {"source", "weights_hash", "dim", "n_taps", "window"}; ``info`` adds JSON-serialisable
-    sections (training data, folds, seeds, metrics ...).
-    """
-    from safetensors.torch import save_file
-
-    for key in ("source", "weights_hash", "dim", "window"):
-        assert key in encoder, f"encoder description lacks {key!r}"
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(d / "model.safetensors"), metadata={"format": FORMAT})
-    config = {"format": FORMAT, "explain_ser_version": __version__, "encoder": dict(encoder),
-              "model": model.config(), **info}
-    (d / "config.json").write_text(json.dumps(config, indent=2, default=_json_default) + "\n")
-    return d
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-
-
-def available_checkpoints() -> list[str]:
-    """Names of the checkpoints shipped with explain_ser."""
-    if not CHECKPOINT_DIR.is_dir():
-        return []
-    return sorted(p.name for p in CHECKPOINT_DIR.iterdir() if (p / "config.json").is_file())
-
-
-def resolve_checkpoint(name_or_path) -> Path:
-    """Directory of a checkpoint given its shipped name, its directory or its config.json/safetensors path."""
-    p = Path(os.path.expanduser(str(name_or_path)))
-    if p.is_file() and p.name in ("config.json", "model.safetensors"):
-        p = p.parent
-    if p.is_dir() and (p / "config.json").is_file():
-        return p
-    if (CHECKPOINT_DIR / str(name_or_path) / "config.json").is_file():
-        return CHECKPOINT_DIR / str(name_or_path)
-    names = ", ".join(available_checkpoints()) or "none"
-    raise InputError(name_or_path, f"no such checkpoint (a directory with config.json, or one of: {names})")
-
-
-def check_encoder(config: dict, encoder, where="checkpoint") -> None:
-    """Raise InputError if ``encoder`` (an Encoder or a dict like config['encoder']) does not fit."""
-    want = config["encoder"]
-    get = (lambda k: encoder.get(k)) if isinstance(encoder, dict) else (lambda k: getattr(encoder, k, None))
-    if get("dim") is not None and int(get("dim")) != int(want["dim"]):
-        raise InputError(where, f"trained on {want['source']} features of dim {want['dim']}, "
-                                f"but the encoder {get('source')} gives dim {get('dim')}")
-    if get("n_taps") is not None and want.get("n_taps") is not None and int(get("n_taps")) != int(want["n_taps"]):
-        raise InputError(where, f"trained on an encoder with {want['n_taps']} taps ({want['source']}), "
-                                f"this one has {get('n_taps')} ({get('source')})")
-    h = get("weights_hash")
-    if h not in (None, "in-memory") and want.get("weights_hash") and h != want["weights_hash"]:
-        raise InputError(where, f"trained on {want['source']} weights {want['weights_hash'][:12]}, "
-                                f"but the encoder {get('source')} has weights {h[:12]}")
-    if get("window") is not None and want.get("window") and get("window") != want["window"]:
-        raise InputError(where, f"trained on window mode {want['window']!r} features, the encoder uses "
-                                f"{get('window')!r} (not interchangeable)")
-
+# ---- checkpoints: read and written by explain_ser.checkpoint (the one place that parses config.json) ----
 
 def load_checkpoint(name_or_path, encoder=None) -> SERModel:
     """The model of a checkpoint (shipped name or directory), in eval mode, with ``.checkpoint`` = its config;
-    an :class:`EnsembleModel` when the config says ``members: K``.
-
-    With ``encoder`` (an :class:`explain_ser.encoder.Encoder`), refuses one whose dim, tap count, weights hash
-    or window mode differs from the checkpoint's, with a one-line :class:`InputError`.
+    an :class:`EnsembleModel` when the config says ``members: K``. Short for
+    ``Checkpoint.load(name_or_path, encoder).model`` (:mod:`explain_ser.checkpoint`).
     """
-    from safetensors.torch import load_file
+    from .checkpoint import Checkpoint
 
-    d = resolve_checkpoint(name_or_path)
-    try:
-        config = json.loads((d / "config.json").read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(d / "config.json", f"unreadable checkpoint config ({e})") from None
-    if config.get("format") != FORMAT:
-        raise InputError(d / "config.json", f"unknown checkpoint format {config.get('format')!r} (want {FORMAT})")
-    if encoder is not None:
-        check_encoder(config, encoder, where=f"checkpoint {name_or_path}")
-    kwargs = dict(config["model"])
-    n_members = int(kwargs.pop("members", 1) or 1)
-    model = SERModel(**kwargs) if n_members == 1 else EnsembleModel([SERModel(**kwargs) for _ in range(n_members)])
-    try:
-        state = load_file(str(d / "model.safetensors"))
-    except Exception as e:  # safetensors raises its own error types
-        raise InputError(d / "model.safetensors", f"unreadable weights ({e})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise InputError(d / "model.safetensors", f"weights do not match the config (missing {missing}, "
-                                                   f"unexpected {unexpected})")
-    model.checkpoint = config
-    model.checkpoint_dir = d
-    return model.eval()
+    return Checkpoint.load(name_or_path, encoder=encoder).model

@@ -38,6 +38,7 @@ def run(args) -> int:
     from ..audio import load_audio
     from ..corpora import load_manifest_or_dir
     from ..errors import InputError
+    from ..language import decide_language, plan_alignment
 
     manifest = pd.concat([load_manifest_or_dir(t) for t in args.target], ignore_index=True)
     if args.transcript is not None and len(manifest) != 1:
@@ -57,7 +58,7 @@ def run(args) -> int:
     for row in bar:
         row = row._asdict()
         transcript = args.transcript if args.transcript is not None else (row.get("transcript") or None)
-        language = args.language or row.get("language") or "en"
+        language = decide_language(args.language, row.get("language")).language
         try:
             clip = load_audio(row["path"])
             if args.aligner == "kaldi":
@@ -65,8 +66,13 @@ def run(args) -> int:
                     raise InputError(row["clip_id"], "Kaldi could not align this clip (no transcript, or no fit)")
                 alignment = trained[str(row["clip_id"])]
             else:
-                alignment = align_clip(clip, transcript, aligner=args.aligner, language=language,
-                                       whisper_source=args.whisper, vocalizations=not args.no_vocalizations)
+                plan = plan_alignment(language, args.whisper, transcript, args.aligner)
+                if plan.aligner is None:  # never English phones on another language
+                    raise InputError(row["path"], plan.reason)
+                alignment = align_clip(clip, transcript, aligner=plan.aligner, language=language,
+                                       whisper_source=plan.whisper_source, vocalizations=not args.no_vocalizations)
+                if plan.reason:
+                    alignment.notes.insert(0, plan.reason)
         except InputError as err:
             if len(manifest) == 1:
                 raise

@@ -15,6 +15,8 @@ def add_parser(sub):
     p.add_argument("--checkpoint", default="ravdess-tiny.en", help="shipped name or checkpoint directory (default: ravdess-tiny.en)")
     p.add_argument("--transcript", default=None, metavar="TEXT|FILE",
                    help="transcript text or a .txt file (default: CLIP.txt beside the audio if present, else Whisper transcribes)")
+    p.add_argument("--language", default=None,
+                   help="language of the speech (default: the checkpoint's training language); decides the aligner")
     p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper", "none"],
                    help="word/phone aligner (default: auto = PocketSphinx for English with a transcript)")
     p.add_argument("--methods", default="ig,occlusion", help="attribution methods, comma-separated: ig,saliency,occlusion (or 'none')")
@@ -28,23 +30,6 @@ def add_parser(sub):
     p.add_argument("--plot", action="store_true", help="write a PNG panel per clip")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no per-clip summary")
     p.set_defaults(func=run)
-
-
-def _clip_paths(items) -> list[Path]:
-    from ..corpora import AUDIO_SUFFIXES
-    from ..errors import InputError
-
-    paths: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
-            if not found:
-                raise InputError(p, "directory holds no audio files")
-            paths += found
-        else:
-            paths.append(p)
-    return paths
 
 
 def _transcript(arg):
@@ -69,8 +54,12 @@ def print_summary(res) -> None:
     # an ensemble has every member's heads: wrap rather than print one very long line
     print(textwrap.fill(f"frames holding 80% of the attention (uniform = 80%): {heads}", width=110,
                         initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
+    al = s.get("alignment") or {}
+    if al.get("backend") == "none":
+        print(f"  no words or phones: {al['notes'][0]}")
     for seg in s["top_segments"][:3]:
-        what = " ".join(seg.get("words", []) + seg.get("vocalizations", [])) or "(pause: no word)"
+        what = " ".join(seg.get("words", []) + seg.get("vocalizations", [])) or (
+            "(not aligned)" if al.get("backend") == "none" else "(pause: no word)")
         ph = " ".join(seg.get("phones", []))
         print(f"  top segment {seg['start']:.2f}-{seg['end']:.2f} s  mass {100 * seg['mass']:.1f}%  {what}"
               + (f"  [{ph}]" if ph else ""))
@@ -81,9 +70,10 @@ def run(args) -> int:
 
     from ..api import Explainer
     from ..audio import load_audio
+    from ..corpora import audio_files
     from ..errors import InputError
 
-    paths = _clip_paths(args.clips)
+    paths = audio_files(args.clips)
     transcript = _transcript(args.transcript)
     if transcript is not None and len(paths) > 1:
         raise InputError("--transcript", "one transcript given for several clips; put CLIP.txt beside each clip instead")
@@ -100,13 +90,11 @@ def run(args) -> int:
             raise InputError(args.target, f"not a class of this checkpoint ({', '.join(ex.labels)})")
         target = ex.labels.index(args.target)
     out = Path(args.out)
-    for path, clip in tqdm(list(zip(paths, clips)), desc="attribute", unit="clip", disable=args.quiet or len(paths) < 2):
-        text = transcript
-        if text is None and path.with_suffix(".txt").is_file():
-            text = path.with_suffix(".txt").read_text().strip() or None
-        res = ex.attribute(clip, transcript=text, methods=methods, target=target, align=args.aligner != "none",
-                           aligner="auto" if args.aligner == "none" else args.aligner, prosody=not args.no_prosody,
-                           deep=args.deep, ig_steps=args.steps, baseline=args.baseline)
+    for clip in tqdm(clips, desc="attribute", unit="clip", disable=args.quiet or len(paths) < 2):
+        # transcript None: the pipeline reads CLIP.txt beside the audio (explain_ser.pipeline.transcript_beside)
+        res = ex.attribute(clip, transcript=transcript, methods=methods, target=target, align=args.aligner != "none",
+                           aligner="auto" if args.aligner == "none" else args.aligner, language=args.language,
+                           prosody=not args.no_prosody, deep=args.deep, ig_steps=args.steps, baseline=args.baseline)
         written = res.save(out, fmt=args.format, plot=args.plot)
         if not args.quiet:
             print_summary(res)

@@ -21,21 +21,19 @@ def run(args) -> int:
     import pandas as pd
 
     from ..atomic import write_path
+    from ..checkpoint import Checkpoint
     from ..corpora import load_manifest_or_dir
-    from ..encoder import Encoder
     from ..errors import InputError
     from ..features import FeatureStore, features_for_manifest
     from ..metrics import classification_metrics
-    from ..model import load_checkpoint, predict_proba, resolve_checkpoint
+    from ..model import predict_proba
 
-    import json as _json
-
-    cfg = _json.loads((resolve_checkpoint(args.checkpoint) / "config.json").read_text())
+    ck = Checkpoint.load(args.checkpoint)
     df = load_manifest_or_dir(args.manifest).reset_index(drop=True)
     if "emotion" not in df.columns or df["emotion"].isna().any():
         raise InputError(args.manifest, "every clip needs an 'emotion' label to be evaluated")
-    encoder = Encoder(cfg["encoder"]["source"], window=cfg["encoder"]["window"])
-    model = load_checkpoint(args.checkpoint, encoder=encoder)
+    encoder = ck.encoder()  # carries the checkpoint's input rule into the feature path
+    model = ck.model
     unknown = sorted(set(df["emotion"].astype(str)) - set(model.labels))
     if unknown:
         raise InputError(args.manifest, f"emotions {unknown} are not among the checkpoint's labels {model.labels}")

@@ -54,7 +54,8 @@ def run(args) -> int:
         from ..batch import annotate_manifest
 
         annotate_manifest(manifest if args.limit is None else manifest.iloc[: args.limit], aligner="kaldi",
-                          prosody=not args.no_prosody, progress=not args.quiet)
+                          prosody=not args.no_prosody, progress=not args.quiet,
+                          whisper_source=ex.ckpt.encoder_source, language=ex.ckpt.language)
     frames, meta, deletion = run_corpus(manifest, ex, out, methods=methods, align=args.aligner != "none",
                                         aligner=args.aligner if args.aligner != "none" else "auto",
                                         prosody=not args.no_prosody, deletion=not args.no_deletion,

@@ -45,7 +45,8 @@ def _prob_fn(model, keep=None):
 
 def _baseline(model, x: torch.Tensor, baseline) -> torch.Tensor:
     if isinstance(baseline, (np.ndarray, torch.Tensor)):
-        b = torch.as_tensor(baseline, dtype=torch.float32)
+        # torch.tensor copies an ndarray: as_tensor would share (and warn about) a read-only one
+        b = baseline.float() if isinstance(baseline, torch.Tensor) else torch.tensor(baseline, dtype=torch.float32)
         return b.expand_as(x) if b.shape != x.shape else b
     if baseline == "zero":
         return torch.zeros_like(x)
@@ -151,14 +152,16 @@ def _attribute_frames(model, features: np.ndarray, methods=("ig", "occlusion"), 
     return out, info
 
 
-def attribute_mel(model, encoder, clip, target: int | None = None, n_steps: int = 32, layer: int | None = None):
+def attribute_mel(model, encoder, clip, target: int | None = None, n_steps: int = 32, layer: int | None = None,
+                  mel=None):
     """Deep attribution through the frozen encoder.
 
     Returns ``(map, info)``: with ``layer=None`` a log-mel IG map ``[n_mels, 2 T]``
     (time x frequency) and its per-frame score (sum over the two mel frames of each
     encoder frame); with ``layer=k`` LayerIntegratedGradients on the output of encoder
     block ``k`` (``[T, dim]``), baseline = the activations of the silence-level mel.
-    Only trimmed windows of up to 30 s are supported here.
+    Only trimmed windows of up to 30 s are supported here. ``mel``: the clip's ``encoder.mel(clip)``
+    when the caller already has it.
     """
     from captum.attr import IntegratedGradients, LayerIntegratedGradients
 
@@ -168,7 +171,7 @@ def attribute_mel(model, encoder, clip, target: int | None = None, n_steps: int 
     T = clip.n_frames
     if T > 1500:
         raise ValueError("deep attribution supports clips up to 30 s")
-    mel = encoder.window_mel(encoder.mel(clip), 0, T)[None].float()  # [1, n_mels, width]
+    mel = encoder.window_mel(encoder.mel(clip) if mel is None else mel, 0, T)[None].float()  # [1, n_mels, width]
     floor = float(mel.min())
     base = torch.full_like(mel, floor)
 
