@@ -35,7 +35,7 @@ sysdeps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PACKAGES) >/dev/null; \
 	fi
 
-demo: setup
+demo: setup sysdeps
 	$(BIN)/explain-ser attribute $(DEMO_CLIP) --out out/demo --plot
 
 test: setup sysdeps

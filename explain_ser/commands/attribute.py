@@ -78,9 +78,11 @@ def run(args) -> int:
     if transcript is not None and len(paths) > 1:
         raise InputError("--transcript", "one transcript given for several clips; put CLIP.txt beside each clip instead")
     methods = () if args.methods in ("none", "") else tuple(m.strip() for m in args.methods.split(","))
+    from ..explain.attributions import METHODS
+
     for m in methods:
-        if m not in ("ig", "saliency", "occlusion"):
-            raise InputError(m, "unknown attribution method (ig, saliency, occlusion)")
+        if m not in METHODS:
+            raise InputError(m, f"unknown attribution method ({', '.join(METHODS)})")
     # validate every clip before loading the model, so a bad file fails fast and nothing is written
     clips = [load_audio(p) for p in paths]
     ex = Explainer(args.checkpoint)
