@@ -1,0 +1,104 @@
+"""``explain-ser pointing-game``: build cue corpora, then check that explanations point at the cue."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+
+def add_parser(sub):
+    from .train import add_attention_args, add_training_args
+
+    p = sub.add_parser("pointing-game", help="plant cues in speech, train poolers to find them, and score whether "
+                                             "attention and attributions point at them")
+    ps = p.add_subparsers(dest="pointing_command", metavar="ACTION")
+    b = ps.add_parser("build", help="write a cue corpus (audio + manifest with cue_start/cue_end)")
+    b.add_argument("--kind", required=True, choices=["vocalization", "splice"],
+                   help="vocalization: synthetic laugh/breath/sigh/cough vs own background; "
+                        "splice: another emotion's speech spliced into neutral speech")
+    b.add_argument("--manifest", required=True, help="source speech: manifest CSV or corpus directory")
+    b.add_argument("--out", required=True, help="new directory to write")
+    b.add_argument("--n-clips", type=int, default=288, help="clips to write, spread evenly over speakers (default 288)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--vocalizations", default="laugh,breath,sigh,cough", help="kinds to plant (vocalization)")
+    b.add_argument("--labels", default="emotion", choices=["emotion", "binary"],
+                   help="splice: label = the spliced emotion, or spliced vs none")
+    b.add_argument("--base", default="neutral", help="splice: the emotion spliced into (default neutral)")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=run_build)
+
+    r = ps.add_parser("run", help="cross-validate a pooler on a cue corpus and score every explanation method")
+    add_training_args(r)
+    r.add_argument("--taps", default="2", help="encoder tap(s), as for train (default 2)")
+    r.add_argument("--pooler", default="mqmha", help="pooler, as for train (default mqmha)")
+    r.add_argument("--heads", type=int, default=None, help="attention heads (pooler default otherwise)")
+    r.add_argument("--queries", type=int, default=None, help="MQMHA queries per head")
+    add_attention_args(r)
+    r.add_argument("--label-column", default="emotion", help="column with the labels (default emotion)")
+    r.add_argument("--methods", default="ig,saliency,occlusion",
+                   help="attributions besides attention (comma list of ig, saliency, occlusion; '' for none)")
+    r.add_argument("--deep", action="store_true", help="also IG through the encoder onto the log-mel (slow)")
+    r.add_argument("--out", required=True, help="directory for pointing.csv/.json/.md/.png")
+    r.set_defaults(func=run_game)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_build(args) -> int:
+    from ..errors import InputError
+    from ..pointing import build_splice, build_vocalization
+
+    if args.n_clips < 2:
+        raise InputError(f"--n-clips {args.n_clips}", "must be at least 2")
+    if args.kind == "vocalization":
+        kinds = [k.strip() for k in args.vocalizations.split(",") if k.strip()]
+        df = build_vocalization(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, kinds=kinds,
+                                progress=not args.quiet)
+    else:
+        df = build_splice(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, base=args.base,
+                          labels=args.labels, progress=not args.quiet)
+    counts = ", ".join(f"{k} {v}" for k, v in df["emotion"].value_counts().sort_index().items())
+    print(f"wrote {len(df)} clips of {df['speaker'].nunique()} speakers ({counts}) -> {args.out}/manifest.csv")
+    return 0
+
+
+def run_game(args) -> int:
+    from pathlib import Path
+
+    from ..errors import InputError
+    from ..explain.attributions import METHODS
+    from ..pointing import format_table, read_cue_manifest, run_pointing_game
+    from ..sweep import parse_taps, pooler_spec
+    from .train import attention_hparams, common_setup
+
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    for m in methods:
+        if m not in METHODS:
+            raise InputError(f"--methods {args.methods}", f"unknown method {m!r} (choose from {', '.join(METHODS)})")
+    pooler, hp = pooler_spec(args.pooler)
+    if args.heads is not None:
+        hp["n_heads"] = args.heads
+    if args.queries is not None:
+        hp["n_queries"] = args.queries
+    hp = attention_hparams(args, hp)
+    cue = read_cue_manifest(args.manifest, args.label_column)
+    out = Path(args.out)
+    if args.label_column != "emotion":  # training reads 'emotion': give it a copy that has it
+        from ..atomic import write_path
+
+        used = out / "manifest.used.csv"
+        write_path(used, lambda p: cue.to_csv(p, index=False), suffix=".csv")
+        args.manifest = str(used)
+    corpus, folds, config, head = common_setup(args, taps_spec=args.taps)
+    if not folds[0].speaker_independent:
+        raise InputError("--folds random", "the pointing game scores held-out speakers only")
+    corpus.manifest = cue.reset_index(drop=True)  # same file, same order, with the checked cue columns
+    taps = parse_taps(args.taps, corpus.encoder["n_taps"])
+    kw = {"dim": corpus.encoder["dim"], "taps": taps, "n_taps": corpus.encoder["n_taps"], "pooler": pooler,
+          "pooler_hparams": hp, **head}
+    cmd = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["pointing-game"] else None
+    result = run_pointing_game(corpus, folds, kw, config, out, methods=methods, deep=args.deep, source=args.model,
+                               window=args.window, command=cmd, progress=not args.quiet)
+    print(format_table(result))
+    print(f"train {result['seconds']['train']} s, explain {result['seconds']['explain']} s -> "
+          f"{out}/pointing.csv, pointing.json, pointing.md, pointing.png")
+    return 0
