@@ -42,7 +42,7 @@ import pandas as pd
 from explain_ser import coverage, enrichment, plots, stats
 from explain_ser.atomic import temporary_beside
 
-DEFAULT_N_BOOT = 1000
+DEFAULT_N_BOOT = stats.DEFAULT_N_BOOT  # one bootstrap default for every statistic
 DEFAULT_N_PERM = 1000
 
 
