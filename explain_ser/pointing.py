@@ -142,17 +142,40 @@ def read_cue_manifest(path, label_column: str = "emotion") -> pd.DataFrame:
 
 # ---- audio helpers for the builders ----------------------------------------------------------------------------
 
-def _sox(*args: str) -> np.ndarray:
-    """Samples (float32, 16 kHz mono) that ``sox -n ... synth`` writes to stdout as raw float."""
+def _sox(*args: str, inp: np.ndarray | None = None) -> np.ndarray:
+    """Samples (float32, 16 kHz mono) from sox: ``synth`` from nothing (``inp=None``) or ``inp`` through effects.
+
+    ``-R`` makes sox repeatable; the noise the builders need comes from NumPy's seeded generator instead of
+    sox's own noise sources, so a seed fixes every sample.
+    """
     if shutil.which("sox") is None:
         raise InputError("sox", "not installed (apt-get install sox); the vocalization builder needs it")
-    out = subprocess.run(["sox", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "32", "-e", "floating-point",
-                          "-t", "raw", "-", *args], check=True, capture_output=True).stdout
+    raw = ["-r", str(SAMPLE_RATE), "-c", "1", "-b", "32", "-e", "floating-point", "-t", "raw"]
+    src = ["-n"] if inp is None else [*raw, "-"]
+    data = None if inp is None else np.ascontiguousarray(inp, dtype=np.float32).tobytes()
+    out = subprocess.run(["sox", "-R", *src, *raw, "-", *args], input=data, check=True, capture_output=True).stdout
     return np.frombuffer(out, dtype=np.float32).copy()
 
 
+def _noise(color: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Seeded white, pink (1/f power) or brown (1/f^2) noise of ``n`` samples, unit peak."""
+    white = rng.standard_normal(n)
+    if color != "white":
+        spec = np.fft.rfft(white)
+        f = np.maximum(np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE), 20.0)
+        spec = spec / (f ** (0.5 if color == "pink" else 1.0))
+        white = np.fft.irfft(spec, n)
+    return (white / max(np.abs(white).max(), 1e-12)).astype(np.float32)
+
+
+def _voiced(seconds: float, f0: str, noise: str, noise_gain: float, rng, *effects: str) -> np.ndarray:
+    """A breathy vowel: sox's sawtooth at ``f0`` ("200" or a glide "200-120") plus seeded noise, then effects."""
+    saw = _sox("synth", f"{seconds:.4f}", "sawtooth", f0, "vol", "0.5")
+    return _sox(*effects, inp=saw + noise_gain * _noise(noise, len(saw), rng))
+
+
 def synth_vocalization(kind: str, rng: np.random.Generator) -> np.ndarray:
-    """One seeded synthetic vocalization (≤ 1.5 s), unit peak.
+    """One seeded synthetic vocalization (≤ 1.5 s), unit peak; the same ``rng`` state gives the same samples.
 
     - laugh: 3-7 breathy "ha" pulses (sawtooth + pink noise, falling pitch) at 4-6 Hz, the rhythm of laughter;
     - breath: 0.3-0.7 s of band-passed brown noise with a slow rise and fall;
@@ -162,33 +185,33 @@ def synth_vocalization(kind: str, rng: np.random.Generator) -> np.ndarray:
     >>> x = synth_vocalization("laugh", np.random.default_rng(0))
     >>> 0.2 < len(x) / 16000 <= 1.5, float(np.abs(x).max())
     (True, 1.0)
+    >>> bool(np.array_equal(x, synth_vocalization("laugh", np.random.default_rng(0))))
+    True
     """
     if kind == "laugh":
         n, rate, f0 = int(rng.integers(3, 8)), float(rng.uniform(4.0, 6.0)), float(rng.uniform(180, 320))
         period = int(SAMPLE_RATE / rate)
-        pulse_s = 0.5 / rate
+        d = 0.5 / rate
         parts = []
         for i in range(n):
-            p = _sox("synth", f"{pulse_s:.4f}", "sawtooth", f"{f0 * (1 - 0.04 * i):.1f}", "synth", f"{pulse_s:.4f}",
-                     "pinknoise", "mix", "lowpass", "2500", "fade", "t", "0.01", f"{pulse_s:.4f}", f"{pulse_s / 2:.4f}")
+            p = _voiced(d, f"{f0 * (1 - 0.04 * i):.1f}", "pink", 0.4, rng, "lowpass", "2500",
+                        "fade", "t", "0.01", f"{d:.4f}", f"{d / 2:.4f}")
             parts.append(np.concatenate([p, np.zeros(max(0, period - len(p)), np.float32)]))
         x = np.concatenate(parts)[: int(1.5 * SAMPLE_RATE)]
     elif kind == "breath":
         d = float(rng.uniform(0.3, 0.7))
-        x = _sox("synth", f"{d:.3f}", "brownnoise", "highpass", "300", "lowpass", "3000",
-                 "fade", "q", f"{d * 0.4:.3f}", f"{d:.3f}", f"{d * 0.5:.3f}")
+        x = _sox("highpass", "300", "lowpass", "3000", "fade", "q", f"{d * 0.4:.3f}", f"{d:.3f}", f"{d * 0.5:.3f}",
+                 inp=_noise("brown", int(d * SAMPLE_RATE), rng))
     elif kind == "sigh":
         d, f0 = float(rng.uniform(0.5, 1.1)), float(rng.uniform(150, 260))
-        x = _sox("synth", f"{d:.3f}", "sawtooth", f"{f0:.0f}-{f0 * 0.6:.0f}", "synth", f"{d:.3f}", "pinknoise",
-                 "mix", "lowpass", "1800", "fade", "q", f"{d * 0.2:.3f}", f"{d:.3f}", f"{d * 0.5:.3f}")
-        x = x + 0.6 * _sox("synth", f"{d:.3f}", "brownnoise", "highpass", "400", "fade", "q", f"{d * 0.2:.3f}",
-                           f"{d:.3f}", f"{d * 0.6:.3f}")[: len(x)]
+        x = _voiced(d, f"{f0:.0f}-{f0 * 0.6:.0f}", "brown", 0.8, rng, "lowpass", "1800",
+                    "fade", "q", f"{d * 0.2:.3f}", f"{d:.3f}", f"{d * 0.5:.3f}")
     elif kind == "cough":
         parts = []
         for _ in range(int(rng.integers(1, 4))):
             d = float(rng.uniform(0.06, 0.15))
-            b = _sox("synth", f"{d:.3f}", "whitenoise", "highpass", "500", "lowpass", "5000",
-                     "fade", "t", "0.005", f"{d:.3f}", f"{d * 0.8:.3f}")
+            b = _sox("highpass", "500", "lowpass", "5000", "fade", "t", "0.005", f"{d:.3f}", f"{d * 0.8:.3f}",
+                     inp=_noise("white", int(d * SAMPLE_RATE), rng))
             parts += [b, np.zeros(int(rng.uniform(0.08, 0.2) * SAMPLE_RATE), np.float32)]
         x = np.concatenate(parts[:-1])
     else:
