@@ -55,7 +55,7 @@ def aligned(trained, corpus):
 
 
 def test_mfa_style_phone_names():
-    from explain_ser.align.kaldi_train import mfa_style
+    from explain_ser.align.kaldi_lexicon import mfa_style
 
     assert mfa_style(["ˈaɪ", "s", "ʃ", "r", "a", "ŋ", "k"], "de") == ["aj", "s", "ʃ", "ʁ", "a", "ŋ", "k"]
     assert mfa_style(["ˈɔø", "t", "ɜ", "ˌɑː", "g"], "de") == ["ɔʏ", "t", "ɐ", "aː", "ɡ"]
@@ -137,7 +137,7 @@ def test_train_and_align_on_a_manifest(corpus, tmp_path):
     import pandas as pd
     import soundfile as sf
 
-    from explain_ser.align.kaldi_train import train_and_align
+    from explain_ser.align.kaldi_corpus import train_and_align
 
     clips, texts, _ = corpus
     rows = []

@@ -50,7 +50,7 @@ def get_aligner(name: str, language: str = "en", whisper_source: str = "tiny.en"
         from explain_ser.align.mfa import MFAAligner
 
         aligner = MFAAligner(language=language)
-    elif name == "kaldi":  # untrained until .train(...); see kaldi_train.train_and_align
+    elif name == "kaldi":  # untrained until .train(...); see kaldi_corpus.train_and_align
         from explain_ser.align.kaldi_train import KaldiTrainAligner
 
         aligner = KaldiTrainAligner(language=language)

@@ -1,5 +1,8 @@
 """Train-and-align on the corpus itself: a monophone GMM-HMM, Kaldi-style, for any language.
 
+The trainer and aligner; its lexicon is :mod:`explain_ser.align.kaldi_lexicon`, its features
+:mod:`explain_ser.align.kaldi_features`, and :mod:`explain_ser.align.kaldi_corpus` runs it over a manifest.
+
 This is what ``mfa train`` does, in miniature, for languages PocketSphinx has no model
 for (EmoDB's German, ShEMO's Persian ...) and for users without MFA. Everything comes
 from PyPI (``pip install explain_ser[kaldi]``): Kaldi's GMM-HMM code (``kaldi-hmm-gmm``),
@@ -60,126 +63,14 @@ import numpy as np
 
 from explain_ser.align.base import (Alignment, AlignerUnavailable, Interval, place_vocal_tokens,
                                     require_words, tokenize_transcript)
+from explain_ser.align.kaldi_features import FRAME_SHIFT, _require_kaldi, features
+from explain_ser.align.kaldi_lexicon import _lang, phonemize, read_dictionary
 from explain_ser.errors import InputError
 
-INSTALL_HINT = "pip install 'explain_ser[kaldi]' (kaldi-hmm-gmm, kaldifst==1.7.17, kaldi-native-fbank)"
-FRAME_SHIFT = 0.01  # s; Kaldi's 10 ms hop
 SIL = "sil"
-DELTA_ORDER, DELTA_WINDOW = 2, 2  # Kaldi add-deltas defaults
 MODEL_VERSION = 1  # bump when features, topology or the file layout change (invalidates caches)
 
 # espeak-ng's IPA -> MFA's IPA conventions (MFA writes diphthongs as aj/aw/ɔj, ɡ as U+0261)
-MFA_STYLE = {"aɪ": "aj", "aʊ": "aw", "ɔɪ": "ɔj", "eɪ": "ej", "oʊ": "ow", "əʊ": "əw", "g": "ɡ"}
-MFA_STYLE_LANG = {
-    "de": {"ɾ": "ʁ", "r": "ʁ", "ɜ": "ɐ", "ɑː": "aː", "ɑ": "a", "y": "ʏ", "ɔø": "ɔʏ", "ɔy": "ɔʏ"},
-}
-# espeak-ng voices for language codes that differ from the voice name
-ESPEAK_VOICE = {"en": "en-us", "eng": "en-us", "english": "en-us", "german": "de", "deu": "de", "ger": "de",
-                "fa": "fa", "persian": "fa", "fas": "fa"}
-
-
-def _lang(language: str | None) -> str:
-    return (language or "en").lower().split("-")[0].split("_")[0]
-
-
-def _require_kaldi():
-    """Import Kaldi's modules (kaldi_hmm_gmm FIRST: importing kaldifst before it hangs)."""
-    try:
-        import kaldi_hmm_gmm as khg  # noqa: I001  (order matters)
-        import kaldifst
-        import kaldi_native_fbank as knf
-    except ImportError as exc:
-        raise AlignerUnavailable("kaldi", f"its Python packages are not installed ({exc.name}); {INSTALL_HINT}")
-    return khg, kaldifst, knf
-
-
-# ------------------------------------------------------------------ lexicon
-
-def mfa_style(phones: list[str], language: str) -> list[str]:
-    """espeak-ng phones without stress, renamed to MFA's IPA conventions.
-
-    >>> mfa_style(["ˈaɪ", "s", "ʃ", "ɾ", "a", "ŋ", "k"], "de")
-    ['aj', 's', 'ʃ', 'ʁ', 'a', 'ŋ', 'k']
-    """
-    table = {**MFA_STYLE, **MFA_STYLE_LANG.get(_lang(language), {})}
-    out = []
-    for p in phones:
-        p = p.replace("ˈ", "").replace("ˌ", "").strip()
-        if p:
-            out.append(table.get(p, p))
-    return out
-
-
-def phonemize(words: list[str], language: str) -> dict[str, list[str]]:
-    """Pronunciations of words from espeak-ng's letter-to-sound rules, in MFA-style IPA."""
-    from explain_ser.align.lexicon import espeak_available, espeak_ipa
-
-    words = list(dict.fromkeys(words))
-    if not words:
-        return {}
-    if not espeak_available():
-        raise AlignerUnavailable("kaldi", "needs espeak-ng for pronunciations (apt-get install espeak-ng) "
-                                          "or a dictionary (lexicon=...)")
-    voice = ESPEAK_VOICE.get(_lang(language), _lang(language))
-    ipa = espeak_ipa(words, voice)
-    return {w: mfa_style(s.replace(" ", "_").split("_"), language) for w, s in zip(words, ipa)}
-
-
-def read_dictionary(path) -> dict[str, list[str]]:
-    """A pronunciation dictionary file, one ``word phone phone ...`` per line (first one wins).
-
-    MFA dictionaries with probability columns (``word 0.99 0.1 1.0 1.0 p h o n e s``) are
-    accepted: leading numeric fields after the word are skipped.
-    """
-    out: dict[str, list[str]] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) < 2:
-            continue
-        phones = parts[1:]
-        while phones and _is_number(phones[0]):
-            phones = phones[1:]
-        if phones:
-            out.setdefault(parts[0].lower(), phones)
-    return out
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-# ------------------------------------------------------------------ features
-
-def features(samples: np.ndarray, rate: int = 16000) -> np.ndarray:
-    """MFCC + deltas + delta-deltas with per-utterance mean normalisation, ``[frames, 39]``.
-
-    Frame ``t`` covers ``[0.01 t, 0.01 (t + 1))`` s; there are ``round(len / 160)`` frames.
-    """
-    _, _, knf = _require_kaldi()
-    assert rate == 16000, "the Kaldi aligner works on 16 kHz audio (explain_ser.audio.load_audio resamples)"
-    x = np.asarray(samples, dtype=np.float32).ravel() * 32768.0  # Kaldi's int16 scale
-    # seeded dither of one int16 step (Kaldi's default amount, but reproducible)
-    x = x + np.random.default_rng(len(x)).standard_normal(len(x)).astype(np.float32)
-    opts = knf.MfccOptions()
-    opts.frame_opts.samp_freq = 16000
-    opts.frame_opts.dither = 0.0
-    opts.frame_opts.snip_edges = False
-    opts.use_energy = False
-    mfcc = knf.OnlineMfcc(opts)
-    mfcc.accept_waveform(16000, x.tolist())
-    mfcc.input_finished()
-    n = mfcc.num_frames_ready
-    if n == 0:
-        return np.zeros((0, 39), np.float32)
-    m = np.array([mfcc.get_frame(i) for i in range(n)], dtype=np.float32)
-    m -= m.mean(axis=0, keepdims=True)
-    return knf.compute_deltas(knf.DeltaOptions(order=DELTA_ORDER, window=DELTA_WINDOW), m).astype(np.float32)
-
-
 # ------------------------------------------------------------------ configuration
 
 @dataclass
@@ -512,8 +403,8 @@ class KaldiTrainAligner:
     def align(self, clip, transcript: str | None) -> Alignment:
         if not self.trained:
             raise AlignerUnavailable("kaldi", "has no model yet: it trains on a corpus first "
-                                              "(explain_ser.align.kaldi_train.train_and_align(manifest) or "
-                                              "python -m explain_ser.align.kaldi_train MANIFEST --out DIR)")
+                                              "(explain-ser align MANIFEST --aligner kaldi, or "
+                                              "explain_ser.align.kaldi_corpus.train_and_align(manifest))")
         utt = self._utterance(clip, transcript)
         return self._align_utt(utt, clip, transcript)
 
@@ -645,91 +536,3 @@ def _log(on: bool, msg: str) -> None:
     if on:
         print(msg, file=sys.stderr)
 
-
-# ------------------------------------------------------------------ a whole corpus
-
-def train_and_align(manifest_df, language: str | None = None, out_dir=None, progress: bool = True,
-                    lexicon=None, config: TrainConfig | None = None, cache: bool = True) -> dict[str, Alignment]:
-    """Train on a corpus manifest and align every clip of it: ``{clip_id: Alignment}``.
-
-    ``manifest_df`` has ``path``, ``clip_id`` and ``transcript`` columns (as
-    :func:`explain_ser.corpora.read_manifest` gives); ``language`` defaults to its
-    ``language`` column (which must then hold one language). The model is cached by
-    corpus hash (a second call only aligns). Clips without a transcript, and clips the
-    aligner cannot fit, are left out of the result; with ``out_dir`` the alignments are
-    also written as ``<clip_id>.TextGrid`` and the left-out clips listed in ``failed.txt``.
-    """
-    from explain_ser.audio import load_audio
-
-    df = manifest_df.reset_index(drop=True)
-    if language is None:
-        langs = sorted({str(v) for v in df.get("language", []) if isinstance(v, str) and v.strip()})
-        if len(langs) > 1:
-            raise InputError("language", f"the manifest mixes languages {langs}; align one language at a time")
-        language = langs[0] if langs else "en"
-    texts = [t if isinstance(t, str) else "" for t in df.get("transcript", [""] * len(df))]
-    rows = list(zip(df["clip_id"].astype(str), df["path"], texts))
-    it = rows
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(rows, desc="kaldi load", unit="clip", file=sys.stderr)
-    clips = [load_audio(p) for _, p, _ in it]
-    import dataclasses
-
-    clips = [c if c.clip_id == cid else dataclasses.replace(c, clip_id=cid) for c, (cid, _, _) in zip(clips, rows)]
-    aligner = KaldiTrainAligner(language=language, lexicon=lexicon, config=config)
-    aligner.train(clips, texts, cache=cache, progress=progress)
-    out: dict[str, Alignment] = {}
-    failed: list[tuple[str, str]] = []
-    it = zip(clips, rows)
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(list(it), desc="kaldi align", unit="clip", file=sys.stderr)
-    for clip, (cid, _, text) in it:
-        try:
-            out[cid] = aligner.align(clip, text)
-        except InputError as exc:
-            failed.append((cid, str(exc)))
-    if out_dir is not None:
-        d = Path(out_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        for cid, a in out.items():
-            a.to_textgrid(d / f"{cid}.TextGrid")
-        if failed:
-            (d / "failed.txt").write_text("".join(f"{c}\t{m}\n" for c, m in failed), encoding="utf-8")
-    if failed:
-        _log(progress, f"kaldi: {len(failed)} of {len(rows)} clips not aligned"
-                       + (f" (see {Path(out_dir) / 'failed.txt'})" if out_dir is not None else ""))
-    train_and_align.last_aligner = aligner  # for callers that want the model (model_dir, stats)
-    return out
-
-
-def main(argv=None) -> int:
-    """``python -m explain_ser.align.kaldi_train MANIFEST --out DIR [--language de]``."""
-    import argparse
-
-    from explain_ser.corpora import load_manifest_or_dir
-
-    ap = argparse.ArgumentParser(prog="python -m explain_ser.align.kaldi_train",
-                                 description="Train a monophone aligner on a corpus and write one TextGrid per clip.")
-    ap.add_argument("manifest", help="manifest CSV with a transcript column, or a corpus directory")
-    ap.add_argument("--out", required=True, help="output directory for TextGrids")
-    ap.add_argument("--language", default=None, help="language code (default: the manifest's language column)")
-    ap.add_argument("--dictionary", default=None, help="pronunciation dictionary (word phone phone ...)")
-    ap.add_argument("--no-cache", action="store_true", help="retrain even if a cached model exists")
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    df = load_manifest_or_dir(args.manifest)
-    t0 = time.perf_counter()
-    res = train_and_align(df, language=args.language, out_dir=args.out, progress=not args.quiet,
-                          lexicon=args.dictionary, cache=not args.no_cache)
-    a = train_and_align.last_aligner
-    print(f"aligned {len(res)} of {len(df)} clips in {time.perf_counter() - t0:.1f} s -> {args.out} "
-          f"(model: {a.model_dir or 'not saved'})")
-    return 0 if len(res) == len(df) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

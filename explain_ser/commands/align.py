@@ -50,7 +50,7 @@ def run(args) -> int:
     trained: dict = {}
     if args.aligner == "kaldi":
         # corpus-trained monophone model (cached by corpus hash): train on every clip first, then read off
-        from ..align.kaldi_train import train_and_align
+        from ..align.kaldi_corpus import train_and_align
 
         trained = train_and_align(manifest, language=args.language, progress=not args.quiet)
     bar = tqdm(manifest.itertuples(index=False), total=len(manifest), disable=args.quiet or len(manifest) < 2,
