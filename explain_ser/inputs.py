@@ -10,10 +10,12 @@ Two steps, both optional:
 1. **trim**: leading and trailing stretches with nothing in them are dropped, in whole 20 ms encoder
    frames, so the kept samples start on a frame boundary of the original clip and frame ``i`` of the
    model's input is frame ``first_frame + i`` of the clip (the FrameTable stays on the clip's grid).
-   A frame is "active" when its RMS level is within ``trim_floor_db`` dB of the clip's loudest frame
-   and above ``trim_abs_db`` dBFS. The rule is relative, so 2 s of digital silence or of −55 dBFS
-   noise around speech at normal level is dropped, while a breath or a laugh 30 dB below the loudest
-   syllable is kept. ``trim_margin`` seconds of context are kept on each side.
+   A stretch is "active" when its RMS level holds, for 60 ms (3 frames), within ``trim_floor_db`` dB
+   of the clip's loudest such stretch and above ``trim_abs_db`` dBFS. The rule is relative, so 2 s of
+   digital silence or of −55 dBFS noise around speech at a normal level (−20 dBFS) is dropped, while a
+   breath or a laugh 25 dB below the loudest syllable is kept; a lone click neither counts as speech
+   nor sets the reference. Only the ends are trimmed: pauses inside the clip stay. ``trim_margin``
+   seconds of context are kept on each side.
 2. **loudness**: the kept audio is scaled to ``loudness`` LUFS (ITU-R BS.1770 integrated loudness by
    pyloudnorm; its gating ignores silence, so pauses do not change the gain). Clips shorter than
    BS.1770's 400 ms block use the RMS level of their active frames instead. The gain is then lowered,
@@ -50,7 +52,7 @@ __all__ = ["InputRule", "Prepared", "prepare", "AS_RECORDED", "RECOMMENDED"]
 class InputRule:
     loudness: float | None = None  # target integrated loudness (LUFS); None: level as recorded
     trim: str = "none"  # "none" or "energy" (leading/trailing inactive frames dropped)
-    trim_floor_db: float = 40.0  # a frame this far below the loudest frame counts as nothing
+    trim_floor_db: float = 30.0  # a frame this far below the loudest stretch counts as nothing
     trim_abs_db: float = -70.0  # ... and so does any frame below this level (dBFS)
     trim_margin: float = 0.1  # seconds of context kept before the first and after the last active frame
 
@@ -81,6 +83,8 @@ class InputRule:
             bits.append(f"loudness normalised to {self.loudness:g} LUFS (BS.1770, peak kept below full scale)")
         return "; ".join(bits)
 
+
+MIN_RUN = 3  # frames: a stretch counts as active only if it holds its level for 60 ms (a click does not)
 
 AS_RECORDED = InputRule()
 RECOMMENDED = InputRule(loudness=-23.0, trim="energy")  # EBU R128's programme loudness
@@ -113,16 +117,25 @@ def frame_levels_db(samples: np.ndarray) -> np.ndarray:
         return 10 * np.log10(np.mean(x * x, axis=1))
 
 
+def _held_levels(levels: np.ndarray, run: int = MIN_RUN) -> np.ndarray:
+    """Level each run of ``run`` frames starting at frame i holds throughout (a moving minimum)."""
+    if len(levels) < run:
+        return np.full(1, levels.min() if len(levels) else -np.inf)
+    return np.min(np.stack([levels[k : len(levels) - run + 1 + k] for k in range(run)]), axis=0)
+
+
 def _active_span(levels: np.ndarray, rule: InputRule) -> tuple[int, int] | None:
-    finite = levels[np.isfinite(levels)]
+    held = _held_levels(levels)
+    finite = held[np.isfinite(held)]
     if not len(finite):
         return None
     threshold = max(float(finite.max()) - rule.trim_floor_db, rule.trim_abs_db)
-    active = np.flatnonzero(levels > threshold)
+    active = np.flatnonzero(held > threshold)
     if not len(active):
         return None
+    run = min(MIN_RUN, len(levels))
     margin = int(round(rule.trim_margin / (SAMPLES_PER_FRAME / 16000)))
-    return max(0, int(active[0]) - margin), min(len(levels), int(active[-1]) + 1 + margin)
+    return max(0, int(active[0]) - margin), min(len(levels), int(active[-1]) + run + margin)
 
 
 def _loudness_gain_db(samples: np.ndarray, rate: int, target: float, levels: np.ndarray, rule: InputRule) -> float:
