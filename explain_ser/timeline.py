@@ -1,0 +1,746 @@
+"""Emotion timelines of long recordings (calls, sessions, interviews), in flat memory and linear time.
+
+One recording goes through two passes over its blocks (:func:`explain_ser.vad.stream_blocks`), and is
+never held whole:
+
+1. segmentation (:func:`explain_ser.vad.segment_recording`): speech spans, cut at pauses and at most
+   30 s long (Whisper's window), on the recording's 20 ms grid; optionally cut again at the speaker
+   turns of a diarizer's RTTM or TextGrid (:func:`read_turns`, :func:`split_at_turns`);
+2. every utterance through the one per-clip path (:func:`explain_ser.pipeline.explain_clip`, the
+   checkpoint's input rule applied there): emotion probabilities, per-head attention, attributions,
+   prosody, and words/phones with ``align=True``. Its FrameTable is moved to recording time and
+   appended to the recording's, one Parquet row group per utterance, then dropped: one utterance's
+   encoder and attribution tensors at a time.
+
+Written per recording, each file to a temporary name and renamed when the recording is done (a killed
+run leaves the previous outputs or none, never half a file):
+
+==============================  ===================================================================
+``<rec>.segments.csv``          ``start, end, [speaker,] emotion, confidence, prob_<class>...``, then
+                                ``att_k80`` (share of the utterance's frames holding 80 % of the mean
+                                attention), ``top_start, top_end`` (its most attended stretch) and,
+                                with ``align``, ``text``
+``<rec>.frames.parquet``        the FrameTable of the whole recording (``.csv`` with ``fmt="csv"``):
+                                speech frames only (pauses have no rows), ``frame``/``start``/``end`` in
+                                recording time, ``segment`` = the row of ``segments.csv``
+``<rec>.TextGrid``              tiers ``utterances`` (the emotion), ``speakers`` with turns, and
+                                ``words``, ``phones``, ``vocalizations`` with ``align``
+``<rec>.summary.json``          duration, speech, emotion shares of the speech time, per speaker
+``<rec>.timeline.html``         one self-contained page (plotly inlined, no network): emotion bands,
+                                class probabilities, per-head attention, the segments
+``<rec>.timeline.png``          the same as a static figure (``plot=True``)
+``<rec>.speakers.csv``          per-speaker summaries (with turns)
+==============================  ===================================================================
+
+Speaker turns (:func:`read_turns`): an RTTM file (``SPEAKER <file> <chan> <start> <dur> ... <name> ...``)
+or a TextGrid, either with a tier named ``speaker``/``speakers``/``turns`` whose labels are the
+speakers, or with one interval tier per speaker (the tier name is the speaker).
+
+>>> import tempfile, os
+>>> d = tempfile.mkdtemp(); p = os.path.join(d, "call.rttm")
+>>> _ = open(p, "w").write("SPEAKER call 1 0.00 2.50 <NA> <NA> A <NA> <NA>\\n"
+...                        "SPEAKER call 1 2.50 3.00 <NA> <NA> B <NA> <NA>\\n")
+>>> turns = read_turns(p)
+>>> [(t.start, t.end, t.speaker) for t in turns]
+[(0.0, 2.5, 'A'), (2.5, 5.5, 'B')]
+>>> from explain_ser.vad import Span
+>>> [(s.start, s.end, s.speaker) for s in split_at_turns([Span(50, 200)], turns)]   # 1.0-4.0 s
+[(1.0, 2.5, 'A'), (2.5, 4.0, 'B')]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .atomic import temporary_beside, write_path, write_text
+from .errors import InputError
+from .timegrid import SAMPLE_RATE, SAMPLES_PER_FRAME
+from .vad import Segmentation, Span, segment_recording, stream_blocks
+
+__all__ = ["Turn", "read_turns", "read_rttm", "read_turn_textgrid", "split_at_turns", "TimelineOptions",
+           "explain_recording", "timeline", "speaker_summary", "timeline_figure", "timeline_html"]
+
+BIN_FRAMES = 5  # attention is summarised per 0.1 s for the figures (an hour: 36 000 bins)
+HTML_MAX_BINS = 3000  # the page's heatmap is coarsened to this many columns (an hour: 1.2 s each)
+HTML_MAX_ROWS = 400  # segments listed on the page; the CSV has them all
+
+
+# ---- speaker turns -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Turn:
+    start: float
+    end: float
+    speaker: str
+
+
+def read_rttm(path, recording: str | None = None) -> list[Turn]:
+    """``SPEAKER`` lines of an RTTM file as turns, sorted by start.
+
+    With several file ids in the file, ``recording`` (the recording's stem) picks its lines.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(p, "turns file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(p, f"unreadable turns file ({e.__class__.__name__})") from None
+    by_file: dict[str, list[Turn]] = {}
+    for i, line in enumerate(text.splitlines(), 1):
+        f = line.split()
+        if not f or f[0].startswith("#") or f[0] != "SPEAKER":
+            continue
+        if len(f) < 8:
+            raise InputError(p, f"line {i}: an RTTM SPEAKER line has 10 fields "
+                                f"(SPEAKER file chan start dur ortho stype name conf slat), this one {len(f)}")
+        try:
+            start, dur = float(f[3]), float(f[4])
+        except ValueError:
+            raise InputError(p, f"line {i}: start {f[3]!r} and duration {f[4]!r} must be numbers") from None
+        if not (math.isfinite(start) and math.isfinite(dur)) or start < 0 or dur < 0:
+            raise InputError(p, f"line {i}: start {f[3]} and duration {f[4]} must be finite and not negative")
+        if dur > 0:
+            by_file.setdefault(f[1], []).append(Turn(start, start + dur, f[7]))
+    if not by_file:
+        raise InputError(p, "no SPEAKER lines: not an RTTM file of speaker turns")
+    if len(by_file) == 1:
+        turns = next(iter(by_file.values()))
+    elif recording in by_file:
+        turns = by_file[recording]
+    else:
+        ids = ", ".join(sorted(by_file)[:5])
+        raise InputError(p, f"turns of several files ({ids}...), none named {recording!r}")
+    return sorted(turns, key=lambda t: (t.start, t.end, t.speaker))
+
+
+SPEAKER_TIERS = ("speaker", "speakers", "turns", "speaker turns", "diarization")
+
+
+def read_turn_textgrid(path) -> list[Turn]:
+    """Turns from a TextGrid: a tier named ``speaker``/``speakers``/``turns`` (labels are speakers), or
+    else one interval tier per speaker (any non-silent interval of tier ``X`` is a turn of ``X``)."""
+    from .align.textgrid import read_tiers
+
+    tiers, _ = read_tiers(path)  # one-line InputError on a malformed file
+    named = [n for n in tiers if n.strip().lower() in SPEAKER_TIERS]
+    if named:
+        turns = [Turn(iv.start, iv.end, iv.label) for iv in tiers[named[0]]]
+    else:
+        turns = [Turn(iv.start, iv.end, name) for name, ivs in tiers.items() for iv in ivs]
+    turns = [t for t in turns if t.end > t.start]
+    if not turns:
+        raise InputError(path, f"no speaker turns (tiers: {', '.join(tiers) or 'none'}; want a 'speaker' tier "
+                               "with speaker labels, or one tier per speaker)")
+    return sorted(turns, key=lambda t: (t.start, t.end, t.speaker))
+
+
+def read_turns(path, recording: str | None = None) -> list[Turn]:
+    """Speaker turns from an RTTM (``.rttm``) or a TextGrid (``.TextGrid``); a directory is searched for
+    ``<recording>.rttm`` or ``<recording>.TextGrid``."""
+    p = Path(path)
+    if p.is_dir():
+        for cand in (p / f"{recording}.rttm", p / f"{recording}.TextGrid"):
+            if cand.is_file():
+                return read_turns(cand, recording)
+        raise InputError(p, f"no {recording}.rttm or {recording}.TextGrid in the turns directory")
+    if not p.is_file():
+        raise InputError(p, "turns file not found")
+    if p.suffix.lower() == ".textgrid":
+        return read_turn_textgrid(p)
+    if p.suffix.lower() == ".rttm":
+        return read_rttm(p, recording)
+    raise InputError(p, "turns must be an RTTM (.rttm) or a TextGrid (.TextGrid)")
+
+
+def split_at_turns(spans: list[Span], turns: list[Turn], min_speech: float = 0.25) -> list[Span]:
+    """Cut utterance spans at speaker-turn boundaries and name each piece's speaker.
+
+    A piece's speaker is whoever speaks over at least half of it (two such speakers: ``A+B``, overlapped
+    speech), else whoever speaks most of it, else ``""`` (outside every turn). Cuts fall on the 20 ms
+    grid; adjacent pieces of one speaker stay together; pieces shorter than ``min_speech`` s are
+    dropped (too short to classify).
+    """
+    frame_s = SAMPLES_PER_FRAME / SAMPLE_RATE
+    bounds = np.array(sorted({round(t.start / frame_s) for t in turns} | {round(t.end / frame_s) for t in turns}),
+                      dtype=np.int64)
+    min_frames = max(1, int(round(min_speech / frame_s)))
+    out: list[Span] = []
+    for sp in spans:
+        inner = bounds[(bounds > sp.first_frame) & (bounds < sp.end_frame)]
+        edges = [sp.first_frame, *inner.tolist(), sp.end_frame]
+        pieces: list[list] = []
+        for a, b in zip(edges, edges[1:]):
+            who = _speaker_of(a * frame_s, b * frame_s, turns)
+            if pieces and pieces[-1][2] == who and pieces[-1][1] == a:
+                pieces[-1][1] = b
+            else:
+                pieces.append([a, b, who])
+        out += [Span(a, b, who) for a, b, who in pieces if b - a >= min_frames]
+    return out
+
+
+def _speaker_of(s: float, e: float, turns: list[Turn]) -> str:
+    share: dict[str, float] = {}
+    for t in turns:
+        if t.start >= e:
+            break  # turns are sorted by start
+        ov = min(e, t.end) - max(s, t.start)
+        if ov > 0:
+            share[t.speaker] = share.get(t.speaker, 0.0) + ov
+    if not share:
+        return ""
+    half = [k for k, v in share.items() if v >= 0.5 * (e - s) - 1e-9]
+    if len(half) > 1:
+        return "+".join(sorted(half))
+    return half[0] if half else max(sorted(share), key=share.get)
+
+
+# ---- options ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimelineOptions:
+    """What to compute per utterance and what to write (defaults: ``explain-ser timeline``'s)."""
+
+    methods: tuple = ("ig",)
+    align: bool = False  # words/phones per utterance (Whisper transcribes: slow)
+    aligner: str = "auto"
+    language: str | None = None
+    prosody: bool = True
+    ig_steps: int = 32
+    vad: str = "silero"
+    min_pause: float = 0.3
+    min_speech: float = 0.25
+    max_len: float = 30.0
+    fmt: str = "parquet"  # FrameTable format: parquet or csv
+    plot: bool = False  # the PNG; the HTML page is always written
+    html: bool = True
+
+    def clip_options(self):
+        from .pipeline import ClipOptions
+
+        return ClipOptions(methods=tuple(self.methods), align=self.align, aligner=self.aligner,
+                           language=self.language, prosody=self.prosody, ig_steps=self.ig_steps,
+                           display_mel=False)  # no per-utterance figure: the mel is not kept
+
+
+# ---- incremental writers -------------------------------------------------------------------------------------
+
+class _FrameWriter:
+    """The recording's FrameTable, appended one utterance at a time (Parquet: one row group each)."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path, self.fmt = path, fmt
+        self.columns: list[str] | None = None
+        self.schema = None
+        self.writer = None
+        self.rows = 0
+
+    def append(self, table: pd.DataFrame) -> None:
+        if self.columns is None:
+            self.columns = list(table.columns)
+        else:  # every utterance in the first one's columns and types (a column it lacked stays empty)
+            table = table.reindex(columns=self.columns)
+        if self.fmt == "csv":
+            table.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self.writer is None:
+                tab = pa.Table.from_pandas(table, preserve_index=False)
+                self.schema = tab.schema
+                self.writer = pq.ParquetWriter(str(self.path), self.schema)
+            else:
+                tab = pa.Table.from_pandas(table, schema=self.schema, preserve_index=False)
+            self.writer.write_table(tab)
+        self.rows += len(table)
+
+    def close(self, empty_columns) -> None:
+        if self.fmt == "csv":
+            if self.rows == 0:
+                pd.DataFrame(columns=list(empty_columns)).to_csv(self.path, index=False)
+            return
+        if self.writer is None:  # no speech: an empty table that still reads
+            pd.DataFrame(columns=list(empty_columns)).to_parquet(self.path, index=False)
+        else:
+            self.writer.close()
+            self.writer = None
+
+    def abort(self) -> None:
+        """Release the Parquet file after an error (the temporary file is then deleted)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class _CsvRows:
+    def __init__(self, path: Path, columns: list[str]):
+        self.fh = open(path, "w", encoding="utf-8", newline="")
+        self.columns = columns
+        pd.DataFrame(columns=columns).to_csv(self.fh, index=False)
+
+    def append(self, row: dict) -> None:
+        pd.DataFrame([row], columns=self.columns).to_csv(self.fh, header=False, index=False)
+        self.fh.flush()
+
+    def close(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+
+
+# ---- one recording ----------------------------------------------------------------------------------------
+
+def _utterances(seg: Segmentation, spans: list[Span]):
+    """(span, samples) for each span, from a second pass over the recording's blocks; holds at most one
+    utterance plus one block."""
+    buf = np.zeros(0, np.float32)
+    buf_start = 0  # recording sample of buf[0]
+    k = 0
+    for block in stream_blocks(seg.path):
+        buf = np.concatenate([buf, block]) if len(buf) else block
+        while k < len(spans) and buf_start + len(buf) >= spans[k].end_sample:
+            sp = spans[k]
+            yield sp, buf[sp.first_sample - buf_start : sp.end_sample - buf_start]
+            k += 1
+        keep_from = spans[k].first_sample if k < len(spans) else buf_start + len(buf)
+        if keep_from > buf_start:
+            buf = buf[keep_from - buf_start :]
+            buf_start = keep_from
+        if k == len(spans):
+            return
+    if k < len(spans):  # the file changed between the passes
+        raise InputError(seg.path, f"audio ended at {buf_start / SAMPLE_RATE:.2f} s, before the utterance at "
+                                   f"{spans[k].start:.2f} s found by the first pass (was the file changed?)")
+
+
+def _recording_frames(res, sp: Span, index: int, stem: str, word_offset: int) -> pd.DataFrame:
+    """An utterance's FrameTable on the recording's grid (frame, start, end, word_index shifted)."""
+    t = res.frames
+    t = t.drop(columns=["clip_id"]).copy()
+    g = t["frame"].to_numpy(np.int64) + sp.first_frame
+    t["frame"] = g
+    t["start"] = g * SAMPLES_PER_FRAME / SAMPLE_RATE
+    t["end"] = (g + 1) * SAMPLES_PER_FRAME / SAMPLE_RATE
+    if "word_index" in t:
+        wi = t["word_index"].to_numpy()
+        t["word_index"] = np.where(wi >= 0, wi + word_offset, -1)
+    if "model_input" not in t:
+        t["model_input"] = True
+    t.insert(0, "segment", np.int64(index))
+    t.insert(0, "clip_id", stem)
+    if sp.speaker is not None:
+        t.insert(2, "speaker", sp.speaker)
+    return t
+
+
+def _shifted(intervals, offset: float, lo: float, hi: float):
+    out = []
+    for iv in intervals or []:
+        s, e = max(lo, iv.start + offset), min(hi, iv.end + offset)
+        if e > s:
+            out.append((round(s, 6), round(e, 6), iv.label))
+    return out
+
+
+class _AttentionBins:
+    """Per-head attention relative to uniform (w x frames seen: 1 = uniform), averaged per 0.1 s."""
+
+    def __init__(self):
+        self.heads: list[str] | None = None
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (bin index, [heads, bins] values)
+
+    def add(self, res, sp: Span) -> None:
+        if self.heads is None:
+            self.heads = list(res.attention)
+        first, last = res.span or (0, res.clip.n_frames)
+        seen = max(1, last - first)
+        w = np.stack([np.asarray(res.attention[h], np.float64) for h in self.heads]) * seen
+        g = sp.first_frame + np.arange(w.shape[1])
+        b = g // BIN_FRAMES
+        ub, inv = np.unique(b, return_inverse=True)
+        sums = np.zeros((len(self.heads), len(ub)))
+        np.add.at(sums.T, inv, w.T)
+        counts = np.bincount(inv, minlength=len(ub))
+        self.parts.append((ub, sums, counts))
+
+    def grid(self, n_bins: int) -> np.ndarray:
+        """``[heads, n_bins]``, NaN where nobody speaks."""
+        h = len(self.heads or [])
+        s, c = np.zeros((h, n_bins)), np.zeros(n_bins)
+        for ub, sums, counts in self.parts:
+            ok = ub < n_bins
+            s[:, ub[ok]] += sums[:, ok]
+            c[ub[ok]] += counts[ok]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(c > 0, s / c, np.nan)
+
+
+def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptions = TimelineOptions(),
+                      turns: list[Turn] | None = None, segmentation: Segmentation | None = None,
+                      store=None, progress: bool = False, command: str | None = None) -> dict:
+    """Explain every utterance of one recording and write its timeline files (see the module docstring).
+
+    ``checkpoint``: a :class:`~explain_ser.checkpoint.Checkpoint`; ``encoder``: its encoder;
+    ``segmentation``: a pass already made (the CLI segments every recording before loading the model,
+    so a bad file fails before anything is written). Returns ``{"files": {...}, "summary": {...}}``.
+    """
+    from tqdm.auto import tqdm
+
+    from .attribution import safe_stem
+    from .audio import Clip
+    from .pipeline import explain_clip
+
+    p = Path(path)
+    seg = segmentation or segment_recording(p, vad=options.vad, min_pause=options.min_pause,
+                                            min_speech=options.min_speech, max_len=options.max_len)
+    spans = split_at_turns(seg.spans, turns, options.min_speech) if turns is not None else list(seg.spans)
+    stem = safe_stem(p.stem)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = list(checkpoint.labels)
+    copts = options.clip_options()
+    seg_cols = ["start", "end"] + (["speaker"] if turns is not None else []) + ["emotion", "confidence"] + [
+        f"prob_{c}" for c in labels] + ["att_k80", "top_start", "top_end"] + (["text"] if options.align else [])
+    ext = "csv" if options.fmt == "csv" else "parquet"
+    files = {"segments": out / f"{stem}.segments.csv", "frames": out / f"{stem}.frames.{ext}",
+             "textgrid": out / f"{stem}.TextGrid", "summary": out / f"{stem}.summary.json"}
+    if options.html:
+        files["html"] = out / f"{stem}.timeline.html"
+    if options.plot:
+        files["plot"] = out / f"{stem}.timeline.png"
+    if turns is not None:
+        files["speakers"] = out / f"{stem}.speakers.csv"
+    rows: list[dict] = []
+    tiers: dict[str, list] = {"words": [], "phones": [], "vocalizations": []}
+    bins = _AttentionBins()
+    t0 = time.perf_counter()
+    bar = tqdm(total=round(seg.duration, 1), unit="s", desc=f"{stem} (audio s)", disable=not progress,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+    # every file under a temporary name until the whole recording is done: the segment and frame tables
+    # grow as utterances come, the rest is written at the end; an error anywhere leaves no new file
+    with contextlib.ExitStack() as stack:
+        tmp_segments = stack.enter_context(temporary_beside(files["segments"], ".csv"))
+        tmp_frames = stack.enter_context(temporary_beside(files["frames"], f".{ext}"))
+        seg_writer = _CsvRows(tmp_segments, seg_cols)
+        stack.callback(seg_writer.close)
+        frames = _FrameWriter(tmp_frames, options.fmt)
+        stack.callback(frames.abort)
+        word_offset = 0
+        for i, (sp, samples) in enumerate(_utterances(seg, spans)):
+            clip = Clip(samples=np.ascontiguousarray(samples), rate=SAMPLE_RATE, path=None,
+                        clip_id=f"{stem}@{sp.start:.2f}")
+            res = explain_clip(clip, checkpoint, encoder, copts, store=store)
+            table = _recording_frames(res, sp, i, stem, word_offset)
+            if res.alignment is not None:
+                word_offset += len(res.alignment.words)
+                for name in tiers:
+                    tiers[name] += _shifted(getattr(res.alignment, name), sp.start, sp.start, sp.end)
+            frames.append(table)
+            bins.add(res, sp)
+            rows.append(_segment_row(res, sp, labels, options.align))
+            seg_writer.append(rows[-1])
+            del res, table, clip  # one utterance's tensors at a time
+            bar.update(round(sp.end, 1) - bar.n)
+        frames.close(["clip_id", "segment", "frame", "start", "end"])
+        seg_writer.close()
+        bar.update(bar.total - bar.n)
+        bar.close()
+        seconds = time.perf_counter() - t0
+        segments = pd.DataFrame(rows, columns=seg_cols)
+        summary = _summary(seg, segments, labels, checkpoint, options, turns is not None, files)
+        spk = None
+        if turns is not None:
+            spk = speaker_summary(segments, labels)
+            write_path(files["speakers"], lambda tmp: spk.to_csv(tmp, index=False), suffix=".csv")
+        _write_textgrid(files["textgrid"], seg.duration, segments, tiers if options.align else None)
+        heat = bins.grid(-(-seg.n_samples // (SAMPLES_PER_FRAME * BIN_FRAMES)))
+        heads = bins.heads or []
+        if options.plot:
+            from .plots import save_figure
+
+            fig = timeline_figure(segments, heat, heads, labels, seg.duration, title=p.name)
+            write_path(files["plot"], lambda tmp: save_figure(fig, tmp), suffix=".png")
+        if options.html:
+            page = timeline_html(segments, heat, heads, labels, seg.duration, summary, speakers=spk, title=p.name,
+                                 command=command)
+            write_text(files["html"], page)
+        write_text(files["summary"], json.dumps(summary, indent=2, default=_json_default) + "\n")
+    return {"files": files, "summary": summary, "seconds": seconds, "segments": segments}
+
+
+def _segment_row(res, sp: Span, labels, align: bool) -> dict:
+    probs = np.asarray(res.probabilities, np.float64)
+    k = int(np.argmax(probs))
+    row = {"start": sp.start, "end": sp.end}
+    if sp.speaker is not None:
+        row["speaker"] = sp.speaker
+    row.update({"emotion": labels[k], "confidence": round(float(probs[k]), 6)})
+    row.update({f"prob_{c}": round(float(v), 6) for c, v in zip(labels, probs)})
+    s = res.summary
+    row["att_k80"] = round(float(s["frames_for_80pct"].get("mean", np.nan)), 4)
+    top = (s.get("top_segments") or [None])[0]
+    row["top_start"] = round(sp.start + top["start"], 2) if top else np.nan
+    row["top_end"] = round(sp.start + top["end"], 2) if top else np.nan
+    if align:
+        row["text"] = (res.alignment.transcript if res.alignment is not None else "") or ""
+    return row
+
+
+def speaker_summary(segments: pd.DataFrame, labels) -> pd.DataFrame:
+    """Per speaker: segments, speech seconds, the emotion holding most of their speech time, each
+    emotion's share of it, and the mean class probabilities weighted by segment length.
+
+    >>> seg = pd.DataFrame({"start": [0, 2, 5], "end": [2, 3, 9], "speaker": ["A", "B", "A"],
+    ...                     "emotion": ["sad", "angry", "angry"], "prob_sad": [.8, .2, .3], "prob_angry": [.2, .8, .7]})
+    >>> speaker_summary(seg, ["sad", "angry"])[["speaker", "segments", "speech_s", "emotion", "share_angry"]].values.tolist()
+    [['A', 2, 6.0, 'angry', 0.6667], ['B', 1, 1.0, 'angry', 1.0]]
+    """
+    rows = []
+    for spk, g in segments.groupby("speaker", sort=True):
+        d = (g["end"] - g["start"]).to_numpy(np.float64)
+        total = float(d.sum())
+        row = {"speaker": spk, "segments": len(g), "speech_s": round(total, 2)}
+        share = {c: float(d[(g["emotion"] == c).to_numpy()].sum() / total) if total else 0.0 for c in labels}
+        row["emotion"] = max(labels, key=lambda c: share[c])
+        row.update({f"share_{c}": round(share[c], 4) for c in labels})
+        row.update({f"prob_{c}": round(float(np.average(g[f"prob_{c}"], weights=d)) if total else np.nan, 4)
+                    for c in labels if f"prob_{c}" in g})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _summary(seg: Segmentation, segments: pd.DataFrame, labels, checkpoint, options, has_turns, files) -> dict:
+    d = (segments["end"] - segments["start"]).to_numpy(np.float64) if len(segments) else np.zeros(0)
+    speech = float(d.sum())
+    shares = {c: round(float(d[(segments["emotion"] == c).to_numpy()].sum() / speech), 4) if speech else 0.0
+              for c in labels}
+    out = {
+        "recording": seg.path, "duration_s": round(seg.duration, 3), "speech_s": round(speech, 3),
+        "n_segments": int(len(segments)),
+        "emotion_share_of_speech": shares,
+        "mean_probabilities": {c: round(float(np.average(segments[f"prob_{c}"], weights=d)), 4) if speech else None
+                               for c in labels},
+        "checkpoint": checkpoint.name, "labels": labels,
+        "segmentation": {"vad": seg.vad, "min_pause_s": options.min_pause, "min_speech_s": options.min_speech,
+                         "max_len_s": options.max_len, "notes": seg.notes},
+        "per_utterance": {"methods": list(options.methods), "align": options.align, "prosody": options.prosody,
+                          "input_rule": checkpoint.input_rule.describe()},
+        "audio": {"source_rate": seg.source_rate, "channels": seg.channels},
+        "files": {k: Path(v).name for k, v in files.items()},
+    }
+    if has_turns and len(segments):
+        out["speakers"] = speaker_summary(segments, labels).set_index("speaker").to_dict(orient="index")
+    return out
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating, float)):
+        return None if not np.isfinite(o) else float(o)
+    return str(o)
+
+
+def _write_textgrid(path: Path, duration: float, segments: pd.DataFrame, align_tiers: dict | None) -> None:
+    from praatio import textgrid as ptg
+
+    dur = round(duration, 6)
+    tg = ptg.Textgrid()
+    utt = [(round(s, 6), min(dur, round(e, 6)), str(emo))
+           for s, e, emo in zip(segments["start"], segments["end"], segments["emotion"])]
+    tg.addTier(ptg.IntervalTier("utterances", utt, 0.0, dur))
+    if "speaker" in segments:
+        spk = [(a, b, str(s) or "?") for (a, b, _), s in zip(utt, segments["speaker"])]
+        tg.addTier(ptg.IntervalTier("speakers", spk, 0.0, dur))
+    for name, ivs in (align_tiers or {}).items():
+        tg.addTier(ptg.IntervalTier(name, [(s, min(e, dur), lab) for s, e, lab in ivs if min(e, dur) > s], 0.0, dur))
+    write_path(path, lambda tmp: tg.save(tmp, format="long_textgrid", includeBlankSpaces=True), suffix=".TextGrid")
+
+
+# ---- views ------------------------------------------------------------------------------------------------
+
+def _coarsen(heat: np.ndarray, max_bins: int) -> tuple[np.ndarray, int]:
+    n = heat.shape[1] if heat.ndim == 2 else 0
+    f = max(1, -(-n // max_bins))
+    if f == 1 or n == 0:
+        return heat, 1
+    pad = (-n) % f
+    h = np.pad(heat, ((0, 0), (0, pad)), constant_values=np.nan).reshape(heat.shape[0], -1, f)
+    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", RuntimeWarning)  # all-NaN bins (pauses) stay NaN
+        return np.nanmean(h, axis=2), f
+
+
+def timeline_figure(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], labels, duration: float,
+                    title: str = ""):
+    """Matplotlib figure: emotion bands (and speakers), class probabilities, per-head attention over time.
+
+    ``heat``: ``[heads, bins]`` of attention relative to uniform per 0.1 s (NaN in pauses).
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from .plots import STYLE, emotion_color, head_colors
+
+    has_spk = "speaker" in segments and len(segments)
+    with matplotlib.rc_context(STYLE):
+        ratios = [0.5] + ([0.35] if has_spk else []) + [1.3, 1.4]
+        fig = Figure(figsize=(12, 1.2 + 1.4 * sum(ratios)), layout="constrained")
+        axes = fig.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
+        ax_e, *rest = axes
+        ax_s = rest.pop(0) if has_spk else None
+        ax_p, ax_a = rest
+        starts, ends = segments["start"].to_numpy(float), segments["end"].to_numpy(float)
+        for c in labels:
+            m = (segments["emotion"] == c).to_numpy()
+            if m.any():
+                ax_e.broken_barh(list(zip(starts[m], ends[m] - starts[m])), (0, 1), color=emotion_color(c), label=c)
+        ax_e.set(yticks=[], ylim=(0, 1), title=title or None)
+        ax_e.set_ylabel("emotion", rotation=0, ha="right", va="center")
+        if len(segments):
+            ax_e.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
+        if ax_s is not None:
+            names = sorted(segments["speaker"].astype(str).unique())
+            pal = head_colors(names)
+            for i, name in enumerate(names):
+                m = (segments["speaker"].astype(str) == name).to_numpy()
+                ax_s.broken_barh(list(zip(starts[m], ends[m] - starts[m])), (i, 0.8), color=pal.get(name, "#777"))
+            ax_s.set(yticks=np.arange(len(names)) + 0.4, yticklabels=names, ylim=(0, len(names)))
+            ax_s.set_ylabel("speaker", rotation=0, ha="right", va="center")
+        for c in labels:
+            if f"prob_{c}" in segments and len(segments):
+                ax_p.hlines(segments[f"prob_{c}"], starts, ends, color=emotion_color(c), linewidth=1.6, label=c)
+        ax_p.set(ylim=(0, 1.02), ylabel="probability")
+        h, f = _coarsen(heat, 4000)
+        if h.size:
+            im = ax_a.imshow(np.ma.masked_invalid(h), aspect="auto", interpolation="nearest", cmap="viridis",
+                             vmin=0, vmax=4, extent=(0, h.shape[1] * f * BIN_FRAMES * 0.02, len(heads), 0))
+            ax_a.set(yticks=np.arange(len(heads)) + 0.5, yticklabels=heads)
+            fig.colorbar(im, ax=ax_a, label="attention / uniform", fraction=0.02, pad=0.01)
+        ax_a.set(xlim=(0, duration), xlabel="time in the recording (s)")
+        ax_a.set_ylabel("head", rotation=0, ha="right", va="center")
+    return fig
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+_CSS = ("body{font-family:system-ui,sans-serif;max-width:1400px;margin:1em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}"
+        "th{background:#f3f3f3}.note{color:#666;font-size:13px}td.l{text-align:left}")
+
+
+def _table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    body = []
+    for _, r in df.iterrows():
+        cells = []
+        for c in df.columns:
+            v = r[c]
+            txt = f"{v:.3f}" if isinstance(v, float) and np.isfinite(v) else ("" if isinstance(v, float) else v)
+            cells.append(f"<td class='l'>{_e(txt)}</td>" if isinstance(v, str) else f"<td>{_e(txt)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def timeline_html(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], labels, duration: float,
+                  summary: dict, speakers: pd.DataFrame | None = None, title: str = "",
+                  command: str | None = None) -> str:
+    """One self-contained page (plotly.js inlined, nothing fetched): the interactive timeline and tables."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+    from plotly.subplots import make_subplots
+
+    from .plots import emotion_color
+
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.15, 0.4, 0.45], vertical_spacing=0.04)
+    starts, ends = segments["start"].to_numpy(float), segments["end"].to_numpy(float)
+    for c in labels:
+        m = (segments["emotion"] == c).to_numpy()
+        if not m.any():
+            continue
+        g = segments[m]
+        hover = [f"{s:.2f}-{e:.2f} s: {c} {p:.2f}" + (f" ({k})" if k else "")
+                 for s, e, p, k in zip(g["start"], g["end"], g["confidence"],
+                                       g["speaker"] if "speaker" in g else [""] * len(g))]
+        fig.add_trace(go.Bar(x=(starts[m] + ends[m]) / 2, y=np.ones(int(m.sum())), width=ends[m] - starts[m],
+                             marker_color=emotion_color(c), name=c, legendgroup=c, hovertext=hover,
+                             hoverinfo="text"), row=1, col=1)
+    for c in labels:
+        col = f"prob_{c}"
+        if col not in segments or not len(segments):
+            continue
+        xs, ys = [], []
+        for s, e, v in zip(starts, ends, segments[col]):
+            xs += [s, e, None]
+            ys += [v, v, None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": emotion_color(c), "width": 2}, name=c,
+                                 legendgroup=c, showlegend=False, hovertemplate=f"{c} %{{y:.2f}}<extra></extra>"),
+                      row=2, col=1)
+    h, f = _coarsen(heat, HTML_MAX_BINS)
+    if h.size:
+        step = f * BIN_FRAMES * 0.02
+        z = np.where(np.isfinite(h), np.round(h, 3), None).tolist()
+        fig.add_trace(go.Heatmap(z=z, x=(np.arange(h.shape[1]) + 0.5) * step, y=heads, zmin=0, zmax=4,
+                                 colorscale="Viridis", colorbar={"title": "att / uniform", "len": 0.45, "y": 0.22},
+                                 hovertemplate="%{y} %{x:.1f} s: %{z:.2f}<extra></extra>"), row=3, col=1)
+    fig.update_layout(height=640, bargap=0, margin={"l": 60, "r": 20, "t": 30, "b": 40}, template="plotly_white",
+                      legend={"orientation": "h", "y": 1.06})
+    fig.update_yaxes(visible=False, row=1, col=1)
+    fig.update_yaxes(title_text="probability", range=[0, 1.02], row=2, col=1)
+    fig.update_yaxes(title_text="head", row=3, col=1)
+    fig.update_xaxes(range=[0, duration], row=3, col=1, title_text="time in the recording (s)")
+    div = pio.to_html(fig, include_plotlyjs=False, full_html=False, config={"displaylogo": False, "responsive": True},
+                      div_id="timeline")
+    shares = ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(summary["emotion_share_of_speech"].items(),
+                                                                  key=lambda kv: -kv[1]) if v > 0)
+    body = [f"<h1>{_e(title)}</h1>",
+            f"<p>{summary['duration_s']:.1f} s recorded, {summary['speech_s']:.1f} s of speech in "
+            f"{summary['n_segments']} utterances ({_e(summary['segmentation']['vad'])} VAD); checkpoint "
+            f"{_e(summary['checkpoint'])}.</p>",
+            f"<p>Share of the speech time per predicted emotion: {_e(shares or 'no speech found')}</p>",
+            div,
+            "<p class='note'>Top: each utterance coloured by its predicted emotion. Middle: the probability of every "
+            "class per utterance. Bottom: each attention head's weight relative to uniform (1 = the utterance's "
+            f"average frame), averaged per {BIN_FRAMES * 0.02 * f:.1f} s; blank where nobody speaks.</p>"]
+    if command:
+        body.insert(1, f"<pre class='note'>{_e(command)}</pre>")
+    if speakers is not None and len(speakers):
+        body += ["<h2>Speakers</h2>", _table(speakers)]
+    shown = segments.head(HTML_MAX_ROWS)
+    more = f" (first {HTML_MAX_ROWS} of {len(segments)}; all in {summary['files']['segments']})" \
+        if len(segments) > HTML_MAX_ROWS else ""
+    body += [f"<h2>Utterances{_e(more)}</h2>", _table(shown)]
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + _e(title) + "</title>"
+            f"<style>{_CSS}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+            + "\n".join(body) + "</body></html>\n")
+
+
+# ---- the one-call form ----------------------------------------------------------------------------------
+
+def timeline(recording, out_dir, checkpoint="ravdess-tiny.en", turns=None, **options) -> dict:
+    """Timeline of one recording with a shipped or saved checkpoint (loads Whisper).
+
+    >>> res = timeline("call.wav", "out", methods=())               # doctest: +SKIP
+    >>> res["segments"][["start", "end", "emotion"]].head(2)        # doctest: +SKIP
+    """
+    from .checkpoint import Checkpoint
+
+    ck = checkpoint if hasattr(checkpoint, "model") else Checkpoint.load(checkpoint)
+    opts = TimelineOptions(**options)
+    tr = read_turns(turns, Path(recording).stem) if turns is not None else None
+    return explain_recording(recording, ck, ck.encoder(), out_dir, opts, turns=tr)
