@@ -1,0 +1,97 @@
+"""explain_ser.pipeline / checkpoint: one per-clip path, whoever asks; in-memory models; the input rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from _env import EXAMPLES, needs_tiny
+from explain_ser.audio import Clip, load_audio
+from explain_ser.checkpoint import Checkpoint, read_config
+from explain_ser.errors import InputError
+from explain_ser.inputs import RECOMMENDED
+
+pytestmark = needs_tiny
+
+
+def _model(seed=0):
+    from explain_ser.model import SERModel
+
+    torch.manual_seed(seed)
+    return SERModel(labels=["calm", "happy", "sad"], dim=384, taps=[2], n_taps=5, pooler="qkv",
+                    pooler_hparams={"n_heads": 2}).eval()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, tiny_encoder):
+    from explain_ser.checkpoint import save_checkpoint
+
+    enc = {"source": "tiny.en", "weights_hash": tiny_encoder.weights_hash, "dim": 384, "n_taps": 5, "window": "trim"}
+    d = tmp_path_factory.mktemp("ck") / "c"
+    save_checkpoint(_model(), d, enc, training={"corpus": "ravdess", "speakers": ["a"]})
+    return d
+
+
+def test_config_is_read_in_one_place_and_refuses_bad_files(tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(InputError, match="unreadable checkpoint config"):
+        read_config(tmp_path)
+    (tmp_path / "config.json").write_text('{"format": "other/9"}')
+    with pytest.raises(InputError, match="unknown checkpoint format"):
+        Checkpoint.load(tmp_path)
+
+
+def test_in_memory_model_is_explained_exactly_like_its_saved_copy(saved, tiny_encoder):
+    from explain_ser.api import Explainer
+
+    clip = load_audio(EXAMPLES / "calm_statement.wav")
+    disk = Explainer(saved, encoder=tiny_encoder, cache=False).attribute(clip, methods=("ig",), align=False,
+                                                                        prosody=False)
+    mem = Explainer.from_model(_model(), tiny_encoder, language="en", cache=False).attribute(
+        clip, methods=("ig",), align=False, prosody=False)
+    np.testing.assert_array_equal(disk.probabilities, mem.probabilities)
+    pd.testing.assert_frame_equal(disk.frames, mem.frames)
+    assert Checkpoint.load(saved).language == "en"  # known from the corpus name when not recorded
+
+
+def test_report_worker_and_attribute_share_one_path(saved, tiny_encoder, tmp_path):
+    from explain_ser.api import Explainer
+    from explain_ser.batch import AnnotationStore, run_corpus
+
+    ex = Explainer(saved, encoder=tiny_encoder, cache=False)
+    path = EXAMPLES / "calm_statement.wav"
+    manifest = pd.DataFrame({"path": [str(path)], "clip_id": ["calm_statement"], "speaker": ["s1"],
+                             "emotion": ["calm"]})
+    frames, meta, _ = run_corpus(manifest, ex, tmp_path / "work", methods=("ig",), deletion=False,
+                                 annotations=AnnotationStore(tmp_path / "ann"), progress=False)
+    res = ex.attribute(load_audio(path), methods=("ig",))
+    for col in ("att_mean", "attr_ig", "word", "phone", "f0"):
+        np.testing.assert_array_equal(frames[col].to_numpy(), res.frames[col].to_numpy())
+    assert meta["predicted"].iloc[0] == res.predicted and meta["language"].iloc[0] == "en"
+
+
+def test_input_rule_keeps_the_clip_grid_and_ignores_padding(tiny_encoder):
+    """A checkpoint that trims silence: padded and unpadded clips get the same prediction; the FrameTable
+    stays on the padded clip's grid with zero attention where the model saw nothing."""
+    from explain_ser.api import Explainer
+
+    ex = Explainer.from_model(_model(), tiny_encoder, input_rule=RECOMMENDED, cache=False)
+    speech = load_audio(EXAMPLES / "calm_statement.wav").samples
+    room = (1e-3 * np.random.default_rng(0).standard_normal(3200)).astype(np.float32)  # 0.2 s of -60 dBFS
+    # a recording with some room tone at its ends (as real ones have: more than the rule's 0.1 s margin)
+    clip = Clip(samples=np.concatenate([room, speech, room]), rate=16000, clip_id="room")
+    pad = np.zeros(32000, np.float32)  # 2 s = 100 frames
+    padded = Clip(samples=np.concatenate([pad, clip.samples, pad]), rate=16000, clip_id="padded")
+    a = ex.attribute(clip, methods=(), align=False, prosody=False)
+    b = ex.attribute(padded, methods=(), align=False, prosody=False)
+    np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-5)
+    assert len(b.frames) == padded.n_frames
+    seen = b.frames["model_input"].to_numpy()
+    first = int(np.argmax(seen))
+    assert first >= 100 and not seen[:first].any()
+    assert b.frames["att_mean"].to_numpy()[~seen].sum() == 0.0
+    assert abs(b.frames["att_mean"].sum() - 1.0) < 1e-6
+    assert b.summary["model_input"]["first_frame"] == first
+    assert b.summary["frames_for_80pct"] == pytest.approx(a.summary["frames_for_80pct"], abs=1e-6)
