@@ -15,7 +15,9 @@ True
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import matplotlib
 
@@ -101,9 +103,20 @@ def _new(width=3.5, height=2.8, **kw) -> Figure:
 
 
 def save_figure(fig: Figure, path, **kw) -> None:
-    """Save with the house style (constrained layout, 200 dpi for raster, TrueType fonts embedded in PDF)."""
-    with matplotlib.rc_context(STYLE):
-        fig.savefig(path, **kw)
+    """Save with the house style (constrained layout, 200 dpi for raster, TrueType fonts embedded in PDF).
+
+    Atomically (temporary file beside ``path``, then rename): a run killed while a PNG is being
+    written must not leave a truncated image under the final name.
+    """
+    from .atomic import temporary_beside
+
+    if not isinstance(path, (str, os.PathLike)):  # a file object: the caller owns atomicity
+        with matplotlib.rc_context(STYLE):
+            fig.savefig(path, **kw)
+        return
+    kw.setdefault("format", Path(path).suffix.lstrip(".").lower() or None)
+    with temporary_beside(path, suffix=".tmp" + Path(path).suffix) as tmp, matplotlib.rc_context(STYLE):
+        fig.savefig(tmp, **kw)
 
 
 # ---------------------------------------------------------------------------------------------

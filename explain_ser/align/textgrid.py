@@ -22,12 +22,14 @@ a gap is silence. ``spn`` (MFA's spoken noise for unknown words) is kept.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from explain_ser.align.base import Alignment, Interval
+from explain_ser.align.phones import SILENCE
 from explain_ser.errors import InputError
 
-SILENCE_LABELS = frozenset({"", "sil", "sp", "<eps>", "SIL", "<sil>", "<s>", "</s>", "silence"})
+SILENCE_LABELS = SILENCE  # one set of silence labels (explain_ser.align.phones)
 TIERS = ("words", "phones", "vocalizations")
 
 
@@ -42,17 +44,27 @@ def read_tiers(path) -> tuple[dict[str, list[Interval]], float]:
     if not path.exists():
         raise InputError(path, "TextGrid not found")
     try:
-        tg = ptg.openTextgrid(str(path), includeEmptyIntervals=False, duplicateNamesMode="rename")
+        # "error": a tier reaching past the grid's own bounds is refused, where praatio's default
+        # would print a note to stdout and stretch the grid
+        tg = ptg.openTextgrid(str(path), includeEmptyIntervals=False, reportingMode="error", duplicateNamesMode="rename")
     except Exception as exc:  # praatio raises several types for malformed files
-        raise InputError(path, f"not a readable TextGrid ({exc.__class__.__name__}: {exc})") from None
+        detail = (str(exc).strip().splitlines() or [""])[0]  # some praatio messages span lines
+        raise InputError(path, f"not a readable TextGrid ({exc.__class__.__name__}: {detail})") from None
+    # praatio parses 'nan' and 'inf' as times; an alignment with them would poison every frame lookup
+    xmax = float(tg.maxTimestamp)
+    if not (math.isfinite(xmax) and math.isfinite(float(tg.minTimestamp))):
+        raise InputError(path, f"TextGrid times are not finite numbers (xmin {tg.minTimestamp}, xmax {tg.maxTimestamp})")
     tiers = {}
     for name in tg.tierNames:
         tier = tg.getTier(name)
         if tier.tierType != "IntervalTier":
             continue
+        for e in tier.entries:
+            if not (math.isfinite(float(e.start)) and math.isfinite(float(e.end))):
+                raise InputError(path, f"tier {name!r}: interval times are not finite numbers ({e.start}, {e.end})")
         tiers[name] = [Interval(float(e.start), float(e.end), e.label.strip())
                        for e in tier.entries if e.label.strip() not in SILENCE_LABELS]
-    return tiers, float(tg.maxTimestamp)
+    return tiers, xmax
 
 
 def _find(tiers: dict, kind: str) -> list[Interval]:

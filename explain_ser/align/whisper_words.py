@@ -79,7 +79,8 @@ class WhisperWordAligner:
         tok = get_tokenizer(model.is_multilingual, num_languages=model.num_languages,
                             language=self._language() or "en", task="transcribe")
         audio = np.asarray(clip.samples, np.float32)
-        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(audio)), model.dims.n_mels)
+        # torch.tensor copies: torch.from_numpy warns when the clip's buffer is read-only
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.tensor(audio)), model.dims.n_mels)
         num_frames = min(len(audio) // whisper.audio.HOP_LENGTH, whisper.audio.N_FRAMES)
         spoken = " ".join(VOCAL_TOKEN.sub(" ", transcript).split())
         for text in (spoken, " ".join(expected)):  # as written first, then normalised

@@ -19,7 +19,8 @@ def model_input(model, features: np.ndarray) -> torch.Tensor:
     x = np.asarray(features, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
-    return torch.from_numpy(np.ascontiguousarray(x))[None]
+    # np.array copies: cached features are read-only memory maps, which torch.from_numpy warns about
+    return torch.from_numpy(np.array(x, dtype=np.float32, order="C"))[None]
 
 
 @torch.no_grad()
@@ -38,7 +39,7 @@ def attention_weights(model, features: np.ndarray, keep: np.ndarray | None = Non
 
 def _attention_weights(model, features, keep):
     x = model_input(model, features)
-    keep_t = None if keep is None else torch.as_tensor(keep, dtype=torch.float32)[None]
+    keep_t = None if keep is None else torch.tensor(np.asarray(keep), dtype=torch.float32)[None]  # copy: keep may be read-only
     logits, weights = model.forward_with_weights(x, None, keep_t)
     probs = torch.softmax(logits, -1)[0].numpy().astype(np.float64)
     att = {name: w[0].numpy().astype(np.float64) for name, w in weights.items()}

@@ -34,7 +34,7 @@ def _ranking(scores: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def _probs_with_keep(model, h: torch.Tensor, keeps: np.ndarray) -> np.ndarray:
     """Class probabilities for each keep mask [n, T], from standardised frames ``h`` [1, T, D]."""
-    k = torch.as_tensor(keeps, dtype=torch.float32)
+    k = torch.tensor(np.asarray(keeps), dtype=torch.float32)  # a copy: as_tensor warns on read-only arrays
     return torch.softmax(model.logits_from_frames(h.expand(k.shape[0], *h.shape[1:]), None, k), -1).numpy()
 
 
