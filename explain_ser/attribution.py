@@ -179,6 +179,7 @@ def summarize(res: Attribution, checkpoint: str = "", config: dict | None = None
         out["model_input"] = res.info["input"]
     if declared is not None:
         out["declared_duration_s"] = round(float(declared), 4)
+        out["truncated"] = bool(getattr(res.clip, "truncated", False))
     if clip_notes:
         out["audio_notes"] = clip_notes
     return out

@@ -225,7 +225,7 @@ def pad_batch(arrays, taps=None) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.zeros(len(arrays), L, T, D)
     mask = torch.zeros(len(arrays), T, dtype=torch.bool)
     for i, a in enumerate(arrays):
-        x[i, :, : a.shape[-2]] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+        x[i, :, : a.shape[-2]] = torch.from_numpy(np.array(a, dtype=np.float32))
         mask[i, : a.shape[-2]] = True
     return x, mask
 

@@ -25,9 +25,14 @@ def add_parser(sub):
     p.add_argument("--baseline", default="mean", choices=["mean", "zero"], help="IG baseline features (default: training mean)")
     p.add_argument("--deep", action="store_true", help="also IG through the frozen encoder onto the log-mel")
     p.add_argument("--no-prosody", action="store_true", help="skip Praat prosody")
+    p.add_argument("--tagger", default=None, metavar="DIR",
+                   help="vocalization tagger (directory from explain-ser train-tagger, or a shipped name) whose "
+                        "tags replace the rule-based ones")
     p.add_argument("--out", default="out", help="output directory (default: out/)")
     p.add_argument("--format", default="csv", choices=["csv", "parquet", "json"], help="FrameTable format")
     p.add_argument("--plot", action="store_true", help="write a PNG panel per clip")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a truncated file (shorter than its header declares) instead of warning")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no per-clip summary")
     p.set_defaults(func=run)
 
@@ -84,7 +89,11 @@ def run(args) -> int:
         if m not in METHODS:
             raise InputError(m, f"unknown attribution method ({', '.join(METHODS)})")
     # validate every clip before loading the model, so a bad file fails fast and nothing is written
-    clips = [load_audio(p) for p in paths]
+    clips = [load_audio(p, strict=args.strict) for p in paths]
+    if args.tagger is not None:  # a bad tagger fails fast too, before anything is computed
+        from ..tagger import load_tagger
+
+        load_tagger(args.tagger)
     ex = Explainer(args.checkpoint)
     target = None
     if args.target is not None:
@@ -96,7 +105,8 @@ def run(args) -> int:
         # transcript None: the pipeline reads CLIP.txt beside the audio (explain_ser.pipeline.transcript_beside)
         res = ex.attribute(clip, transcript=transcript, methods=methods, target=target, align=args.aligner != "none",
                            aligner="auto" if args.aligner == "none" else args.aligner, language=args.language,
-                           prosody=not args.no_prosody, deep=args.deep, ig_steps=args.steps, baseline=args.baseline)
+                           prosody=not args.no_prosody, deep=args.deep, ig_steps=args.steps, baseline=args.baseline,
+                           tagger=args.tagger)
         written = res.save(out, fmt=args.format, plot=args.plot)
         if not args.quiet:
             print_summary(res)
