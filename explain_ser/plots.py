@@ -276,9 +276,7 @@ def confusion_figure(confusion: pd.DataFrame, normalize: bool = True, title: str
     With ``normalize`` each row is divided by its total (recall on the diagonal) and the cell shows
     the percentage above the count.
     """
-    counts = confusion.to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shown = counts / counts.sum(1, keepdims=True) if normalize else counts
+    counts, shown = _confusion_shares(confusion, normalize)
     n = len(confusion)
     with matplotlib.rc_context(STYLE):
         fig = _new(0.45 * n + 1.8, 0.45 * n + 1.4)
@@ -286,7 +284,7 @@ def confusion_figure(confusion: pd.DataFrame, normalize: bool = True, title: str
         im = ax.imshow(np.nan_to_num(shown), cmap="Blues", vmin=0, vmax=1 if normalize else None)
         for i in range(n):
             for j in range(confusion.shape[1]):
-                txt = f"{100 * shown[i, j]:.0f}\n({int(counts[i, j])})" if normalize else f"{int(counts[i, j])}"
+                txt = _confusion_cell(counts, shown, i, j, normalize, multiline=True)
                 dark = np.nan_to_num(shown[i, j]) > (0.6 if normalize else np.nanmax(shown) * 0.6)
                 ax.text(j, i, txt, ha="center", va="center", fontsize=6, color="white" if dark else "black")
         ax.set_xticks(range(confusion.shape[1]), [str(c) for c in confusion.columns], rotation=45, ha="right")
@@ -294,6 +292,24 @@ def confusion_figure(confusion: pd.DataFrame, normalize: bool = True, title: str
         ax.set(xlabel="predicted", ylabel="true", title=title)
         fig.colorbar(im, ax=ax, shrink=0.8, label="row %" if normalize else "clips")
     return fig
+
+
+def _confusion_shares(confusion: pd.DataFrame, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and what a cell shows: the row share, NaN for a row without clips (a class no clip has)."""
+    counts = confusion.to_numpy(dtype=float)
+    if not normalize:
+        return counts, counts
+    totals = counts.sum(1, keepdims=True)
+    return counts, np.divide(counts, totals, out=np.full_like(counts, np.nan), where=totals > 0)
+
+
+def _confusion_cell(counts, shown, i, j, normalize: bool, multiline: bool = False) -> str:
+    if not normalize:
+        return f"{int(counts[i, j])}"
+    if not np.isfinite(shown[i, j]):  # no clip of this true class: there is no share to show
+        return "–"
+    pct, n = f"{100 * shown[i, j]:.0f}", int(counts[i, j])
+    return f"{pct}\n({n})" if multiline else f"{pct} % ({n})"
 
 
 def deletion_figure(curves: pd.DataFrame, value: str = "score", title: str | None = None) -> Figure:
@@ -347,6 +363,56 @@ def agreement_figure(agreement: pd.DataFrame, title: str | None = None, top_frac
     return fig
 
 
+SUMMARY_STATS = ("k@0.8", "gini", "entropy", "n_eff_frac")
+STAT_LABELS = {"k@0.5": "k@0.5 (frames for 50 % of the mass)", "k@0.8": "k@0.8 (frames for 80 % of the mass)",
+               "k@0.9": "k@0.9 (frames for 90 % of the mass)", "gini": "Gini (0 = uniform)",
+               "entropy": "normalised entropy (1 = uniform)", "n_eff_frac": "effective frames / frames (1 = uniform)"}
+
+
+def _summary_panels(summary: pd.DataFrame, stats) -> tuple[list[str], list[str]]:
+    """Statistics present (in ``stats`` order) and heads (mean first) of a per-head coverage summary."""
+    s = summary[summary["grouping"] == "head"] if "grouping" in summary else summary
+    present = [st for st in stats if (s["stat"] == st).any()]
+    return present, _order("head", s["head"].astype(str))
+
+
+def coverage_summary_figure(summary: pd.DataFrame, stats=SUMMARY_STATS, title: str | None = None) -> Figure:
+    """One panel per concentration statistic: mean per head with its CI, the uniform value dashed.
+
+    ``summary``: :func:`explain_ser.coverage.summarize` output by head (the report's
+    ``coverage_summary`` rows with ``grouping == "head"``). k@0.8 also shows Leygue's 0.15.
+    """
+    s = summary[summary["grouping"] == "head"] if "grouping" in summary else summary
+    present, heads = _summary_panels(summary, stats)
+    colors = head_colors(heads)
+    with matplotlib.rc_context(STYLE):
+        fig = _new(max(3.0, 2.1 * len(present)), max(2.4, 0.16 * len(heads) + 1.2))
+        axes = np.atleast_1d(fig.subplots(1, max(1, len(present)), sharey=True))
+        y = np.arange(len(heads))[::-1]  # mean on top
+        for ax, st in zip(axes, present):
+            d = s[s["stat"] == st].set_index(s.loc[s["stat"] == st, "head"].astype(str)).reindex(heads)
+            m, lo, hi = (d[c].to_numpy(float) for c in ("mean", "ci_low", "ci_high"))
+            ax.errorbar(m, y, xerr=[np.nan_to_num(m - lo), np.nan_to_num(hi - m)], fmt="none", ecolor="#777777",
+                        elinewidth=0.8, capsize=1.5)
+            ax.scatter(m, y, c=[colors[h] for h in heads], s=14, zorder=3)
+            ref = float(d["uniform"].dropna().iloc[0]) if "uniform" in d and d["uniform"].notna().any() else None
+            if ref is not None:
+                ax.axvline(ref, label="uniform", **UNIFORM_STYLE)
+            if st == "k@0.8":
+                ax.axvline(LEYGUE_POINT[0], color="#444444", linestyle=":", linewidth=1.0, label="Leygue et al.")
+            ax.set(xlim=(0, 1.02), xlabel=st)
+            ax.set_title(STAT_LABELS.get(st, st).replace(" (", "\n("), fontsize=8)
+        axes[0].set_yticks(y, heads)
+        axes[0].set_ylim(-0.6, len(heads) - 0.4)
+        handles = [matplotlib.lines.Line2D([], [], label="uniform attention", **UNIFORM_STYLE),
+                   matplotlib.lines.Line2D([], [], color="#444444", linestyle=":", linewidth=1.0,
+                                           label="0.15 (Leygue et al.)")]
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # plotly (interactive, for the HTML report)
 
@@ -362,27 +428,72 @@ def _layout(fig, title, xlabel, ylabel, **kw):
     return fig
 
 
-def coverage_plotly(curves: pd.DataFrame, by: str = "emotion", title: str | None = None, leygue: bool = True):
-    """Interactive version of :func:`coverage_figure`."""
+def coverage_plotly(curves: pd.DataFrame | None = None, by: str = "emotion", title: str | None = None,
+                    leygue: bool = True, *, clips=None, clip_colors=None, median_k: float | None = None,
+                    clip_prefix: str = "this clip: ", reference_label: str = "corpus", height: int = 480,
+                    width: int | None = 560):
+    """Coverage curves against the uniform diagonal, Leygue's 15 %/80 % point and the 80 % line.
+
+    The one plotly coverage figure: the report, the explorer's corpus view, its clip view and its
+    compare view all call this, so the references are drawn the same way everywhere.
+
+    * ``curves``: :func:`explain_ser.coverage.summarize_curves` rows (``by, x, mean, ci_low,
+      ci_high``), drawn as mean lines with CI bands in the fixed colours of ``by``.
+    * ``clips``: ``{label: weights}`` of single clips (1-D attention of one head, or of one run);
+      each is drawn as its exact curve (:func:`explain_ser.coverage.coverage_curve`). Colours come
+      from ``clip_colors`` or :func:`head_colors` (``mean`` black); trace names are ``clip_prefix``
+      + label (pass ``""`` when the labels already say what they are). With clips present, ``curves`` is
+      the background: drawn grey and named ``"<reference_label> <group>"``.
+    * ``median_k``: a corpus median k@0.8, marked at (k, 0.8).
+
+    ``width=None`` lets the container size the figure (Streamlit).
+
+    >>> w = np.array([0.7, 0.1, 0.1, 0.1])
+    >>> fig = coverage_plotly(clips={"mean": w}, median_k=0.4)
+    >>> [d.name for d in fig.data]
+    ['this clip: mean', 'uniform', '15 % / 80 % (Leygue et al.)', 'corpus median k@0.8 (0.40)']
+    """
     import plotly.graph_objects as go
 
+    from .coverage import coverage_curve
+
     fig = go.Figure()
-    colors = group_colors(by, curves[by].astype(str))
-    for g in _order(by, curves[by].astype(str)):
-        d = curves[curves[by].astype(str) == g]
-        fig.add_trace(go.Scatter(x=np.concatenate([d["x"], d["x"][::-1]]),
-                                 y=np.concatenate([d["ci_high"], d["ci_low"][::-1]]), fill="toself",
-                                 fillcolor=_rgba(colors[g], 0.18), line=dict(width=0), hoverinfo="skip",
-                                 showlegend=False, legendgroup=g))
-        fig.add_trace(go.Scatter(x=d["x"], y=d["mean"], name=g, legendgroup=g, line=dict(color=colors[g]),
-                                 hovertemplate="%{x:.2f} of frames -> %{y:.3f} mass"))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="uniform", line=dict(color="#555", dash="dash")))
+    clips = dict(clips or {})
+    if curves is not None and len(curves):
+        keys = curves[by].astype(str)
+        colors = group_colors(by, keys)
+        for g in _order(by, keys):
+            d = curves[keys == g]
+            # against single clips the corpus is context, not the subject: one quiet grey
+            color = "#888888" if clips else colors[g]
+            name = f"{reference_label} {g}" if clips else g
+            fig.add_trace(go.Scatter(x=np.concatenate([d["x"], d["x"][::-1]]),
+                                     y=np.concatenate([d["ci_high"], d["ci_low"][::-1]]), fill="toself",
+                                     fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip",
+                                     showlegend=False, legendgroup=name))
+            fig.add_trace(go.Scatter(x=d["x"], y=d["mean"], name=name, legendgroup=name,
+                                     line=dict(color=color, width=2),
+                                     hovertemplate="%{x:.2f} of frames -> %{y:.3f} mass"))
+    if clips:
+        colors = dict(head_colors(list(clips)), **(clip_colors or {}))
+        for label, w in clips.items():
+            x, y = coverage_curve(w)
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{clip_prefix}{label}",
+                                     line=dict(color=colors.get(label, "#0072B2"),
+                                               width=2.4 if label == "mean" else 1.4),
+                                     hovertemplate="%{x:.2f} of frames -> %{y:.3f} mass"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="uniform", mode="lines", line=dict(color="#555", dash="dash")))
     if leygue:
         fig.add_trace(go.Scatter(x=[LEYGUE_POINT[0]], y=[LEYGUE_POINT[1]], mode="markers",
                                  name="15 % / 80 % (Leygue et al.)",
                                  marker=dict(symbol="circle-open", size=9, color="#444")))
+    if median_k is not None and np.isfinite(median_k):
+        fig.add_trace(go.Scatter(x=[median_k], y=[0.8], mode="markers", name=f"corpus median k@0.8 ({median_k:.2f})",
+                                 marker=dict(symbol="diamond", size=10, color="#888")))
+    fig.add_hline(y=0.8, line=dict(color="#ccc", width=0.8))  # k@0.8 is where a curve crosses this line
+    size = dict(height=height) if width is None else dict(height=height, width=width)
     return _layout(fig, title, "fraction of frames (sorted by weight)", "cumulative attention mass",
-                   xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.01]), width=560, height=480)
+                   xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.01]), **size)
 
 
 def k_distribution_plotly(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.8",
@@ -470,11 +581,9 @@ def confusion_plotly(confusion: pd.DataFrame, normalize: bool = True, title: str
     """Interactive version of :func:`confusion_figure`."""
     import plotly.graph_objects as go
 
-    counts = confusion.to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shown = counts / counts.sum(1, keepdims=True) if normalize else counts
-    text = [[f"{100 * shown[i, j]:.0f} % ({int(counts[i, j])})" if normalize else str(int(counts[i, j]))
-             for j in range(counts.shape[1])] for i in range(counts.shape[0])]
+    counts, shown = _confusion_shares(confusion, normalize)
+    text = [[_confusion_cell(counts, shown, i, j, normalize) for j in range(counts.shape[1])]
+            for i in range(counts.shape[0])]
     fig = go.Figure(go.Heatmap(z=np.nan_to_num(shown), x=[str(c) for c in confusion.columns],
                                y=[str(c) for c in confusion.index], colorscale="Blues", text=text,
                                texttemplate="%{text}", zmin=0, zmax=1 if normalize else None))
@@ -513,6 +622,38 @@ def agreement_plotly(agreement: pd.DataFrame, title: str | None = None):
                                  text=d["clip_id"].astype(str)))
     fig.add_hline(y=0, line=dict(color="#555", dash="dash"))
     return _layout(fig, title, None, "per-clip agreement", showlegend=False, height=400)
+
+
+def coverage_summary_plotly(summary: pd.DataFrame, stats=SUMMARY_STATS, title: str | None = None):
+    """Interactive version of :func:`coverage_summary_figure` (hover shows n clips and the CI)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    s = summary[summary["grouping"] == "head"] if "grouping" in summary else summary
+    present, heads = _summary_panels(summary, stats)
+    colors = head_colors(heads)
+    fig = make_subplots(rows=1, cols=max(1, len(present)), shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=[STAT_LABELS.get(st, st) for st in present])
+    for c, st in enumerate(present, start=1):
+        d = s[s["stat"] == st].set_index(s.loc[s["stat"] == st, "head"].astype(str)).reindex(heads)
+        m = d["mean"].to_numpy(float)
+        fig.add_trace(go.Scatter(
+            x=m, y=heads, mode="markers", showlegend=False, marker=dict(color=[colors[h] for h in heads], size=8),
+            error_x=dict(type="data", symmetric=False, array=np.nan_to_num(d["ci_high"].to_numpy(float) - m),
+                         arrayminus=np.nan_to_num(m - d["ci_low"].to_numpy(float)), color="#777", thickness=1),
+            customdata=np.stack([d["ci_low"], d["ci_high"], d["n_clips"]], 1) if "n_clips" in d else None,
+            hovertemplate="%{y}: %{x:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}], %{customdata[2]} clips"
+                          "<extra>" + st + "</extra>"), row=1, col=c)
+        ref = d["uniform"].dropna() if "uniform" in d else pd.Series(dtype=float)
+        if len(ref):
+            fig.add_vline(x=float(ref.iloc[0]), line=dict(color="#555", dash="dash"), row=1, col=c)
+        if st == "k@0.8":
+            fig.add_vline(x=LEYGUE_POINT[0], line=dict(color="#444", dash="dot"), row=1, col=c)
+        fig.update_xaxes(range=[0, 1.02], row=1, col=c)
+    fig.update_yaxes(autorange="reversed", row=1, col=1)  # mean on top, heads in natural order below
+    fig.update_annotations(font_size=11)
+    note = "dashed: uniform attention; dotted: 0.15 (Leygue et al.); bars: 95 % CI"
+    return _layout(fig, title, note, None, height=max(260, 22 * len(heads) + 140))
 
 
 # ---------------------------------------------------------------------------------------------
