@@ -78,14 +78,17 @@ class Explainer:
                   aligner: str = "auto", language: str | None = None, prosody: bool = True,
                   deep: bool = False, deep_layer: int | None = None, ig_steps: int = 32,
                   baseline: str = "mean", deletion: bool = False, annotations=None,
-                  manifest_row: dict | None = None) -> Attribution:
+                  manifest_row: dict | None = None, tagger=None) -> Attribution:
         """Explain one clip (a :class:`Clip` or a path). ``transcript=None``: the manifest row's, else a
-        ``.txt`` beside the audio file, else Whisper transcribes (for alignment only)."""
+        ``.txt`` beside the audio file, else Whisper transcribes (for alignment only). ``tagger``: a
+        vocalization tagger (directory or shipped name, :mod:`explain_ser.tagger`) whose tags replace the
+        rule-based ones."""
         from .pipeline import ClipOptions, explain_clip
 
         opts = ClipOptions(methods=tuple(methods or ()), target=target, transcript=transcript, align=align,
                            aligner=aligner, language=language, prosody=prosody, deep=deep, deep_layer=deep_layer,
-                           ig_steps=ig_steps, baseline=baseline, deletion=deletion)
+                           ig_steps=ig_steps, baseline=baseline, deletion=deletion,
+                           tagger=None if tagger is None else str(tagger))
         return explain_clip(clip, self.ckpt, self.encoder, opts, store=self.store, annotations=annotations,
                             manifest_row=manifest_row)
 

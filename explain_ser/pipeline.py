@@ -64,6 +64,8 @@ class ClipOptions:
     baseline: str = "mean"
     deletion: bool = False  # deletion/insertion curves (faithfulness)
     display_mel: bool = True  # keep the log-mel for the figure
+    # -- vocalization tagger (issue 15) --
+    tagger: str | None = None  # a tagger directory or shipped name: its tags replace the rule-based ones
 
 
 def transcript_beside(path) -> str | None:
@@ -89,8 +91,11 @@ class AnnotationStore:
 
         self.root = Path(root) if root else cache_dir() / "annotations"
 
-    def key(self, audio_sha: str, transcript: str | None, aligner: str, language: str, prosody: bool) -> str:
+    def key(self, audio_sha: str, transcript: str | None, aligner: str, language: str, prosody: bool,
+            tagger: str = "") -> str:
         raw = f"v{ANNOTATION_COLUMNS_VERSION}|{audio_sha}|{transcript or ''}|{aligner}|{language}|{prosody}"
+        if tagger:  # the tagger's content hash: another tagger (or a retrain) is another annotation
+            raw += f"|tagger={tagger}"
         return hashlib.sha256(raw.encode()).hexdigest()
 
     def load(self, key: str) -> pd.DataFrame | None:
@@ -120,30 +125,42 @@ def _no_words(clip, reason: str):
 
 def annotate(clip: Clip, transcript: str | None, aligner: str, language: str, prosody: bool,
              encoder_source: str, store: AnnotationStore | None = None, alignment=None,
-             voice_quality: bool = False) -> tuple[pd.DataFrame, "object | None", object, dict]:
+             voice_quality: bool = False, tagger=None,
+             tagger_features=None) -> tuple[pd.DataFrame, "object | None", object, dict]:
     """Alignment + prosody of one clip on its frame grid.
 
     Returns ``(columns, alignment, prosody, info)``: the annotation columns of the FrameTable, the
     :class:`~explain_ser.align.base.Alignment` and :class:`~explain_ser.prosody.Prosody` objects (None on
     a cache hit) and ``info`` (aligner used, or why there are no words). ``aligner="none"``: no alignment.
     ``alignment``: one already made (the corpus-trained Kaldi aligner); vocalization tags are added here.
+    ``tagger``: a vocalization tagger (name, directory or :class:`~explain_ser.tagger.Tagger`) whose events
+    replace the rule-based tags, over speech too and with or without words; ``tagger_features``: the clip's
+    taps under the tagger's encoder, or a function returning them (called only on a cache miss).
     """
     from .frames import build_frame_table
 
     info: dict = {"language": language}
     plan = plan_alignment(language, encoder_source, transcript, aligner) if aligner != "none" else None
+    # -- vocalization tagger (issue 15) --
+    tg = None
+    if tagger is not None:
+        from .tagger import load_tagger
+
+        tg = load_tagger(tagger)
+        info["vocalization_tagger"] = {"name": tg.name, "identity": tg.identity}
     key = None
     if store is not None:
         key = store.key(clip.sha256, transcript, "none" if plan is None else f"{plan.aligner}|{plan.whisper_source}",
-                        language, prosody)
+                        language, prosody, tagger=tg.identity if tg is not None else "")
         hit = store.load(key)
         if hit is not None and len(hit) == clip.n_frames:
             return hit, None, None, {**info, "cached": True}
     if alignment is not None:
         from .align.vocalizations import detect_vocalizations, merge_with_tokens
 
-        alignment.vocalizations = merge_with_tokens(alignment.vocalizations,
-                                                    detect_vocalizations(clip.samples, alignment.words))
+        if tg is None:
+            alignment.vocalizations = merge_with_tokens(alignment.vocalizations,
+                                                        detect_vocalizations(clip.samples, alignment.words))
         info["aligner"] = alignment.backend
     elif plan is not None and plan.aligner is None:
         alignment = _no_words(clip, plan.reason)
@@ -154,13 +171,24 @@ def annotate(clip: Clip, transcript: str | None, aligner: str, language: str, pr
 
         try:
             alignment = align_clip(clip, transcript, aligner=plan.aligner, language=language,
-                                   whisper_source=plan.whisper_source)
+                                   whisper_source=plan.whisper_source, vocalizations=tg is None)
             info["aligner"] = alignment.backend
             if plan.reason:
                 alignment.notes = [plan.reason] + list(alignment.notes)
         except InputError as err:
             info["alignment_error"] = str(err)
             alignment = None
+    if tg is not None:  # -- vocalization tagger (issue 15): its events replace the rule-based tags --
+        from .align.base import Alignment
+        from .align.vocalizations import merge_with_tokens
+
+        feats = tagger_features() if callable(tagger_features) else tagger_features
+        found = tg.tag(clip, features=feats)
+        if alignment is None:  # no words, but the tagger needs none
+            alignment = Alignment(words=[], backend="none", duration=clip.duration, clip_id=clip.clip_id)
+        alignment.notes = [n for n in alignment.notes if not n.startswith("no vocalization tags")]
+        alignment.vocalizations = merge_with_tokens(alignment.vocalizations, found)
+        alignment.check()
     pros = None
     if prosody:
         from .prosody import extract_prosody
@@ -244,9 +272,19 @@ def explain_clip(clip, checkpoint, encoder, options: ClipOptions = ClipOptions()
     att = _on_clip_grid(att, first, n)
     attrs = _on_clip_grid(attrs, first, n)
     lang = decide_language(options.language, row.get("language"), checkpoint.language)
+    tagger_features = None
+    if options.tagger is not None:  # -- vocalization tagger (issue 15): reuse this encoder pass when it fits --
+        from .tagger import load_tagger
+
+        tg = load_tagger(options.tagger)
+        if tg.fits(encoder):
+            tagger_features = (lambda: feats) if prep.clip is clip else (lambda: _features(clip, encoder, store, None))
+        else:
+            tagger_features = lambda: tg.features(clip, store=store)  # noqa: E731
     ann, alignment, pros, ainfo = annotate(clip, transcript, options.aligner if options.align else "none",
                                            lang.language, options.prosody, checkpoint.encoder_source,
-                                           store=annotations, voice_quality=options.voice_quality)
+                                           store=annotations, voice_quality=options.voice_quality,
+                                           tagger=options.tagger, tagger_features=tagger_features)
     info.update({k: v for k, v in ainfo.items() if k != "language"})
     info["language"] = {"language": lang.language, "source": lang.source}
     table = build_frame_table(clip.clip_id, n, attention=att, attributions=attrs)

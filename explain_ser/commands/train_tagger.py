@@ -1,0 +1,157 @@
+"""``explain-ser train-tagger EVENTS --out DIR``: a vocalization tagger over the cached Whisper taps.
+
+Also ``--evaluate TAGGER`` (score a trained tagger on EVENTS, e.g. held-out speakers, with its own thresholds;
+``--rules`` adds today's rule-based tagger on the same clips) and ``--plant MANIFEST`` (build an events table
+of synthetic vocalizations planted into speech, :mod:`explain_ser.vocal_corpus`).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "train-tagger", help="train a frame-level vocalization tagger from an events table (path,start,end,tag)",
+        description="Train a vocalization tagger on the cached Whisper taps from an events table: one row per "
+                    "event (path, start, end, tag; seconds), a row with an empty tag lists a clip without events; "
+                    "an optional speaker or source column groups clips for cross-validation. Writes "
+                    "model.safetensors, config.json, MODEL_CARD.md and cv_events.csv into --out. Use the result "
+                    "with --tagger DIR in attribute, align and report.")
+    p.add_argument("events", metavar="EVENTS", nargs="?",
+                   help="events CSV (with --plant: the speech manifest(s) to plant into, comma-separated)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--model", default="tiny.en", help="Whisper encoder source (default tiny.en)")
+    p.add_argument("--window", default="trim", choices=["trim", "full"])
+    p.add_argument("--folds", type=int, default=5, help="group-independent folds (default 5)")
+    p.add_argument("--val", type=float, default=0.2,
+                   help="share of each fold's training groups that choose the thresholds (default 0.2)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-dur", type=float, default=0.06, help="shortest event kept, seconds (default 0.06)")
+    p.add_argument("--merge-gap", type=float, default=0.1, help="join runs of a tag closer than this (default 0.1 s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--note", default="", help="a paragraph for the model card: what the data is, what not to use it for")
+    p.add_argument("--evaluate", metavar="TAGGER", default=None,
+                   help="do not train: score TAGGER (directory or shipped name) on EVENTS and write evaluation.json/.md")
+    p.add_argument("--rules", action="store_true",
+                   help="with --evaluate: also score the rule-based tagger (explain_ser.align.vocalizations) on the "
+                        "clips whose words can be aligned (the table's transcript/language columns)")
+    p.add_argument("--plant", action="store_true",
+                   help="do not train: plant synthetic vocalizations into the clips of the manifest(s) given as "
+                        "EVENTS and write DIR/events.csv + DIR/audio")
+    p.add_argument("--n-clips", type=int, default=400, help="with --plant: about this many clips")
+    p.add_argument("--speakers", default=None, help="with --plant: only these speakers (comma-separated)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..errors import InputError
+
+    if not args.events:
+        raise InputError("train-tagger", "needs EVENTS (an events CSV, or with --plant a manifest)")
+    command = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train-tagger"] else ""
+    if args.plant:
+        from ..vocal_corpus import build_planted
+
+        speakers = None if not args.speakers else [s.strip() for s in args.speakers.split(",") if s.strip()]
+        df = build_planted(args.events.split(","), args.out, n_clips=args.n_clips, seed=args.seed, speakers=speakers,
+                           progress=not args.quiet)
+        n = df[df["tag"] != ""]
+        print(f"planted {len(n)} events ({', '.join(f'{t} {c}' for t, c in n['tag'].value_counts().sort_index().items())}) "
+              f"in {df['path'].nunique()} clips -> {Path(args.out) / 'events.csv'}")
+        return 0
+    if args.evaluate:
+        return _evaluate(args)
+    from ..tagger import metrics_table, train_tagger
+
+    cfg = train_tagger(args.events, args.out, encoder_source=args.model, window=args.window, n_folds=args.folds,
+                       n_val=args.val, seed=args.seed, progress=not args.quiet, note=args.note, command=command,
+                       epochs=args.epochs, hidden=args.hidden, lr=args.lr, min_dur=args.min_dur,
+                       merge_gap=args.merge_gap)
+    print(f"cross-validated ({cfg['cv']['n_folds']} folds, held-out {cfg['training']['group_by']}s, "
+          f"onset collar 200 ms):")
+    print(metrics_table(cfg["cv"]["event"], cfg["tags"]))
+    print(f"wrote {Path(args.out) / 'model.safetensors'}, config.json, MODEL_CARD.md, cv_events.csv")
+    return 0
+
+
+def _evaluate(args) -> int:
+    import json
+
+    from ..atomic import write_text
+    from ..tagger import evaluate_tagger, load_tagger, metrics_table
+
+    tg = load_tagger(args.evaluate)
+    res = evaluate_tagger(tg, args.events, progress=not args.quiet)
+    m = res["metrics"]
+    out = Path(args.out)
+    report = {"tagger": str(args.evaluate), "tagger_identity": tg.identity, "events": str(args.events),
+              "tagger_metrics": m}
+    text = [f"# {tg.name} on {args.events}", "", "## Tagger (its own thresholds)", "", metrics_table(m, tg.tags), ""]
+    if args.rules:
+        rm, n_used, n_all = rule_based_scores(args.events, tg.tags, progress=not args.quiet)
+        tm = _subset_scores(res, args.events, tg.tags, rm["clips"])
+        report["rules"] = {"metrics": rm["metrics"], "tagger_same_clips": tm, "clips": n_used, "of": n_all}
+        text += [f"## Same {n_used} of {n_all} clips (those whose words could be aligned)", "",
+                 "| tag | rule-based event F1 | tagger event F1 |", "| --- | ---: | ---: |"]
+        from ..tagger import _pct
+
+        for t in tg.tags:
+            text.append(f"| {t} | {_pct(rm['metrics']['per_class'][t]['f1'])} | {_pct(tm['per_class'][t]['f1'])} |")
+        text.append(f"| all (micro) | {_pct(rm['metrics']['micro']['f1'])} | {_pct(tm['micro']['f1'])} |")
+        text.append("")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "evaluation.json", json.dumps(report, indent=2, default=lambda o: None) + "\n")
+    write_text(out / "evaluation.md", "\n".join(text))
+    print("\n".join(text))
+    print(f"wrote {out / 'evaluation.json'}, {out / 'evaluation.md'}")
+    return 0
+
+
+def _subset_scores(res, events_path, tags, clips) -> dict:
+    from ..tagger import event_metrics, read_events
+
+    ev = read_events(events_path)
+    keep = set(clips)
+    truth = [{"clip": c, "start": s, "end": e, "tag": t} for c, s, e, t in ev.events[["clip", "start", "end", "tag"]].values
+             if c in keep]
+    found = [r for r in res["found"] if r["clip"] in keep]
+    return event_metrics(truth, found, tags)
+
+
+def rule_based_scores(events_path, tags, progress: bool = True):
+    """Event scores of the rule-based tagger (words from the aligner the pipeline would pick for the clip's
+    transcript and language; clips it cannot align are left out and counted)."""
+    from tqdm.auto import tqdm
+
+    from ..align import align_clip
+    from ..audio import load_audio
+    from ..errors import InputError
+    from ..language import plan_alignment
+    from ..tagger import event_metrics, read_events
+
+    ev = read_events(events_path)
+    extra = ev.extra.set_index(ev.clips["clip"]) if len(ev.extra) else None
+    found, used = [], []
+    for cid in tqdm(list(ev.clips["clip"]), desc="rule-based tagger", disable=not progress):
+        row = extra.loc[cid] if extra is not None else {}
+        transcript = str(row.get("transcript", "") or "") or None
+        language = str(row.get("language", "") or "") or "en"
+        plan = plan_alignment(language, "tiny.en", transcript, "auto")
+        if plan.aligner is None:
+            continue
+        try:
+            a = align_clip(load_audio(cid), transcript, aligner=plan.aligner, language=language,
+                           whisper_source=plan.whisper_source)
+        except InputError:
+            continue
+        used.append(cid)
+        found += [{"clip": cid, "start": v.start, "end": v.end, "tag": v.label} for v in a.vocalizations]
+    truth = [{"clip": c, "start": s, "end": e, "tag": t} for c, s, e, t in ev.events[["clip", "start", "end", "tag"]].values
+             if c in set(used)]
+    return {"metrics": event_metrics(truth, found, tags), "clips": used}, len(used), len(ev.clips)

@@ -1,0 +1,349 @@
+"""The vocalization tagger: events reader, DCASE-style event metrics, decoding, the planted-corpus builder,
+an end-to-end train-tagger run on project-made clips, and --tagger through attribute."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _env import needs_espeak, needs_tiny
+from explain_ser.align.base import Interval
+from explain_ser.cli import main
+from explain_ser.errors import InputError
+from explain_ser.tagger import (choose_thresholds, decode, event_metrics, frame_labels, frame_metrics,
+                                read_events)
+
+# ---- events reader -------------------------------------------------------------------------------------------
+
+
+def _table(tmp_path, text, files=("a.wav", "b.wav")):
+    for f in files:
+        (tmp_path / f).write_bytes(b"RIFF")
+    p = tmp_path / "events.csv"
+    p.write_text(text)
+    return p
+
+
+def test_read_events_good(tmp_path):
+    p = _table(tmp_path, "path,start,end,tag,speaker\n"
+                         "a.wav,1.5,2.0,laugh,s1\n"
+                         "a.wav,0.2,0.6,breath,s1\n"
+                         "b.wav,,,,s2\n")
+    ev = read_events(p)
+    assert ev.tags == ["breath", "laugh"]
+    assert ev.group_by == "speaker"
+    assert list(ev.clips["group"]) == ["s1", "s2"]
+    assert ev.clips["path"].tolist() == [str(tmp_path / "a.wav"), str(tmp_path / "b.wav")]
+    # sorted by onset within the clip; the empty-tag row is a clip without events, not an event
+    assert [(e.label, e.start, e.end) for e in ev.events_of(str(tmp_path / "a.wav"))] == \
+        [("breath", 0.2, 0.6), ("laugh", 1.5, 2.0)]
+    assert ev.events_of(str(tmp_path / "b.wav")) == []
+
+
+def test_read_events_groups_by_source_then_clip(tmp_path):
+    p = _table(tmp_path, "path,start,end,tag,source\na.wav,0,1,x,rec1\nb.wav,0,1,x,rec1\n")
+    assert read_events(p).group_by == "source" and read_events(p).clips["group"].nunique() == 1
+    p = _table(tmp_path, "path,start,end,tag\na.wav,0,1,x\nb.wav,0,1,x\n")
+    assert read_events(p).group_by == "clip"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("path,start,tag\na.wav,1,x\n", "no 'end' column"),
+    ("file,begin,end,tag\na.wav,1,2,x\n", "no 'path', 'start' columns"),
+    ("path,start,end,tag\na.wav,2.0,1.5,laugh\n", "line 2: end 1.5 is not after start 2.0"),
+    ("path,start,end,tag\na.wav,1.0,1.0,laugh\n", "line 2: end 1.0 is not after start 1.0"),
+    ("path,start,end,tag\na.wav,0,1,x\nmissing.wav,0.1,0.2,laugh\n", "line 3: unknown path 'missing.wav'"),
+    ("path,start,end,tag\na.wav,soon,1,laugh\n", "line 2: start 'soon' is not a number"),
+    ("path,start,end,tag\na.wav,,1,laugh\n", "line 2: an event needs start"),
+    ("path,start,end,tag\na.wav,0.1,0.2,\n", "line 2: times without a tag"),
+    ("path,start,end,tag\na.wav,-1,0.2,x\n", "line 2: start is negative"),
+    ("path,start,end,tag\na.wav,,,\n", "no events"),
+    ("path,start,end,tag\n", "no rows"),
+    ("", "not a readable CSV"),
+    ("path,start,end,tag\na.wav,0,1,none\n", "'none' is reserved"),
+    ("path,start,end,tag,speaker\na.wav,0,1,x,s1\na.wav,2,3,x,s2\n", "has more than one speaker"),
+])
+def test_read_events_bad_tables_one_line(tmp_path, text, problem):
+    p = _table(tmp_path, text)
+    with pytest.raises(InputError) as err:
+        read_events(p)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(str(p)), msg
+    assert problem in msg, msg
+
+
+def test_read_events_missing_file(tmp_path):
+    with pytest.raises(InputError, match="events table not found"):
+        read_events(tmp_path / "nope.csv")
+
+
+def test_cli_bad_events_exit_2(tmp_path, capsys):
+    p = _table(tmp_path, "path,start,end,tag\na.wav,2.0,1.5,laugh\n")
+    assert main(["train-tagger", str(p), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("explain-ser: error: ") and "end 1.5 is not after start 2.0" in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+# ---- event metrics (hand-computed) ---------------------------------------------------------------------------
+
+
+def ev(clip, start, end, tag="x"):
+    return {"clip": clip, "start": start, "end": end, "tag": tag}
+
+
+def counts(m, tag="x"):
+    c = m["per_class"][tag]
+    return c["tp"], c["fp"], c["fn"]
+
+
+def test_onset_collar_is_200ms_inclusive():
+    truth = [ev("a", 1.0, 2.0)]
+    assert counts(event_metrics(truth, [ev("a", 1.2, 2.0)], ["x"])) == (1, 0, 0)      # exactly 200 ms late
+    assert counts(event_metrics(truth, [ev("a", 0.8, 3.5)], ["x"])) == (1, 0, 0)      # 200 ms early, offset ignored
+    assert counts(event_metrics(truth, [ev("a", 1.21, 2.0)], ["x"])) == (0, 1, 1)     # 210 ms: a miss and a false alarm
+    assert counts(event_metrics(truth, [ev("b", 1.0, 2.0)], ["x"])) == (0, 1, 1)      # right time, other clip
+
+
+def test_offset_collar_when_asked():
+    truth = [ev("a", 1.0, 2.0)]
+    # offsets within max(200 ms, 50 % of 1 s) = 500 ms
+    assert counts(event_metrics(truth, [ev("a", 1.1, 2.5)], ["x"], offset_ratio=0.5)) == (1, 0, 0)
+    assert counts(event_metrics(truth, [ev("a", 1.1, 2.6)], ["x"], offset_ratio=0.5)) == (0, 1, 1)
+    short = [ev("a", 1.0, 1.1)]  # 100 ms event: the offset collar is the 200 ms floor
+    assert counts(event_metrics(short, [ev("a", 1.0, 1.3)], ["x"], offset_ratio=0.5)) == (1, 0, 0)
+    assert counts(event_metrics(short, [ev("a", 1.0, 1.31)], ["x"], offset_ratio=0.5)) == (0, 1, 1)
+
+
+def test_wrong_tag_is_a_miss_and_a_false_alarm_and_other_is_ignored():
+    truth = [ev("a", 1.0, 2.0, "laugh"), ev("a", 3.0, 3.5, "breath")]
+    found = [ev("a", 1.0, 2.0, "sigh"), ev("a", 3.0, 3.5, "breath"), ev("a", 5.0, 6.0, "other")]
+    m = event_metrics(truth, found, ["laugh", "breath", "sigh"])
+    assert counts(m, "laugh") == (0, 0, 1) and counts(m, "sigh") == (0, 1, 0) and counts(m, "breath") == (1, 0, 0)
+    assert (m["micro"]["tp"], m["micro"]["fp"], m["micro"]["fn"]) == (1, 1, 1)
+    assert m["per_class"]["breath"]["f1"] == 1.0 and m["per_class"]["laugh"]["f1"] == 0.0
+    assert np.isnan(m["per_class"]["sigh"]["recall"])  # no true sighs: recall undefined
+    assert m["macro_f1"] == pytest.approx(0.5)           # over the tags with true events: laugh 0, breath 1
+
+
+def test_one_to_one_maximum_matching():
+    # two detections near one event: one hit, one false alarm
+    m = event_metrics([ev("a", 1.0, 2.0)], [ev("a", 1.05, 2.0), ev("a", 0.95, 2.0)], ["x"])
+    assert counts(m) == (1, 1, 0)
+    # greedy by onset would pair 0.15 with 0.3 and strand 0.45; the maximum matching pairs both
+    truth = [ev("a", 0.0, 1.0), ev("a", 0.3, 1.0)]
+    found = [ev("a", 0.15, 1.0), ev("a", 0.45, 1.0)]
+    m = event_metrics(truth, list(reversed(found)), ["x"])
+    assert counts(m) == (2, 0, 0) and m["per_class"]["x"]["f1"] == 1.0
+
+
+def test_frame_labels_and_metrics():
+    lab = frame_labels([Interval(0.02, 0.08, "b"), Interval(0.1, 0.12, "a")], 7, ["a", "b"])
+    assert lab.tolist() == [0, 2, 2, 2, 0, 1, 0]
+    m = frame_metrics(lab, np.array([0, 2, 2, 0, 0, 1, 1]), ["a", "b"])
+    assert (m["b"]["tp"], m["b"]["fp"], m["b"]["fn"]) == (2, 0, 1)
+    assert (m["a"]["tp"], m["a"]["fp"], m["a"]["fn"]) == (1, 1, 0)
+
+
+# ---- decoding and thresholds ---------------------------------------------------------------------------------
+
+
+def probs_with(runs, n=60, tags=("laugh", "cough")):
+    p = np.zeros((n, len(tags) + 1))
+    p[:, 0] = 1.0
+    for a, b, c, v in runs:
+        p[a:b] = (1 - v) / len(tags)
+        p[a:b, c] = v
+    return p
+
+
+def test_decode_thresholds_gaps_and_min_duration():
+    tags = ["laugh", "cough"]
+    p = probs_with([(5, 10, 1, 0.7), (12, 16, 1, 0.7), (30, 32, 2, 0.9), (40, 50, 2, 0.45)])
+    found = decode(p, tags, {"laugh": 0.5, "cough": 0.5}, min_dur=0.06, merge_gap=0.1, smooth=1)
+    # the two laugh runs 40 ms apart join; the 40 ms cough is too short; 0.45 is under the cough threshold
+    assert [(e.label, e.start, e.end) for e in found] == [("laugh", 0.1, 0.32)]
+    assert found[0].confidence == pytest.approx((9 * 0.7 + 2 * 0.0) / 11, abs=1e-3)
+    found = decode(p, tags, {"laugh": 0.5, "cough": 0.4}, min_dur=0.02, merge_gap=0.0, smooth=1)
+    assert [(e.label, round(e.start, 2), round(e.end, 2)) for e in found] == [
+        ("laugh", 0.1, 0.2), ("laugh", 0.24, 0.32), ("cough", 0.6, 0.64), ("cough", 0.8, 1.0)]
+
+
+def test_choose_thresholds_finds_the_separating_value():
+    # true laughs have probability 0.6, spurious bumps 0.35: only thresholds in (0.35, 0.6] score F1 = 1
+    tags = ["laugh"]
+    probs, truth = [], []
+    for k in range(6):
+        p = probs_with([(10, 20, 1, 0.6), (35, 45, 1, 0.35)], tags=tags)
+        probs.append(p)
+        truth.append([Interval(0.2, 0.4, "laugh")])
+    thr = choose_thresholds(probs, truth, tags, min_dur=0.06, merge_gap=0.1)
+    assert 0.35 < thr["laugh"] <= 0.6
+
+
+# ---- planted corpus (project-made speech) --------------------------------------------------------------------
+
+VOICES = ["en-us", "en+m3", "en+f3", "en+m7", "en+f2", "en-gb+m1", "en-us+f4", "en+m5"]
+SENTENCES = ["Kids are talking by the door", "Dogs are sitting by the door", "The weather is nice today",
+             "Please bring me the red book", "We will meet again tomorrow", "I never said that to anyone"]
+
+
+def speech_corpus(root, voices, n_per=6):
+    """espeak-ng sentences, one speaker per voice, with a manifest (path, speaker, transcript)."""
+    import soundfile as sf
+
+    from _speech import espeak
+
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for v in voices:
+        for k in range(n_per):
+            text = SENTENCES[k % len(SENTENCES)]
+            x = espeak(text, voice=v, speed=140 + 10 * k)
+            x = np.concatenate([np.zeros(4000, np.float32), x, np.zeros(4000, np.float32)])
+            name = f"{v.replace('+', '_')}_{k}.wav"
+            sf.write(str(root / name), x, 16000, subtype="PCM_16")
+            rows.append({"path": name, "speaker": v, "transcript": text})
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    return root / "manifest.csv"
+
+
+@needs_espeak
+def test_build_planted_is_deterministic_and_exact(tmp_path):
+    from explain_ser.audio import load_audio
+    from explain_ser.vocal_corpus import build_planted
+
+    m = speech_corpus(tmp_path / "speech", VOICES[:2], n_per=3)
+    a = build_planted(m, tmp_path / "a", n_clips=6, seed=3, empty=0.0, progress=False)
+    b = build_planted(m, tmp_path / "b", n_clips=6, seed=3, empty=0.0, progress=False)
+    assert a.equals(b)
+    assert (tmp_path / "a" / "events.csv").read_bytes() == (tmp_path / "b" / "events.csv").read_bytes()
+    ev = read_events(tmp_path / "a" / "events.csv")
+    assert ev.clips["clip"].nunique() == 6 and len(ev.events) >= 6 and ev.group_by == "speaker"
+    for cid in ev.clips["clip"]:
+        x = load_audio(cid).samples
+        for e in ev.events_of(cid):
+            s, t = int(round(e.start * 16000)), int(round(e.end * 16000))
+            assert 0 <= s < t <= len(x)
+            # the span is audible at both ends (1 % of the sound's peak, scaled): not padding
+            assert np.abs(x[s : s + 40]).max() > 0 and np.abs(x[t - 40 : t]).max() > 0
+    # another seed: other sounds
+    c = build_planted(m, tmp_path / "c", n_clips=6, seed=4, empty=0.0, progress=False)
+    assert not c[["start", "end", "tag"]].equals(a[["start", "end", "tag"]])
+    with pytest.raises(InputError, match="not an empty directory"):
+        build_planted(m, tmp_path / "a", n_clips=2, progress=False)
+
+
+# ---- end to end (Whisper) ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_encoder):
+    """A tagger trained on planted sounds in 6 espeak-ng voices; a held-out set of 2 other voices and seeds."""
+    from explain_ser.vocal_corpus import build_planted
+
+    root = tmp_path_factory.mktemp("tagger")
+    m_train = speech_corpus(root / "speech_train", VOICES[:6], n_per=7)
+    m_test = speech_corpus(root / "speech_test", VOICES[6:], n_per=6)
+    build_planted(m_train, root / "train", n_clips=42, seed=0, empty=0.2, progress=False)
+    build_planted(m_test, root / "test", n_clips=12, seed=99, empty=0.2, progress=False)
+    rc = main(["train-tagger", str(root / "train" / "events.csv"), "--out", str(root / "tagger"), "--folds", "3",
+               "--epochs", "25", "--quiet", "--note", "test tagger: espeak-ng speech, synthetic sounds"])
+    assert rc == 0
+    return root
+
+
+def _chance_f1(found, truth, tags, seed=0):
+    """F1 of the same detections moved to random times in random clips (same durations): what guessing scores."""
+    rng = np.random.default_rng(seed)
+    clips = sorted({r["clip"] for r in truth} | {r["clip"] for r in found})
+    shuffled = []
+    for r in found:
+        d = r["end"] - r["start"]
+        s = float(rng.uniform(0, 3.0))
+        shuffled.append({**r, "clip": clips[int(rng.integers(len(clips)))], "start": s, "end": s + d})
+    return event_metrics(truth, shuffled, tags)["micro"]["f1"]
+
+
+@pytest.mark.slow
+@needs_tiny
+@needs_espeak
+def test_train_tagger_recovers_planted_events_on_held_out_speakers(trained):
+    from explain_ser.tagger import Tagger, evaluate_tagger
+
+    d = trained / "tagger"
+    cfg = json.loads((d / "config.json").read_text())
+    card = (d / "MODEL_CARD.md").read_text()
+    assert cfg["format"] == "explain_ser.tagger/1" and cfg["training"]["group_by"] == "speaker"
+    assert "test tagger: espeak-ng speech" in card and "onset collar 200 ms" in card
+    assert "explain-ser train-tagger" in card  # the command that reproduces it
+    assert set(cfg["decode"]["thresholds"]) == set(cfg["tags"])
+    # cross-validated: every fold's test voices unseen, its thresholds from other voices
+    for f in cfg["cv"]["folds"]:
+        assert not set(f["test_groups"]) & set(f["val_groups"])
+    cv = cfg["cv"]["event"]["micro"]
+    assert cv["f1"] > 0.5, cfg["cv"]["event"]
+    # held-out voices and sound seeds, with the final model's own thresholds
+    res = evaluate_tagger(Tagger.load(d), trained / "test" / "events.csv", progress=False)
+    m = res["metrics"]
+    ev = read_events(trained / "test" / "events.csv")
+    truth = [{"clip": c, "start": s, "end": e, "tag": t} for c, s, e, t in ev.events[["clip", "start", "end", "tag"]].values]
+    chance = max(_chance_f1(res["found"], truth, cfg["tags"], seed=s) for s in range(5))
+    assert m["micro"]["f1"] > 0.5 and m["micro"]["f1"] > chance + 0.3, (m["micro"], chance)
+    # deterministic: the same tagger on the same clip gives the same events
+    tg = Tagger.load(d)
+    clip = ev.clips["clip"].iloc[0]
+    assert tg.tag(clip) == tg.tag(clip)
+
+
+@pytest.mark.slow
+@needs_tiny
+@needs_espeak
+def test_attribute_with_tagger(trained, tmp_path):
+    from explain_ser.frames import load_frame_table
+    from explain_ser.tagger import Tagger
+
+    ev = read_events(trained / "test" / "events.csv")
+    tg = Tagger.load(trained / "tagger")
+    # a held-out clip where the tagger finds an event
+    clip = next(c for c in ev.clips["clip"] if ev.events_of(c) and tg.tag(c))
+    found = tg.tag(clip)
+    out = tmp_path / "out"
+    rc = main(["attribute", clip, "--tagger", str(trained / "tagger"), "--methods", "none", "--no-prosody",
+               "--aligner", "none", "--out", str(out), "--quiet"])
+    assert rc == 0
+    (frames_path,) = out.glob("*.frames.csv")
+    t = load_frame_table(frames_path)
+    tagged = t[t["vocalization"] != ""]
+    assert set(tagged["vocalization"]) == {e.label for e in found}
+    assert ((tagged["vocalization_conf"] > 0) & (tagged["vocalization_conf"] <= 1)).all()
+    first = found[0]
+    inside = t[(t["start"] >= first.start - 1e-9) & (t["end"] <= first.end + 1e-9)]
+    assert (inside["vocalization"] == first.label).all()
+    (summary,) = out.glob("*.summary.json")
+    assert tg.identity in summary.read_text()
+    # a tagger directory that is not one: one line, exit 2, nothing written
+    assert main(["attribute", clip, "--tagger", str(tmp_path), "--out", str(tmp_path / "o2"), "--quiet"]) == 2
+    assert not (tmp_path / "o2").exists()
+
+
+def test_annotation_key_includes_the_tagger():
+    from explain_ser.pipeline import AnnotationStore
+
+    st = AnnotationStore("/nonexistent")
+    base = st.key("a" * 64, None, "pocketsphinx|tiny.en", "en", True)
+    assert base == st.key("a" * 64, None, "pocketsphinx|tiny.en", "en", True, tagger="")  # old keys stay valid
+    k1 = st.key("a" * 64, None, "pocketsphinx|tiny.en", "en", True, tagger="0123abcd")
+    k2 = st.key("a" * 64, None, "pocketsphinx|tiny.en", "en", True, tagger="ffff0000")
+    assert len({base, k1, k2}) == 3
+
+
+@needs_espeak
+def test_plant_cli_reports_counts(tmp_path, capsys):
+    m = speech_corpus(tmp_path / "speech", VOICES[:1], n_per=2)
+    assert main(["train-tagger", str(m), "--plant", "--out", str(tmp_path / "p"), "--n-clips", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "planted" in out and (tmp_path / "p" / "events.csv").is_file()
