@@ -204,12 +204,15 @@ def k_strip_figure(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.
     this one exists so that clicking or lasso-selecting a point can open that clip.
     """
     m = metrics[metrics["head"].astype(str) == "mean"].dropna(subset=[stat])
-    groups = sorted(m[by].astype(str).unique(), key=plots._natural) if by in m else ["all"]
+    # missing labels become a group of their own: pandas 3's astype(str) would keep them NaN, unmatched
+    label = (m[by].astype(object).where(m[by].notna(), "").astype(str).replace("", "(none)") if by in m
+             else pd.Series("all", index=m.index))
+    groups = sorted(label.unique(), key=plots._natural)
     colors = plots.group_colors(by, groups)
     fig = go.Figure()
     rng = np.random.default_rng(0)  # jitter only
     for gi, g in enumerate(groups):
-        d = m[m[by].astype(str) == g] if by in m else m
+        d = m[label == g]
         fig.add_trace(go.Scatter(x=gi + rng.uniform(-0.25, 0.25, len(d)), y=d[stat], mode="markers", name=g,
                                  marker=dict(size=8, color=colors.get(g, "#0072B2"), line=dict(width=0.5, color="white")),
                                  customdata=d["clip_id"].astype(str), text=d["clip_id"].astype(str),
@@ -217,7 +220,9 @@ def k_strip_figure(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.
     fig.add_hline(y=0.8, line=dict(color="#555", dash="dash"), annotation_text="uniform (0.8)")
     fig.add_hline(y=plots.LEYGUE_POINT[0], line=dict(color="#444", dash="dot"), annotation_text="0.15 (Leygue)")
     fig.update_layout(template="simple_white", height=height, margin=dict(l=50, r=10, t=10, b=40),
-                      xaxis=dict(tickmode="array", tickvals=list(range(len(groups))), ticktext=groups, title=by),
+                      # a fixed range: autorange around jittered points can cut off the last group's tick
+                      xaxis=dict(tickmode="array", tickvals=list(range(len(groups))), ticktext=groups, title=by,
+                                 range=[-0.5, len(groups) - 0.5]),
                       yaxis=dict(range=[0, 1], title=f"{stat} per clip (mean head)"), showlegend=False,
                       dragmode="select", clickmode="event+select")
     return fig

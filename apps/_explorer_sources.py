@@ -100,8 +100,13 @@ def read_report(report: Path) -> dict[str, pd.DataFrame]:
     for name in REPORT_TABLES:
         f = tdir / f"{name}.csv"
         if f.is_file():
-            dtype = {c: str for c in ("clip_id", "speaker", "emotion", "predicted", "path")}
-            out[name] = pd.read_csv(f, dtype=dtype, keep_default_na=name not in ("clip_meta",))
+            text = ("clip_id", "speaker", "gender", "emotion", "predicted", "path")
+            t = pd.read_csv(f, dtype=dict.fromkeys(text, str), keep_default_na=name not in ("clip_meta",))
+            if name == "clip_metrics":
+                # an unlabelled clip's emotion is "" as in clip_meta: pandas 3's astype(str) keeps NaN
+                # as NaN, so a NaN label would match no group and the clip would vanish from the plots
+                t = t.fillna({c: "" for c in text if c in t})
+            out[name] = t
     return out
 
 
@@ -143,49 +148,69 @@ def _check_rows(df: pd.DataFrame, roots: list[Path]) -> pd.DataFrame:
     return df.assign(available=avail, note=notes)
 
 
+TEXT_COLUMNS = ["source", "clip_id", "path", "transcript", "speaker", "gender", "emotion", "predicted"]
+
+
+def _text_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The catalogue's text columns of ``df`` as str, "" where absent or missing, and k08 as float.
+
+    Every column gets its dtype here, before any merge: under pandas 3 a column made as ``""`` is a
+    str column that refuses a float, and ``fillna("")`` would turn a float column into text.
+    """
+    out = pd.DataFrame(index=df.index)
+    for c in TEXT_COLUMNS:
+        col = df[c] if c in df else pd.Series("", index=df.index)
+        out[c] = col.astype(object).where(col.notna(), "").astype(str)
+    k = df["k08"] if "k08" in df else pd.Series(float("nan"), index=df.index)
+    out["k08"] = pd.to_numeric(k, errors="coerce").astype("float64")
+    return out
+
+
+def _report_rows(config: Config, report: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per report clip (clip_meta), with the mean head's k@0.8 and paths made absolute."""
+    meta = report["clip_meta"]
+    metrics = report.get("clip_metrics")
+    k08 = None
+    if metrics is not None and {"clip_id", "head", "k@0.8"} <= set(metrics.columns):
+        mean = metrics[metrics["head"].astype(str) == "mean"]
+        k08 = mean.drop_duplicates("clip_id").set_index(mean["clip_id"].astype(str))["k@0.8"]
+    rows = _text_columns(meta.assign(source="report"))
+    if k08 is not None:
+        rows["k08"] = rows["clip_id"].map(k08).astype("float64")
+    # clip_meta paths are relative to the report directory (the report's own copies) or absolute
+    rows["path"] = [str(config.report / p) if p and not Path(p).is_absolute() else p for p in rows["path"]]
+    return rows.drop_duplicates("clip_id")
+
+
 def catalogue(config: Config, manifest: pd.DataFrame | None = None,
               report: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Every clip the app can list: examples, manifest rows and report clips, one row each."""
-    rows = pd.DataFrame(_example_rows())
-    parts = [rows]
+    """Every clip the app can list: examples, manifest rows and report clips, one row each.
+
+    A manifest row whose clip is in the report becomes ``manifest+report``: it keeps its own audio
+    path, takes the report's prediction and k@0.8, and the report's speaker, gender and emotion
+    where the manifest left them empty. Report clips not in the manifest are rows of their own.
+    """
+    parts = [_text_columns(pd.DataFrame(_example_rows(), columns=["source", "clip_id", "path", "transcript"]))]
+    rep = _report_rows(config, report) if report is not None and "clip_meta" in report else None
+    man = None
     if manifest is not None and len(manifest):
-        m = manifest.copy()
-        m["source"] = "manifest"
-        parts.append(m)
-    cat = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    for c in CATALOGUE_COLUMNS:
-        if c not in cat:
-            cat[c] = ""
-    cat = cat.fillna("")
-    if report is not None and "clip_meta" in report:
-        meta = report["clip_meta"].copy().fillna("")
-        metrics = report.get("clip_metrics")
-        if metrics is not None and "k@0.8" in metrics:
-            k = metrics[metrics["head"].astype(str) == "mean"].set_index("clip_id")["k@0.8"]
-            meta["k08"] = meta["clip_id"].map(k)
-        if "path" in meta:  # relative paths are relative to the report directory
-            meta["path"] = [str(config.report / p) if p and not Path(p).is_absolute() else p for p in meta["path"]]
-        known = set(cat.loc[cat["source"] == "manifest", "clip_id"])
-        for _, r in meta.iterrows():
-            cid = str(r["clip_id"])
-            if cid in known:  # the manifest row gains the report's prediction and k@0.8
-                i = cat.index[(cat["source"] == "manifest") & (cat["clip_id"] == cid)][0]
-                for c in ("predicted", "k08", "speaker", "gender", "emotion"):
-                    if c in r and str(r[c]) != "" and (c in ("predicted", "k08") or not cat.at[i, c]):
-                        cat.at[i, c] = r[c]
-                cat.at[i, "source"] = "manifest+report"
-            else:
-                new = {c: r[c] for c in CATALOGUE_COLUMNS if c in r}
-                new.update(source="report", clip_id=cid)
-                cat = pd.concat([cat, pd.DataFrame([new])], ignore_index=True)
-    for c in CATALOGUE_COLUMNS:
-        if c not in cat:
-            cat[c] = ""
-    cat["k08"] = pd.to_numeric(cat["k08"].replace("", float("nan")), errors="coerce")
-    for c in ("path", "transcript", "speaker", "gender", "emotion", "predicted"):
-        cat[c] = cat[c].fillna("").astype(str)
+        man = _text_columns(manifest.assign(source="manifest")).reset_index(drop=True)
+        if rep is not None:
+            hit = rep.set_index("clip_id").reindex(man["clip_id"]).set_index(man.index)
+            found = man["clip_id"].isin(rep["clip_id"])
+            theirs = hit["predicted"].fillna("")
+            man["predicted"] = theirs.where(found & (theirs != ""), man["predicted"])
+            man["k08"] = hit["k08"].where(found, man["k08"]).astype("float64")
+            for c in ("speaker", "gender", "emotion"):
+                man[c] = man[c].where(man[c] != "", hit[c].fillna(""))
+            man["source"] = man["source"].where(~found, "manifest+report")
+            rep = rep[~rep["clip_id"].isin(man["clip_id"])]
+        parts.append(man)
+    if rep is not None:
+        parts.append(rep)
+    cat = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     cat = _check_rows(cat, config.roots)
-    cat["key"] = cat["source"].str.split("+").str[0] + ":" + cat["clip_id"].astype(str)
+    cat["key"] = cat["source"].str.split("+").str[0] + ":" + cat["clip_id"]
     cat = cat.drop_duplicates("key").reset_index(drop=True)
     return cat[CATALOGUE_COLUMNS]
 

@@ -383,6 +383,8 @@ def corpus_view(report, cat):
         return
     st.subheader(f"Corpus report: {CONFIG.report.name}")
     cm = report["clip_metrics"]
+    # group by emotion only when the corpus is labelled: one "" group says nothing
+    by = "emotion" if "emotion" in cm and (cm["emotion"].astype(str) != "").any() else "head"
     top = st.columns(2)
     with top[0]:
         if "classification" in report:
@@ -393,7 +395,7 @@ def corpus_view(report, cat):
                                                    title="Confusion matrix (row %)"), key="confusion")
     with top[1]:
         st.markdown("**k@0.8 per clip**: box- or lasso-select a point to open that clip")
-        st.plotly_chart(figs.k_strip_figure(cm, by="emotion" if "emotion" in cm else "head"), key="k_strip",
+        st.plotly_chart(figs.k_strip_figure(cm, by=by), key="k_strip",
                         on_select=_open_from_chart, selection_mode=("points", "box", "lasso"))
         ids = cm.loc[cm["head"].astype(str) == "mean", "clip_id"].astype(str).tolist()
         pick = st.columns([3, 1])
@@ -410,7 +412,7 @@ def corpus_view(report, cat):
         mid[1].plotly_chart(plots.coverage_plotly(cc[cc["grouping"] == "head"], by="head",
                                                   title="Coverage by head (95 % CI)"), key="cov_head")
     low = st.columns(2)
-    low[0].plotly_chart(plots.k_distribution_plotly(cm, by="emotion" if "emotion" in cm else "head",
+    low[0].plotly_chart(plots.k_distribution_plotly(cm, by=by,
                                                     title="k@0.8 per clip (mean head)"), key="k_box")
     low[1].plotly_chart(plots.k_distribution_plotly(cm, by="head", head=None, title="k@0.8 per head"), key="k_head")
     if "enrichment" in report:

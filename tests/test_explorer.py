@@ -341,3 +341,62 @@ def test_explore_command(tmp_path, capsys, report_dir, monkeypatch):
         explore.app_path()
     assert cli.main(["explore", "--print-command"]) == 2
     assert "source checkout" in capsys.readouterr().err
+
+
+def test_catalogue_of_a_written_report_and_its_manifest(tmp_path, report_dir):
+    """The tables write_report wrote, read as the app reads them, merged with a manifest: under pandas 3
+    the float k@0.8 once went into a column made as "" (a str column) and raised (issue 18)."""
+    from explain_ser.corpora import read_manifest
+
+    report = src.read_report(report_dir)
+    metrics = report["clip_metrics"]
+    k = metrics[metrics["head"] == "mean"].set_index("clip_id")["k@0.8"]
+    meta = report["clip_meta"].set_index("clip_id")
+    manifest = tmp_path / "manifest.csv"
+    # calm_statement without a label (the report's fills it), excited_question with its own speaker,
+    # one clip the report has not seen; laugh_breath stays a report-only row
+    pd.DataFrame({"path": [str(report_dir / "audio" / f"{n}.wav") for n in ("calm_statement", "excited_question")]
+                  + [str(EXAMPLES / "calm_statement.wav")],
+                  "clip_id": ["calm_statement", "excited_question", "unseen"], "speaker": ["", "s9", "s9"],
+                  "emotion": ["", "happy", "sad"]}).to_csv(manifest, index=False)
+    cfg = src.Config(report=report_dir.resolve(), manifest=manifest.resolve())
+    cat = src.catalogue(cfg, read_manifest(manifest), report)
+
+    assert cat["k08"].dtype == "float64" and cat["available"].dtype == bool
+    for c in ("key", "source", "clip_id", "path", "transcript", "speaker", "gender", "emotion", "predicted", "note"):
+        assert pd.api.types.is_string_dtype(cat[c]) and not cat[c].isna().any(), c
+    assert cat["key"].is_unique
+    rows = cat.set_index("key")
+    both = rows.loc["manifest:calm_statement"]
+    assert both["source"] == "manifest+report" and both["k08"] == pytest.approx(k["calm_statement"])
+    assert both["predicted"] == meta.loc["calm_statement", "predicted"] != ""
+    assert both["emotion"] == meta.loc["calm_statement", "emotion"] and both["speaker"] == meta.loc["calm_statement", "speaker"]
+    mine = rows.loc["manifest:excited_question"]
+    assert mine["speaker"] == "s9" and mine["emotion"] == "happy" and mine["k08"] == pytest.approx(k["excited_question"])
+    unseen = rows.loc["manifest:unseen"]
+    assert unseen["source"] == "manifest" and np.isnan(unseen["k08"]) and unseen["predicted"] == ""
+    alone = rows.loc["report:laugh_breath"]
+    assert alone["k08"] == pytest.approx(k["laugh_breath"]) and alone["available"]
+    assert alone["path"] == str(report_dir.resolve() / "audio" / "laugh_breath.wav")
+    assert {"examples:calm_statement", "examples:laugh_breath"} <= set(rows.index)
+    assert len(cat) == 3 + 3 + 1  # examples, manifest rows, the report clip the manifest lacks
+
+    # the report alone: one row per report clip, with k@0.8; the helpers take every row
+    alone = src.catalogue(src.Config(report=report_dir.resolve()), None, report)
+    assert alone.loc[alone["source"] == "report", "k08"].notna().sum() == len(meta)
+    assert [src.label_of(r) for _, r in alone.iterrows()]
+    lo = float(k.min())
+    kept = src.filter_catalogue(alone, k_range=(lo, lo))
+    assert k.idxmin() in set(kept["clip_id"]) and (kept["k08"].isna() | (kept["k08"] == lo)).all()
+
+
+def test_unlabelled_clips_stay_in_the_k_strip(report_dir):
+    """A clip without a true emotion is a point of its own group, not lost (pandas 3 keeps NaN through astype(str))."""
+    import _explorer_figures as figs
+
+    cm = src.read_report(report_dir)["clip_metrics"].copy()
+    cm.loc[cm["clip_id"] == "laugh_breath", "emotion"] = np.nan
+    fig = figs.k_strip_figure(cm, by="emotion")
+    points = {c for tr in fig.data for c in tr.customdata}
+    assert points == set(cm["clip_id"]) and "(none)" in [tr.name for tr in fig.data]
+    assert fig.layout.xaxis.range == (-0.5, len(fig.data) - 0.5)

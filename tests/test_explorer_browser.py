@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -157,3 +158,161 @@ def test_browser_clip_view(server, tmp_path, tiny_encoder):
     assert first in ex.labels
     assert "Traceback" not in body and shot.stat().st_size > 50_000
     shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the corpus view on a report made by `explain-ser report` (issue 18: it crashed under pandas 3)
+
+# two speakers, two clips each: enough for every table and plot of the report, and fast
+CLIPS = [("s1", "en-us+f3", "female", "happy", "Did you really win the whole thing?"),
+         ("s1", "en-us+f3", "female", "sad", "I lost my keys again today."),
+         ("s2", "en-us+m3", "male", "angry", "Stop talking by the door now."),
+         ("s2", "en-us+m3", "male", "calm", "Kids are talking by the door.")]
+
+
+def cli(*args: str) -> list[str]:
+    """The installed ``explain-ser`` console script (as a user runs it), else ``python -m explain_ser.cli``."""
+    exe = Path(sys.executable).with_name("explain-ser")
+    return [str(exe), *args] if exe.is_file() else [sys.executable, "-m", "explain_ser.cli", *args]
+
+
+@pytest.fixture(scope="module")
+def cli_report(tmp_path_factory):
+    """(manifest, report dir, checkpoint args): `explain-ser report` over project-made speech."""
+    import pandas as pd
+    import soundfile as sf
+    from _speech import RATE, espeak
+    from test_explorer import make_checkpoint
+
+    from explain_ser.model import available_checkpoints
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (make sysdeps)")
+    tmp = tmp_path_factory.mktemp("cli_report")
+    clips = tmp / "corpus" / "clips"
+    clips.mkdir(parents=True)
+    rows = []
+    for spk, voice, gender, emotion, text in CLIPS:
+        name = f"{spk}_{emotion}"
+        sf.write(clips / f"{name}.wav", espeak(text, voice), RATE)
+        rows.append({"path": f"clips/{name}.wav", "speaker": spk, "gender": gender, "emotion": emotion,
+                     "transcript": text})
+    manifest = tmp / "corpus" / "manifest.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    ckpt = [] if available_checkpoints() else ["--checkpoint", make_checkpoint(tmp / "untrained-tiny.en")]
+    rep = tmp / "report"
+    proc = subprocess.run(cli("report", str(manifest), "--out", str(rep), "--n-boot", "50", "--n-perm", "50",
+                              "--jobs", "1", "--quiet", *ckpt), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return manifest, rep, ckpt
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop a process started with start_new_session and its children (`explain-ser explore` runs streamlit)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# The corpus view is done when the k@0.8 strip has its points, the clip list is drawn and the script is idle.
+CORPUS_JS = """(n) => {
+  const pts = document.querySelectorAll('.st-key-k_strip .scatterlayer .points path').length;
+  const table = document.querySelector('.st-key-clip_table [data-testid="stDataFrame"]');
+  const running = document.querySelector('[data-testid="stStatusWidget"] button, [data-testid="stSpinner"]');
+  const exc = document.querySelector('[data-testid="stException"]');
+  return !!exc || (pts === n && !!table && !running);
+}"""
+
+
+def assert_no_error(page) -> str:
+    body = page.inner_text("body")
+    exc = page.locator('[data-testid="stException"]')
+    assert exc.count() == 0, exc.first.inner_text()
+    assert "Traceback" not in body, body[:2000]
+    return body
+
+
+def open_corpus_view(page, url: str, n_clips: int) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').filter(has_text="View") \
+        .get_by_text("Corpus", exact=True).click(timeout=150_000)
+    page.wait_for_function(CORPUS_JS, arg=n_clips, timeout=150_000, polling=200)
+
+
+def select_point(page, index: int) -> str:
+    """Box-select one point of the k@0.8 strip (the chart's selection opens the clip); its clip id."""
+    page.locator(".st-key-k_strip").scroll_into_view_if_needed()
+    box = page.locator(".st-key-k_strip .scatterlayer .points path").nth(index).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    hover = page.locator(".st-key-k_strip .hoverlayer").first
+    page.wait_for_function("(e) => e.textContent.includes(':')", arg=hover.element_handle(), timeout=10_000)
+    clip = hover.text_content().split(":")[0].strip()
+    page.mouse.move(x - 15, y - 15)
+    page.mouse.down()
+    page.mouse.move(x + 15, y + 15, steps=8)
+    page.mouse.up()
+    return clip
+
+
+def listed_clips(page) -> list[str]:
+    """The clip ids in the corpus view's clip list, in row order."""
+    grid = page.locator('.st-key-clip_table [data-testid="stDataFrame"]')
+    grid.scroll_into_view_if_needed()
+    # the grid is a canvas; its accessibility table carries the cell text once the grid is on screen
+    first = grid.locator('table[role="grid"] tbody tr td:first-child')
+    first.first.wait_for(state="attached", timeout=30_000)
+    return [t.strip() for t in first.all_text_contents()]
+
+
+def select_row(page, row: int) -> str:
+    """Click a row of the corpus view's clip list (row selection opens the clip); its clip id."""
+    clip = listed_clips(page)[row]
+    box = page.locator('.st-key-clip_table [data-testid="stDataFrame"]').bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)  # row marker: below the 35 px header
+    return clip
+
+
+@pytest.mark.parametrize("launch_as, pick", [("explore --report", "point"), ("explore --report --manifest", "row")])
+def test_browser_corpus_view_of_a_cli_report(cli_report, tmp_path, launch_as, pick):
+    pw = pytest.importorskip("playwright.sync_api")
+    import pandas as pd
+
+    manifest, rep, ckpt = cli_report
+    truth = dict(zip([Path(p).stem for p in pd.read_csv(manifest)["path"]], pd.read_csv(manifest)["emotion"]))
+    port = free_port()
+    log = tmp_path / "app.log"
+    # without --manifest the command offers the app the manifest recorded in report.json (the issue's case)
+    extra = ["--manifest", str(manifest)] if "--manifest" in launch_as else []
+    proc = subprocess.Popen(cli("explore", "--report", str(rep), *extra, *ckpt, "--headless", "--port", str(port)),
+                            cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, timeout=120)
+        with pw.sync_playwright() as p:
+            ctx = launch(p, tmp_path / "chromium-profile")
+            try:
+                page = ctx.new_page()
+                open_corpus_view(page, url, len(truth))
+                body = assert_no_error(page)
+                assert f"Corpus report: {rep.name}" in body
+                assert set(truth) <= set(listed_clips(page))
+                clip = select_point(page, 1) if pick == "point" else select_row(page, 1)
+                wait_rendered(page, clip, 150)
+                assert_no_error(page)
+                true = page.locator('[data-testid="stMetric"]').filter(has_text="True label").first
+                assert true.locator('[data-testid="stMetricValue"]').inner_text().strip() == truth[clip]
+                assert predicted(page)
+            finally:
+                ctx.close()
+    finally:
+        stop_group(proc)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+    if launch_as == "explore --report":
+        assert "using the report's manifest" in text
