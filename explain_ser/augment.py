@@ -1,4 +1,4 @@
-"""Speed perturbation: extra training copies of each clip, played faster or slower.
+"""Training augmentation: extra copies of each clip, played faster or slower, or randomly perturbed.
 
 Kaldi-style speed perturbation resamples the waveform as if it had been recorded at
 ``rate * factor``: a factor of 1.1 makes the clip 10 % shorter and raises every frequency
@@ -9,6 +9,13 @@ The perturbed audio goes through the same encoder and the same content-addressed
 cache as the originals (its key is the hash of the perturbed samples), so a second training
 run with the same factors reads everything from the cache.
 
+Random copies (issue 20, ``explain-ser train --augment gain,noise,pad,crop``) draw one
+:mod:`explain_ser.perturb` condition per clip and kind: ``gain`` -30..+10 dB, ``noise`` white at
+5..30 dB SNR, ``pad`` 0..2 s before and after (digital silence or white noise at -70..-45 dBFS, half
+each), ``crop`` a random 60..95 % of the clip. The draw is seeded by the run's seed, the kind and the
+clip's audio hash, so the same run makes the same copies (and hits the feature cache) every time. Like
+speed copies they train only: validation and test clips are always the originals.
+
 >>> import numpy as np
 >>> from explain_ser.audio import Clip
 >>> clip = Clip.from_array(np.sin(np.arange(16000) / 10).astype(np.float32), 16000)
@@ -16,6 +23,10 @@ run with the same factors reads everything from the cache.
 (14545, 17778)
 >>> parse_speeds("0.9,1.1")
 (0.9, 1.1)
+>>> parse_augment("gain,noise"), draw_condition("gain", np.random.default_rng(0)).text
+(('gain', 'noise'), 'gain:-4.5')
+>>> len(augment_clip(clip, "crop", seed=0).samples) < len(clip.samples)
+True
 """
 
 from __future__ import annotations
@@ -26,8 +37,12 @@ import numpy as np
 
 from .audio import Clip, resample
 from .errors import InputError
+from .perturb import Condition, apply, clip_rng
 
-__all__ = ["speed_perturb", "parse_speeds", "perturbed_features"]
+__all__ = ["speed_perturb", "parse_speeds", "perturbed_features", "parse_augment", "draw_condition", "augment_clip",
+           "AUGMENT_KINDS"]
+
+AUGMENT_KINDS = ("gain", "noise", "pad", "crop")
 
 
 def parse_speeds(spec: str | Sequence[float] | None) -> tuple[float, ...]:
@@ -52,23 +67,75 @@ def speed_perturb(clip: Clip, factor: float) -> Clip:
     return Clip.from_array(samples, clip.rate, name=name)
 
 
+def parse_augment(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """'gain,noise,pad,crop' -> ('gain', 'noise', 'pad', 'crop'): one random copy per kind and clip (a kind
+    given twice makes two independent copies); '' or None -> ()."""
+    if spec is None or spec == "":
+        return ()
+    kinds = tuple(k.strip().lower() for k in (spec.split(",") if isinstance(spec, str) else spec))
+    bad = [k for k in kinds if k not in AUGMENT_KINDS]
+    if bad:
+        raise InputError(str(spec), f"unknown augmentation {bad} (choose from {', '.join(AUGMENT_KINDS)})")
+    return kinds
+
+
+def draw_condition(kind: str, rng: np.random.Generator) -> Condition:
+    """One random :mod:`explain_ser.perturb` condition of ``kind`` (ranges in the module docstring)."""
+    if kind == "gain":
+        return Condition.parse(f"gain:{rng.uniform(-30, 10):.1f}")
+    if kind == "noise":
+        return Condition.parse(f"noise:white:{rng.uniform(5, 30):.1f}")
+    if kind == "pad":
+        before, after = rng.uniform(0, 2, size=2)
+        if rng.random() < 0.5:
+            return Condition.parse(f"pad:silence:{before:.2f}:{after:.2f}")
+        return Condition.parse(f"pad:noise:{rng.uniform(-70, -45):.1f}:{before:.2f}:{after:.2f}")
+    if kind == "crop":
+        return Condition.parse(f"crop:{rng.uniform(0.6, 0.95):.2f}")
+    raise InputError(kind, f"unknown augmentation (choose from {', '.join(AUGMENT_KINDS)})")
+
+
+def augment_clip(clip: Clip, kind: str, seed: int = 0, copy: int = 0) -> Clip:
+    """A random copy of ``clip`` (its ``copy``-th of this kind), the same for the same seed and audio."""
+    rng = clip_rng(seed, f"augment:{kind}#{copy}", clip.sha256)
+    cond = draw_condition(kind, rng)
+    samples = apply(clip.samples, clip.rate, cond, rng, name=clip.path or clip.clip_id)
+    return Clip.from_array(samples, clip.rate, name=f"{clip.clip_id or clip.path or 'clip'}@{cond.text}")
+
+
+def _augment_keys(augment: Sequence[str]) -> list[tuple[str, int]]:
+    """(kind, copy number) per requested copy: 'noise,noise' -> [('noise', 0), ('noise', 1)]."""
+    seen: dict[str, int] = {}
+    keys = []
+    for k in augment:
+        keys.append((k, seen.get(k, 0)))
+        seen[k] = seen.get(k, 0) + 1
+    return keys
+
+
 def perturbed_features(paths: Iterable[str], encoder, store, speeds: Sequence[float], progress: bool = True,
-                       batch: int = 32) -> dict[float, list[np.ndarray]]:
-    """``{factor: [features of each clip played at that speed]}`` (arrays ``[taps, frames, dim]``),
-    computed through (and cached in) ``store``."""
+                       batch: int = 32, augment: Sequence[str] = (), seed: int = 0) -> dict:
+    """``{factor: [features of each clip played at that speed]}`` (arrays ``[taps, frames, dim]``), then
+    ``{(kind, copy): [features of each clip's random copy]}`` for ``augment``, computed through (and cached
+    in) ``store``; keys in that order."""
     from tqdm.auto import tqdm
 
     from .audio import load_audio
 
     paths = list(paths)
-    out: dict[float, list[np.ndarray]] = {s: [] for s in speeds}
-    if not speeds:
+    akeys = _augment_keys(augment)
+    out: dict = {s: [] for s in speeds}
+    out.update({k: [] for k in akeys})
+    if not out:
         return out
-    with tqdm(total=len(paths) * len(speeds), desc=f"speed-perturbed {','.join(map(str, speeds))}", unit="clip",
-              disable=not progress) as bar:
+    desc = ",".join([f"speed {s:g}" for s in speeds] + list(augment))
+    with tqdm(total=len(paths) * len(out), desc=f"perturbed ({desc})", unit="clip", disable=not progress) as bar:
         for b in range(0, len(paths), batch):
             clips = [load_audio(p) for p in paths[b : b + batch]]
             for s in speeds:
                 out[s].extend(store.get_many([speed_perturb(c, s) for c in clips], encoder))
+                bar.update(len(clips))
+            for kind, copy in akeys:
+                out[(kind, copy)].extend(store.get_many([augment_clip(c, kind, seed, copy) for c in clips], encoder))
                 bar.update(len(clips))
     return out

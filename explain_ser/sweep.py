@@ -54,6 +54,7 @@ class Corpus:
     speeds: tuple = ()  # speed factors of the perturbed copies held after the originals in ``data``
     extra_y: np.ndarray | None = None  # labels of the extra corpora's items, held last in ``data`` (train only)
     extra_info: list = field(default_factory=list)  # per extra corpus: manifest, clips, speakers, emotion mapping
+    augment: tuple = ()  # issue 20: kinds of the random training copies held after the speed copies
 
 
 def parse_taps(spec: str, n_taps: int) -> list[int]:
@@ -80,7 +81,8 @@ def parse_taps(spec: str, n_taps: int) -> list[int]:
 
 
 def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=None, cache=None,
-                labels=None, progress: bool = True, speeds=(), extra=(), extra_map=None) -> Corpus:
+                labels=None, progress: bool = True, speeds=(), extra=(), extra_map=None, augment=(),
+                augment_seed: int = 0) -> Corpus:
     """Manifest + features (only ``taps`` kept in memory: a list or a :func:`parse_taps` spec; None = all)
     + labels for training.
 
@@ -93,6 +95,9 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     (:func:`explain_ser.labels.map_labels`, ``extra_map`` for explicit choices such as
     ``{"boredom": "calm"}``) and clips of emotions without a class are left out. They get the same
     speed perturbation and are held after all of this corpus' items, labelled by ``Corpus.extra_y``.
+
+    ``augment``: kinds of random training copies (:func:`explain_ser.augment.parse_augment`), one copy per
+    kind and clip, drawn with ``augment_seed``; held after the speed copies, train-only like them.
     """
     from .corpora import load_manifest_or_dir
     from .encoder import Encoder
@@ -114,27 +119,29 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     if isinstance(taps, str):
         taps = sorted(set(parse_taps(taps, enc.n_taps)))
     speeds = tuple(speeds or ())
-    arrays = _with_perturbed(arrays, df, enc, store, speeds, progress)
+    augment = tuple(augment or ())
+    arrays = _with_perturbed(arrays, df, enc, store, speeds, progress, augment, augment_seed)
     extra_y, extra_info = [], []
     for src in extra or ():
         edf, ey, meta = _extra_corpus(src, df, manifest, labels, extra_map)
         arrays += _with_perturbed(features_for_manifest(edf, enc, store, progress=progress), edf, enc, store,
-                                  speeds, progress)
-        extra_y.append(np.tile(ey, 1 + len(speeds)))
+                                  speeds, progress, augment, augment_seed)
+        extra_y.append(np.tile(ey, 1 + len(speeds) + len(augment)))
         extra_info.append(meta)
     data = FeatureSet(arrays, taps=taps, dtype=torch.float16)
     return Corpus(df, data, y, labels, info, str(manifest), speeds,
-                  np.concatenate(extra_y) if extra_y else None, extra_info)
+                  np.concatenate(extra_y) if extra_y else None, extra_info, augment)
 
 
-def _with_perturbed(arrays, df, enc, store, speeds, progress) -> list:
-    """``arrays`` followed by the features of every clip of ``df`` played at each of ``speeds``."""
-    if not speeds:
+def _with_perturbed(arrays, df, enc, store, speeds, progress, augment=(), augment_seed=0) -> list:
+    """``arrays`` followed by the features of every clip of ``df`` played at each of ``speeds``, then of
+    its random ``augment`` copies (in that order)."""
+    if not speeds and not augment:
         return list(arrays)
     from .augment import perturbed_features
 
-    extra = perturbed_features(df["path"], enc, store, speeds, progress=progress)
-    return list(arrays) + [a for s in speeds for a in extra[s]]
+    extra = perturbed_features(df["path"], enc, store, speeds, progress=progress, augment=augment, seed=augment_seed)
+    return list(arrays) + [a for key in extra for a in extra[key]]  # dict order: speeds, then augment kinds
 
 
 def _extra_corpus(src, df: pd.DataFrame, manifest, labels, extra_map):

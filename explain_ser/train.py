@@ -84,6 +84,9 @@ class TrainConfig:
     ensemble: int = 1  # members trained with seeds seed, seed+1, ...; their probabilities are averaged
     distill: int = 0  # train this many teachers (seeds seed+1, ...) and fit ONE model to their soft targets
     distill_temperature: float = 2.0  # softens teacher and student logits alike (loss scaled by T^2)
+    # -- issue 20 (robustness) --
+    augment: tuple = ()  # random training copies (explain_ser.augment: gain, noise, pad, crop); test clips stay original
+    # -- end issue 20 --
     # -- issue 19 (attention that localises) --
     attn_entropy: float = 0.0  # weight of the mean normalised attention entropy added to the loss (0 = off)
     # -- end issue 19 --
@@ -450,8 +453,12 @@ CORPUS_LICENSES = {
 
 
 def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out_dir, *, final: str = "retrain",
-                     name: str | None = None, command: str | None = None, progress: bool = True) -> dict:
+                     name: str | None = None, command: str | None = None, progress: bool = True,
+                     save_folds: bool = False) -> dict:
     """Cross-validate on ``folds``, then train the shipped model and save it (with folds.csv and MODEL_CARD.md).
+
+    ``save_folds``: also save every fold's model as a checkpoint in ``out_dir/folds/<fold>/`` (issue 20: held-out
+    scoring of new conditions, ``explain-ser robustness --cv-run``).
 
     ``final="retrain"``: a model on ALL clips for the median early-stopping epoch of the folds (no test data
     involved in choosing anything else); ``final="none"``: only the cross-validation is run, nothing saved.
@@ -465,7 +472,7 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
 
     extra_y = corpus.extra_y
     res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=model_kwargs,
-                         config=config, progress=progress, extra_y=extra_y)
+                         config=config, progress=progress, extra_y=extra_y, keep_models=save_folds)
     summary, pooled = res.summary, res.pooled_metrics(corpus.y)
     pooled["recall"] = {corpus.labels[int(k)]: v for k, v in pooled["recall"].items()}
     epochs = int(np.median([f["best_epoch"] for f in res.folds]))
@@ -495,6 +502,8 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
                                    "RANDOM speaker-dependent folds: not comparable with speaker-independent results"}},
         "command": command,
     }
+    if save_folds and out_dir is not None:  # issue 20
+        _save_fold_models(Path(out_dir), res, folds, corpus, info)
     if final == "none":
         if out_dir is not None:
             _write_cv_predictions(Path(out_dir), df, folds, corpus.labels, corpus.y, res.probs)
@@ -512,6 +521,23 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     if progress:
         print(f"final model: {epochs} epochs on all {len(all_idx)} clips ({hist['seconds']:.0f} s) -> {out}")
     return info
+
+
+# -- issue 20 (robustness): the fold models, so conditions the training never saw can be scored held out --
+def _save_fold_models(out: "Path", res, folds, corpus, info: dict) -> None:
+    """``out/folds/<fold>/``: each fold's model as a checkpoint of its own (config.json + weights), whose
+    config names its test and training speakers. The out-of-fold predictions say which clips each one may
+    score; ``explain-ser robustness --cv-run out`` does exactly that."""
+    from .model import save_checkpoint
+
+    for f, model, row in zip(folds, res.models, res.folds):
+        speakers = sorted(set(corpus.manifest["speaker"].astype(str)) - set(f.test_speakers))
+        save_checkpoint(model, out / "folds" / f.name, corpus.encoder,
+                        name=f"{info.get('name') or out.name} {f.name}",
+                        training={**info["training"], "speakers": speakers, "final": f"fold model ({f.name})"},
+                        fold={"name": f.name, "test": f.test_speakers, "val": f.val_speakers, "metrics": row},
+                        seeds=info["seeds"], command=info.get("command"))
+# -- end issue 20 --
 
 
 def _write_cv_predictions(out: "Path", manifest, folds, labels, y, probs) -> None:
@@ -552,7 +578,8 @@ def write_model_card(directory) -> None:
              f"weights averaged over the ends of the last {cfg['average_last']} epochs" if cfg.get("average_last") else "",
              f"distilled from {cfg['distill']} teachers (seeds {c['seeds']['train'] + 1}..{c['seeds']['train'] + cfg['distill']},"
              f" temperature {cfg.get('distill_temperature', 2.0)})" if cfg.get("distill") else "",
-             "class-weighted loss" if cfg.get("class_weights") else ""]
+             "class-weighted loss" if cfg.get("class_weights") else "",
+             f"random training copies ({', '.join(cfg['augment'])}; explain_ser.augment)" if cfg.get("augment") else ""]
     aug_txt += "".join(f"; {x}" for x in extra if x)
     epochs_txt = ("the median early-stopping epoch of the cross-validation folds" if has_val else
                   "the fixed epoch count of the cross-validation folds, which had no validation speakers")

@@ -43,6 +43,12 @@ def add_training_args(p):
     p.add_argument("--speed-perturb", default="", metavar="FACTORS",
                    help="add training copies of every clip played at these speeds, e.g. 0.9,1.1 "
                         "(pitch and tempo change together; test clips stay original; cached like other features)")
+    # -- issue 20 (robustness) --
+    p.add_argument("--augment", default="", metavar="KINDS",
+                   help="add one random training copy per clip and kind: gain (-30..+10 dB), noise (white, 5..30 dB "
+                        "SNR), pad (0..2 s of silence or faint noise each side), crop (60..95 %% of the clip), e.g. "
+                        "gain,noise,pad,crop; drawn with --seed; test clips stay original; cached like other features")
+    # -- end issue 20 --
     p.add_argument("--extra-train", action="append", default=[], metavar="MANIFEST",
                    help="another corpus (manifest or directory) whose clips join the training side of every fold "
                         "and the final model, never the test; emotions are matched by name (anger = angry), "
@@ -72,6 +78,9 @@ def add_parser(sub):
     add_attention_args(p)  # issue 19
     p.add_argument("--out", required=False, default=None, help="checkpoint directory to write")
     p.add_argument("--cv-only", action="store_true", help="only cross-validate; write nothing but the report")
+    p.add_argument("--save-fold-models", action="store_true",
+                   help="also save each fold's model in OUT/folds/<fold>/, to score new conditions held out "
+                        "(explain-ser robustness --cv-run OUT); works with --cv-only")  # issue 20
     p.set_defaults(func=run)
 
 
@@ -99,7 +108,7 @@ def attention_hparams(args, hp: dict) -> dict:
 
 
 def common_setup(args, taps_spec=None):
-    from ..augment import parse_speeds
+    from ..augment import parse_augment, parse_speeds
     from ..errors import InputError
     from ..labels import parse_label_map
     from ..sweep import default_folds, load_corpus
@@ -123,12 +132,13 @@ def common_setup(args, taps_spec=None):
         raise InputError(f"--average-last {args.average_last}",
                          "averages fixed-epoch training; use it with --val-speakers 0")
     speeds = parse_speeds(args.speed_perturb)
+    augment = parse_augment(args.augment)  # issue 20
     # only the model's taps are kept in memory (perturbed copies multiply the size)
     if args.extra_map and not args.extra_train:
         raise InputError(f"--extra-map {args.extra_map}", "maps the emotions of --extra-train corpora; none given")
     corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
                          progress=not args.quiet, speeds=speeds, taps=taps_spec, extra=args.extra_train,
-                         extra_map=parse_label_map(args.extra_map))
+                         extra_map=parse_label_map(args.extra_map), augment=augment, augment_seed=args.seed)
     if "speaker" not in corpus.manifest.columns and args.folds != "random":
         raise InputError(args.manifest, "has no speaker column; speaker-independent folds need one "
                                         "(--folds random gives speaker-dependent folds, labelled as such)")
@@ -139,6 +149,7 @@ def common_setup(args, taps_spec=None):
                          speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble, mixup=args.mixup,
                          schedule=args.schedule, average_last=args.average_last, distill=args.distill,
                          attn_entropy=args.attn_entropy)  # issue 19
+    config.augment = augment  # issue 20
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
@@ -153,6 +164,8 @@ def run(args) -> int:
 
     if not args.out and not args.cv_only:
         raise InputError("--out", "give a checkpoint directory (or --cv-only)")
+    if args.save_fold_models and not args.out:  # issue 20
+        raise InputError("--save-fold-models", "needs --out (the fold models go to OUT/folds/)")
     pooler, hp = pooler_spec(args.pooler)
     if args.heads is not None:
         hp["n_heads"] = args.heads
@@ -168,7 +181,8 @@ def run(args) -> int:
               file=sys.stderr)
     cmd = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
     info = train_checkpoint(corpus, folds, kw, config, args.out, final="none" if args.cv_only else "retrain",
-                            name=None, command=cmd, progress=not args.quiet)
+                            name=None, command=cmd, progress=not args.quiet,
+                            save_folds=args.save_fold_models)  # issue 20
     s = info["metrics"]["cv"]["summary"]
     print(f"{folds[0].kind} CV ({len(folds)} folds): UA {format_mean_std(s, 'ua')}  WA {format_mean_std(s, 'wa')}  "
           f"macro-F1 {format_mean_std(s, 'macro_f1')}")
