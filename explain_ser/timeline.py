@@ -401,6 +401,7 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
     from .attribution import safe_stem
     from .audio import Clip
     from .pipeline import explain_clip
+    from .threads import oversubscribed, single_thread
 
     p = Path(path)
     seg = segmentation or segment_recording(p, vad=options.vad, min_pause=options.min_pause,
@@ -441,7 +442,10 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
         for i, (sp, samples) in enumerate(_utterances(seg, spans)):
             clip = Clip(samples=np.ascontiguousarray(samples), rate=SAMPLE_RATE, path=None,
                         clip_id=f"{stem}@{sp.start:.2f}")
-            res = explain_clip(clip, checkpoint, encoder, copts, store=store)
+            # an utterance's tensors are small: on a busy machine torch's thread pool costs more than it
+            # gains (the log-mel's STFT and Praat run outside the encoder's own single-thread rule)
+            with single_thread() if oversubscribed() else contextlib.nullcontext():
+                res = explain_clip(clip, checkpoint, encoder, copts, store=store)
             table = _recording_frames(res, sp, i, stem, word_offset)
             if res.alignment is not None:
                 word_offset += len(res.alignment.words)

@@ -34,6 +34,7 @@ import math
 import os
 import shutil
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -333,7 +334,9 @@ class _SileroStreams:
         from .threads import single_thread, torch_threads
 
         # silero_vad.model sets torch's global thread count to 1 when imported; keep the caller's setting
-        with torch_threads(None):
+        with torch_threads(None), warnings.catch_warnings():
+            # its loader uses deprecated importlib/torch.jit calls: notes for silero's authors, not our users
+            warnings.simplefilter("ignore", DeprecationWarning)
             from silero_vad import load_silero_vad
 
             self.model = load_silero_vad()
@@ -355,20 +358,23 @@ class _SileroStreams:
     def _run(self, chunk: np.ndarray, n_new: int) -> None:
         import torch
 
-        sw = STREAM_WINDOWS * SILERO_WINDOW
         n_windows = -(-n_new // SILERO_WINDOW)
-        n_streams = -(-n_windows // STREAM_WINDOWS)
+        # a short remainder (or a short recording) is cut into shorter streams: the cost is one model call
+        # per window of the longest stream, whatever the batch
+        per = min(STREAM_WINDOWS, max(WARM_WINDOWS, -(-n_windows // STREAMS)))
+        sw = per * SILERO_WINDOW
+        n_streams = -(-n_windows // per)
         width = self.warm + sw
         rows = np.zeros((n_streams, width), np.float32)  # a short last stream is padded with zeros, as silero pads
         for j in range(n_streams):
             part = chunk[j * sw : j * sw + width]
             rows[j, : len(part)] = part
         x = torch.from_numpy(rows)
-        out = np.empty((n_streams, WARM_WINDOWS + STREAM_WINDOWS), np.float32)
+        out = np.empty((n_streams, WARM_WINDOWS + per), np.float32)
         # one thread: per-window calls are tiny, and on a busy machine a thread pool costs 20x (measured)
         with self.single_thread(), torch.no_grad():
             self.model.reset_states()
-            for k in range(WARM_WINDOWS + STREAM_WINDOWS):
+            for k in range(WARM_WINDOWS + per):
                 out[:, k] = self.model(x[:, k * SILERO_WINDOW : (k + 1) * SILERO_WINDOW], SAMPLE_RATE)[:, 0].numpy()
         self.probs.append(out[:, WARM_WINDOWS:].reshape(-1)[:n_windows])
 
