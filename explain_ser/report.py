@@ -1,14 +1,22 @@
-"""The coverage report: one self-contained offline HTML page, CSV + Parquet tables and PNG figures.
+"""The coverage report, computed: tables, headline findings and notes from FrameTables and clip metadata.
 
-:func:`write_report` takes what a batch run produced (FrameTables and clip metadata) and writes::
+Two steps, so that the numbers can be had without writing anything and the page can be redrawn
+without recomputing them:
 
-    out_dir/report.html     one file, plotly.js inlined once, no remote resource of any kind
-    out_dir/report.json     provenance: command, seeds, resampling counts, versions, model card, corpus
-    out_dir/tables/*.csv    every number shown (and *.parquet, same content)
-    out_dir/figures/*.png   matplotlib versions of the figures, for papers and slides
+* :func:`compute_report` turns what a batch run produced (FrameTables, clip metadata, deletion
+  curves) into a :class:`ReportData`: every table, the provenance facts (seed, resampling counts,
+  what the intervals resample), the key findings a reader wants first, and notes where a statistic
+  is degenerate (one speaker: a speaker bootstrap cannot vary; classes no clip has). No files.
+* :func:`explain_ser.report_html.render_report` writes it::
 
-Every file is written to a temporary name in its directory and moved into place with
-:func:`os.replace`, so an interrupted run never leaves a half-written report behind.
+      out_dir/report.html     one file, plotly.js inlined once, no remote resource of any kind
+      out_dir/report.json     provenance: command, seeds, resampling counts, versions, model card, corpus
+      out_dir/tables/*.csv    every number shown (and *.parquet, same content)
+      out_dir/figures/*.png   matplotlib versions of the figures, for papers and slides
+
+:func:`write_report` does both in one call. Every file is written to a temporary name in its
+directory and moved into place with :func:`os.replace`, so an interrupted run never leaves a
+half-written report behind.
 
 Inputs (column names are the contract with :mod:`explain_ser.frames`):
 
@@ -18,18 +26,28 @@ Inputs (column names are the contract with :mod:`explain_ser.frames`):
   the analyses that need them.
 * ``clip_meta``: one row per clip: ``clip_id`` and any of ``speaker, gender, emotion, predicted, fold,
   pooler, layer`` (``probabilities`` and other columns are carried into the tables untouched).
-  With ``speaker`` present, confidence intervals resample speakers (cluster bootstrap).
+  With ``speaker`` present, confidence intervals resample speakers (cluster bootstrap) — unless there
+  are fewer than :data:`MIN_CLUSTERS` of them, when they resample clips and the report says so.
 * ``deletion``: optional long table ``method, fraction, score`` (+ ``curve`` = deletion/insertion,
   + ``clip_id`` to have the mean and its CI computed here).
 * ``confusion``: optional counts matrix (index true, columns predicted); otherwise computed from
   ``clip_meta.emotion`` and ``clip_meta.predicted`` when both exist.
+
+Classification is scored by :func:`explain_ser.metrics.classification_metrics`, as ``explain-ser
+evaluate`` scores it: a class that no clip has as its true label (a class of the model absent from
+these clips, or one only ever predicted) has no recall, so it is left out of UA *and* macro-F1 and
+named in a note; its row is left out of the confusion matrix shown (the ``confusion`` table keeps
+it). Scikit-learn's plain ``f1_score(average="macro")`` would count such a class as F1 = 0.
+
+>>> frames, meta = synthetic_corpus(n_speakers=1, clips_per_speaker=4)
+>>> data = compute_report(frames, meta, n_boot=20, n_perm=20)
+>>> data.facts["resample"], "too few speakers" in " ".join(data.notes["statistics"]).lower()
+('clip', True)
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import html
-import json
+import math
 import os
 import platform
 from collections.abc import Mapping, Sequence
@@ -44,10 +62,18 @@ from explain_ser.atomic import temporary_beside
 
 DEFAULT_N_BOOT = stats.DEFAULT_N_BOOT  # one bootstrap default for every statistic
 DEFAULT_N_PERM = 1000
+# A cluster bootstrap over one speaker draws that speaker every time: the "interval" is the mean
+# itself. Below MIN_CLUSTERS the intervals resample clips instead (and say so).
+MIN_CLUSTERS = 2
+# n speakers give only C(2n-1, n) distinct resamples (3 -> 10, 4 -> 35): below this the interval is
+# coarse and the report says how coarse.
+FEW_CLUSTERS = 5
+TOP_FINDINGS = 3  # enriched categories named in the key findings
+Q_LEVEL = 0.05
 
 
 # ---------------------------------------------------------------------------------------------
-# atomic file writing
+# atomic file writing (used by the renderer; kept here, where callers have always found them)
 
 
 def atomic_path(path: str | os.PathLike):
@@ -90,17 +116,42 @@ def save_png(fig, path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# the report
+# what a report is
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, computed; nothing written.
+
+    ``tables``: name -> table, in page order (the renderer writes each as ``tables/<name>.csv``).
+    ``facts``: provenance and counts (``seed, n_boot, n_perm, ci, resample, n_clips, n_frames,
+    n_speakers, weight_columns, classes_present, absent_classes``). ``findings``: the headline
+    numbers (:func:`key_findings`). ``notes``: section -> sentences saying where a statistic is
+    degenerate or what was left out (sections: ``statistics``, ``classification``, ``coverage``).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    facts: dict
+    findings: dict = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, section: str, text: str) -> None:
+        self.notes.setdefault(section, []).append(text)
 
 
 @dataclass
 class Report:
-    """What :func:`write_report` wrote and the tables it computed (all also on disk)."""
+    """What :func:`write_report` / :func:`explain_ser.report_html.render_report` wrote, and the tables."""
 
     out_dir: Path
     html: Path
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    data: ReportData | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# pieces
 
 
 def _concat_frames(frames) -> pd.DataFrame:
@@ -112,35 +163,62 @@ def _concat_frames(frames) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def classification_summary(clip_meta: pd.DataFrame) -> pd.DataFrame:
-    """UA (balanced accuracy), WA (accuracy) and macro-F1, overall and per ``fold`` when present."""
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
-
+def _labelled(clip_meta: pd.DataFrame) -> pd.DataFrame:
     m = clip_meta.dropna(subset=["emotion", "predicted"])
+    return m.assign(emotion=m["emotion"].astype(str), predicted=m["predicted"].astype(str))
+
+
+def classification_summary(clip_meta: pd.DataFrame) -> pd.DataFrame:
+    """UA (balanced accuracy), WA (accuracy) and macro-F1, overall and per ``fold`` when present.
+
+    Scored by :func:`explain_ser.metrics.classification_metrics` over the classes that occur as true
+    labels of the part scored (``n_classes``): a class only ever predicted has no recall and is left
+    out of UA and macro-F1, as ``explain-ser evaluate`` leaves it out.
+
+    >>> meta = pd.DataFrame({"emotion": ["a", "a", "b", "b"], "predicted": ["a", "c", "b", "b"]})
+    >>> classification_summary(meta)[["n_classes", "UA", "WA", "macro_F1"]].round(3).values.tolist()
+    [[2.0, 0.75, 0.75, 0.833]]
+    """
+    from explain_ser.metrics import classification_metrics
+
+    m = _labelled(clip_meta)
     rows = []
     parts = [("all", m)] + ([(f, g) for f, g in m.groupby("fold", sort=True)] if "fold" in m else [])
     for name, g in parts:
-        y, p = g["emotion"].astype(str), g["predicted"].astype(str)
-        rows.append({"fold": str(name), "n_clips": len(g), "UA": balanced_accuracy_score(y, p),
-                     "WA": accuracy_score(y, p), "macro_F1": f1_score(y, p, average="macro")})
+        labels = sorted(set(g["emotion"]) | set(g["predicted"]), key=plots._natural)
+        r = classification_metrics(g["emotion"].to_numpy(), g["predicted"].to_numpy(), labels)
+        rows.append({"fold": str(name), "n_clips": len(g), "n_classes": int(g["emotion"].nunique()),
+                     "UA": r["ua"], "WA": r["wa"], "macro_F1": r["macro_f1"]})
     out = pd.DataFrame(rows)
     if "fold" in m and m["fold"].nunique() > 1:
         folds = out[out["fold"] != "all"]
-        out = pd.concat([out, pd.DataFrame([{"fold": "mean over folds", "n_clips": int(folds["n_clips"].sum()),
-                                            **{k: folds[k].mean() for k in ("UA", "WA", "macro_F1")}},
-                                           {"fold": "sd over folds", "n_clips": int(folds["n_clips"].sum()),
-                                            **{k: folds[k].std(ddof=1) for k in ("UA", "WA", "macro_F1")}}])],
-                        ignore_index=True)
+        n = int(folds["n_clips"].sum())
+        out = pd.concat([out, pd.DataFrame([
+            {"fold": "mean over folds", "n_clips": n, **{k: folds[k].mean() for k in ("UA", "WA", "macro_F1")}},
+            {"fold": "sd over folds", "n_clips": n, **{k: folds[k].std(ddof=1) for k in ("UA", "WA", "macro_F1")}}])],
+            ignore_index=True)
     return out
 
 
 def _confusion_from_meta(clip_meta: pd.DataFrame) -> pd.DataFrame | None:
     if not {"emotion", "predicted"} <= set(clip_meta.columns):
         return None
-    m = clip_meta.dropna(subset=["emotion", "predicted"])
-    labels = sorted(set(m["emotion"].astype(str)) | set(m["predicted"].astype(str)), key=plots._natural)
-    return pd.crosstab(m["emotion"].astype(str), m["predicted"].astype(str)).reindex(
-        index=labels, columns=labels, fill_value=0)
+    m = _labelled(clip_meta)
+    labels = sorted(set(m["emotion"]) | set(m["predicted"]), key=plots._natural)
+    return pd.crosstab(m["emotion"], m["predicted"]).reindex(index=labels, columns=labels, fill_value=0)
+
+
+def confusion_for_display(confusion: pd.DataFrame) -> pd.DataFrame:
+    """The confusion matrix a reader is shown: rows of classes no clip has are dropped (they have no
+    row percentages), columns kept where any clip was predicted as that class (errors stay visible).
+
+    >>> c = pd.DataFrame([[2, 0, 1], [0, 0, 0], [0, 0, 3]], index=list("abc"), columns=list("abc"))
+    >>> d = confusion_for_display(c); list(d.index), list(d.columns)
+    (['a', 'c'], ['a', 'c'])
+    """
+    present = confusion.sum(axis=1) > 0
+    keep_cols = [c for c in confusion.columns if c in set(confusion.index[present]) or confusion[c].sum() > 0]
+    return confusion.loc[present, keep_cols]
 
 
 def _deletion_summary(deletion: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
@@ -158,6 +236,35 @@ def _deletion_summary(deletion: pd.DataFrame, n_boot: int, seed: int) -> pd.Data
     return pd.DataFrame(rows)
 
 
+def aopc_summary(deletion: pd.DataFrame, clip_meta: pd.DataFrame | None = None, cluster: str | None = None,
+                 n_boot: int = DEFAULT_N_BOOT, seed: int = 0) -> pd.DataFrame:
+    """AOPC per method: the mean drop ``score(0) - score(f)`` over a deletion curve's fractions (the
+    definition of :func:`explain_ser.explain.faithfulness.aopc`), per clip, then its mean and bootstrap
+    CI over clips (or ``cluster`` groups of ``clip_meta``). Without ``clip_id`` the mean curve's
+    AOPC, no CI. Higher = the ranking finds the frames the prediction needs.
+
+    >>> d = pd.DataFrame({"method": ["a"] * 3, "fraction": [0, .5, .9], "score": [1., .5, .2], "clip_id": "c"})
+    >>> aopc_summary(d, n_boot=10)[["method", "aopc", "n_clips"]].round(4).values.tolist()
+    [['a', 0.4333, 1]]
+    """
+    d = deletion[deletion["curve"] == "deletion"] if "curve" in deletion else deletion
+    keys = ["clip_id", "method"] if "clip_id" in d else ["method"]
+    d = d.sort_values(keys + ["fraction"], kind="stable")
+    first = d.groupby(keys, sort=False)["score"].transform("first")
+    per = (first - d["score"]).groupby([d[k] for k in keys], sort=True).mean().rename("aopc").reset_index()
+    if "clip_id" not in per:
+        return per.assign(ci_low=np.nan, ci_high=np.nan, n_clips=np.nan, resample="none")
+    if cluster and clip_meta is not None and cluster in clip_meta:
+        per = per.merge(clip_meta[["clip_id", cluster]].drop_duplicates("clip_id"), on="clip_id", how="left")
+    rows = []
+    for method, g in per.groupby("method", sort=True):
+        cl = g[cluster].to_numpy() if cluster in g else None
+        mean, lo, hi = stats.bootstrap_ci(g["aopc"].to_numpy(float), clusters=cl, n_boot=n_boot, seed=seed)
+        rows.append({"method": method, "aopc": float(mean), "ci_low": float(lo), "ci_high": float(hi),
+                     "n_clips": len(g), "resample": cluster if cl is not None else "clip"})
+    return pd.DataFrame(rows)
+
+
 def _versions() -> dict[str, str]:
     import matplotlib
     import plotly
@@ -168,6 +275,232 @@ def _versions() -> dict[str, str]:
     return {"explain_ser": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "scipy": scipy.__version__, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
             "plotly": plotly.__version__}
+
+
+def _finite(x) -> float | None:
+    """A JSON-safe float: NaN/inf -> None."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# resampling unit and degenerate statistics
+
+
+def _resampling(meta: pd.DataFrame, cluster: str | None, data: ReportData) -> str | None:
+    """The cluster column the intervals resample (None = clips), with a note when that is degenerate."""
+    asked = cluster
+    if cluster == "auto":
+        cluster = "speaker" if "speaker" in meta and meta["speaker"].notna().all() else None
+    if cluster is not None and cluster not in meta:
+        raise ValueError(f"cluster column {cluster!r} is not in clip_meta")
+    n = int(meta[cluster].nunique()) if cluster else None
+    data.facts["n_clusters"] = n
+    if cluster and n < MIN_CLUSTERS:
+        who = ", ".join(map(str, meta[cluster].dropna().unique()[:3]))
+        data.note("statistics", f"Too few {cluster}s for a {cluster}-bootstrap CI: all {len(meta)} clips come from "
+                                f"{n} {cluster} ({who}), and resampling one {cluster} returns the mean itself. "
+                                f"Intervals resample clips instead: they describe these clips, not other {cluster}s.")
+        return None
+    if cluster and n < FEW_CLUSTERS:
+        data.note("statistics", f"Only {n} {cluster}s: a {cluster}-bootstrap has at most {math.comb(2 * n - 1, n)} "
+                                f"distinct resamples, so its intervals are coarse.")
+    if cluster is None and asked == "auto" and "speaker" not in meta:
+        data.note("statistics", "No speaker column: intervals resample clips, which overstates precision when "
+                                "clips share a speaker.")
+    return cluster
+
+
+def _one_unit_groups(summary: pd.DataFrame, by: str) -> list[str]:
+    """Groups of a summary that rest on one resampled unit (one speaker, or one clip): their bootstrap
+    "interval" is the mean itself."""
+    s = summary[summary["n_clusters"] < MIN_CLUSTERS]
+    return sorted(s[by].astype(str).unique(), key=plots._natural) if by in s else []
+
+
+# ---------------------------------------------------------------------------------------------
+# compute
+
+
+def compute_report(
+    frames: pd.DataFrame | Sequence[pd.DataFrame],
+    clip_meta: pd.DataFrame,
+    *,
+    deletion: pd.DataFrame | None = None,
+    confusion: pd.DataFrame | None = None,
+    cluster: str | None = "auto",
+    labels: Sequence[str] | None = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    n_perm: int = DEFAULT_N_PERM,
+    seed: int = 0,
+    n_examples: int = 5,
+    prosody_heads: Sequence[str] = ("att_mean",),
+) -> ReportData:
+    """Compute the coverage, enrichment, prosody, faithfulness and classification tables of a corpus.
+
+    ``cluster``: ``"auto"`` resamples speakers when ``clip_meta`` has a ``speaker`` column, clips
+    otherwise; ``None`` forces clips; any other column name is used as the cluster. Fewer than
+    :data:`MIN_CLUSTERS` clusters fall back to clips, with a note. ``labels``: the model's classes,
+    to name the ones no clip has. ``n_boot``, ``n_perm`` and ``seed`` are recorded in every table.
+    See the module docstring for the inputs' columns. Writes nothing.
+    """
+    fr = _concat_frames(frames)
+    heads = [c for c in fr.columns if c.startswith("att_") and c != "att_mean"]
+    if "att_mean" not in fr:
+        if not heads:
+            raise ValueError("frames have no att_* attention columns")
+        fr = fr.assign(att_mean=fr[heads].mean(axis=1))  # the mean over heads, as frames.py defines it
+    meta = clip_meta.copy()
+    if "clip_id" not in meta or "clip_id" not in fr:
+        raise ValueError("frames and clip_meta both need a clip_id column")
+    tables: dict[str, pd.DataFrame] = {}
+    data = ReportData(tables, facts={"seed": seed, "n_boot": n_boot, "n_perm": n_perm, "ci": stats.DEFAULT_CI})
+    cluster = _resampling(meta, cluster, data)
+    common = dict(n_boot=n_boot, seed=seed)
+
+    # --- coverage ---------------------------------------------------------------------------
+    cols = coverage.weight_columns(fr)
+    metrics = coverage.clip_metrics(fr, cols, clip_meta=meta)
+    tables["clip_metrics"] = metrics
+    groupings = [("head",)] + [(g, "head") for g in ("emotion", "gender", "pooler", "layer", "speaker")
+                               if g in metrics and metrics[g].nunique(dropna=True) >= 1]
+    summ = []
+    for by in groupings:
+        part = coverage.summarize(metrics, by=by, cluster=cluster if "speaker" not in by else None, **common)
+        summ.append(part.assign(grouping="+".join(by)))
+    cs = pd.concat(summ, ignore_index=True)
+    lead = ["grouping"] + [g for g in ("head", "emotion", "gender", "pooler", "layer", "speaker") if g in cs]
+    tables["coverage_summary"] = cs[lead + [c for c in cs.columns if c not in lead]]
+    if "emotion" in cs:
+        thin = _one_unit_groups(cs[cs["grouping"] == "emotion+head"], "emotion")
+        if thin:
+            unit = cluster or "clip"
+            one = len(thin) == 1
+            data.note("coverage", f"{', '.join(thin)}: {'this emotion rests' if one else 'these emotions rest'} on one "
+                                  f"{unit}, so {'its' if one else 'their'} bootstrap interval would be the mean itself; "
+                                  "the page leaves it blank.")
+    curves = coverage.coverage_curves(fr, cols, grid=101, clip_meta=meta)
+    curve_tabs = [coverage.summarize_curves(curves, by=("head",), cluster=cluster, **common).assign(grouping="head")]
+    if "emotion" in curves.index:
+        sub = curves.index["head"] == "mean"
+        cm = coverage.CurveSet(curves.index[sub].reset_index(drop=True), curves.grid, curves.values[sub.to_numpy()])
+        curve_tabs.append(coverage.summarize_curves(cm, by=("emotion",), cluster=cluster, **common)
+                          .assign(head="mean", grouping="emotion"))
+    tables["coverage_curves"] = pd.concat(curve_tabs, ignore_index=True)
+    tables["examples"] = coverage.extreme_clips(metrics, head="mean", n=n_examples)
+
+    # --- enrichment and prosody ----------------------------------------------------------------
+    cat_labels, _ = enrichment.categories(fr)
+    if len(cat_labels):
+        enr, comp = enrichment.enrichment(fr, columns=cols, clip_meta=meta, cluster=cluster, n_perm=n_perm,
+                                          composition=True, **common)
+        tables["enrichment"], tables["top_composition"] = enr, comp
+    pros_cols = [c for c in prosody_heads if c in fr]
+    if pros_cols and any(t in fr for t in ("f0", "intensity", "hnr")):
+        psum, pclip = enrichment.prosody_correlation(fr, columns=pros_cols, clip_meta=meta, cluster=cluster,
+                                                     n_perm=n_perm, **common)
+        if len(psum):
+            tables["prosody"], tables["prosody_per_clip"] = psum, pclip
+
+    # --- attributions, deletion, classification -----------------------------------------------
+    if any(c.startswith("attr_") for c in fr.columns) and "att_mean" in fr:
+        agr = coverage.attach_meta(enrichment.attribution_agreement(fr), meta)
+        tables["agreement"] = agr
+        tables["agreement_summary"] = coverage.summarize(
+            agr, by=("method",), statistics=("spearman", "top_overlap"), cluster=cluster, **common)
+    if deletion is not None and len(deletion):
+        tables["deletion"] = _deletion_summary(deletion, n_boot, seed)
+        tables["aopc"] = aopc_summary(deletion, meta, cluster, **common)
+    conf = confusion if confusion is not None else _confusion_from_meta(meta)
+    if conf is not None and conf.size:
+        tables["confusion"] = conf.rename_axis("true").reset_index()
+        _absent_classes(conf, labels, data)
+    if {"emotion", "predicted"} <= set(meta.columns):
+        tables["classification"] = classification_summary(meta)
+    tables["clip_meta"] = meta
+
+    data.facts.update({
+        "resample": cluster or "clip", "n_clips": int(metrics["clip_id"].nunique()), "n_frames": len(fr),
+        "n_speakers": int(meta["speaker"].nunique()) if "speaker" in meta else None, "weight_columns": cols})
+    data.findings = key_findings(data)
+    return data
+
+
+def _absent_classes(conf: pd.DataFrame, labels, data: ReportData) -> None:
+    """Record the classes with true clips, and name the classes of the model or the matrix that have none."""
+    support = conf.sum(axis=1)
+    present = [str(c) for c in conf.index[support > 0]]
+    known = list(dict.fromkeys([str(c) for c in (labels or [])] + [str(c) for c in conf.index]
+                               + [str(c) for c in conf.columns]))
+    absent = [c for c in known if c not in set(present)]
+    data.facts["classes_present"], data.facts["absent_classes"] = present, absent
+    if absent:
+        predicted = [c for c in absent if c in conf.columns and conf[c].sum() > 0]
+        text = (f"{len(absent)} class{'es' if len(absent) > 1 else ''} with no clip here: {', '.join(absent)}. "
+                f"{'They are' if len(absent) > 1 else 'It is'} left out of UA and macro-F1 (scored over the "
+                f"{len(present)} classes present) and out of the confusion matrix's rows")
+        if predicted:
+            text += f"; clips predicted as {', '.join(predicted)} still count as errors (a column of the matrix)"
+        data.note("classification", text + ".")
+
+
+def key_findings(data: ReportData) -> dict:
+    """The numbers a reader wants first, from the tables of ``data`` (JSON-safe; absent parts omitted).
+
+    ``classification``: UA/WA/macro-F1 over the classes present, n clips, the classes; ``concentration``:
+    median and mean (with CI) k@0.8 of the mean attention against uniform (0.8) and Leygue et al.
+    (0.15), and each head's median; ``enrichment``: the top categories enriched at q < 0.05 under the
+    mean attention (or the strongest ones, flagged not significant); ``aopc``: deletion AOPC per method.
+    """
+    t, out = data.tables, {}
+    if "classification" in t:
+        c = t["classification"]
+        row = c[c["fold"] == "all"].iloc[0]
+        out["classification"] = {"n_clips": int(row["n_clips"]), "UA": _finite(row["UA"]), "WA": _finite(row["WA"]),
+                                 "macro_F1": _finite(row["macro_F1"]),
+                                 "classes_present": data.facts.get("classes_present", []),
+                                 "absent_classes": data.facts.get("absent_classes", [])}
+        over = c[c["fold"].isin(["mean over folds", "sd over folds"])].set_index("fold")
+        if len(over) == 2:
+            out["classification"]["over_folds"] = {
+                k: [_finite(over.loc["mean over folds", k]), _finite(over.loc["sd over folds", k])]
+                for k in ("UA", "WA", "macro_F1")}
+            out["classification"]["n_folds"] = int((~c["fold"].isin(["all", "mean over folds", "sd over folds"])).sum())
+    m = t["clip_metrics"]
+    k = coverage.k_name(coverage.HEADLINE_P)
+    mean_k = m.loc[m["head"] == "mean", k].dropna()
+    cs = t["coverage_summary"]
+    row = cs[(cs["grouping"] == "head") & (cs["head"] == "mean") & (cs["stat"] == k)]
+    heads = {str(h): _finite(g.median()) for h, g in m[m["head"] != "mean"].groupby("head")[k]}
+    out["concentration"] = {
+        "stat": k, "n_clips": len(mean_k), "median": _finite(mean_k.median()),
+        "mean": _finite(row["mean"].iloc[0]) if len(row) else None,
+        "ci_low": _finite(row["ci_low"].iloc[0]) if len(row) else None,
+        "ci_high": _finite(row["ci_high"].iloc[0]) if len(row) else None,
+        "uniform": coverage.HEADLINE_P, "leygue": coverage.LEYGUE_POINT[0],
+        "heads_median": dict(sorted(heads.items(), key=lambda kv: plots._natural(kv[0])))}
+    if "enrichment" in t:
+        e = t["enrichment"]
+        e = e[(e["head"] == "mean") & e["enrichment"].notna()]
+        sig = e[(e["q"] < Q_LEVEL) & (e["enrichment"] > 1)].sort_values("enrichment", ascending=False, kind="stable")
+        top = sig if len(sig) else e[e["enrichment"] > 1].sort_values("enrichment", ascending=False, kind="stable")
+        keep = ["family", "category", "enrichment", "ci_low", "ci_high", "q", "n_frames"]
+        out["enrichment"] = {
+            "n_tested": int(e["q"].notna().sum()), "n_significant": int(len(sig)), "q_level": Q_LEVEL,
+            "significant": bool(len(sig)),
+            "top": [{c: (_finite(r[c]) if c not in ("family", "category") else str(r[c])) for c in keep if c in r}
+                    for _, r in top.head(TOP_FINDINGS).iterrows()]}
+    if "aopc" in t:
+        out["aopc"] = [{"method": str(r["method"]), "aopc": _finite(r["aopc"]), "ci_low": _finite(r["ci_low"]),
+                        "ci_high": _finite(r["ci_high"])} for _, r in t["aopc"].iterrows()]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# one call
 
 
 def write_report(
@@ -189,289 +522,21 @@ def write_report(
     title: str = "explain_ser coverage report",
     prosody_heads: Sequence[str] = ("att_mean",),
 ) -> Report:
-    """Compute the coverage, enrichment and prosody statistics of a corpus and write the report.
+    """:func:`compute_report` then :func:`explain_ser.report_html.render_report`, in one call.
 
-    ``cluster``: ``"auto"`` resamples speakers when ``clip_meta`` has a ``speaker`` column, clips
-    otherwise; ``None`` forces clips; any other column name is used as the cluster. ``n_boot``,
-    ``n_perm`` and ``seed`` are recorded in every table and in ``report.json``. ``model_card``,
-    ``corpus`` and ``folds`` are shown as given (``folds`` may also be a table); ``command`` is the
-    exact command line that produced the run. See the module docstring for the inputs' columns.
-    Returns a :class:`Report` with the output paths and the computed tables.
+    ``model_card``, ``corpus`` and ``folds`` are shown as given (``folds`` may also be a table);
+    ``command`` is the exact command line that produced the run; the card's ``labels`` (when a list)
+    name the model's classes that no clip has. Returns a :class:`Report` with the output paths and
+    the computed tables.
     """
-    out = Path(out_dir)
-    (out / "tables").mkdir(parents=True, exist_ok=True)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    fr = _concat_frames(frames)
-    heads = [c for c in fr.columns if c.startswith("att_") and c != "att_mean"]
-    if "att_mean" not in fr:
-        if not heads:
-            raise ValueError("frames have no att_* attention columns")
-        fr = fr.assign(att_mean=fr[heads].mean(axis=1))  # the mean over heads, as frames.py defines it
-    meta = clip_meta.copy()
-    if "clip_id" not in meta or "clip_id" not in fr:
-        raise ValueError("frames and clip_meta both need a clip_id column")
-    if cluster == "auto":
-        cluster = "speaker" if "speaker" in meta and meta["speaker"].notna().all() else None
-    common = dict(n_boot=n_boot, seed=seed)
-    tables: dict[str, pd.DataFrame] = {}
-    figs: dict[str, object] = {}  # name -> plotly figure, in page order
-    pngs: dict[str, Path] = {}
+    from explain_ser.report_html import render_report
 
-    # --- coverage ---------------------------------------------------------------------------
-    cols = coverage.weight_columns(fr)
-    metrics = coverage.clip_metrics(fr, cols, clip_meta=meta)
-    tables["clip_metrics"] = metrics
-    groupings = [("head",)] + [(g, "head") for g in ("emotion", "gender", "pooler", "layer", "speaker")
-                               if g in metrics and metrics[g].nunique(dropna=True) >= 1]
-    summ = []
-    for by in groupings:
-        part = coverage.summarize(metrics, by=by, cluster=cluster if "speaker" not in by else None, **common)
-        summ.append(part.assign(grouping="+".join(by)))
-    cs = pd.concat(summ, ignore_index=True)
-    lead = ["grouping"] + [g for g in ("head", "emotion", "gender", "pooler", "layer", "speaker") if g in cs]
-    tables["coverage_summary"] = cs[lead + [c for c in cs.columns if c not in lead]]
-    curves = coverage.coverage_curves(fr, cols, grid=101, clip_meta=meta)
-    curve_tabs = [coverage.summarize_curves(curves, by=("head",), cluster=cluster, **common).assign(grouping="head")]
-    if "emotion" in curves.index:
-        sub = curves.index["head"] == "mean"
-        cm = coverage.CurveSet(curves.index[sub].reset_index(drop=True), curves.grid, curves.values[sub.to_numpy()])
-        curve_tabs.append(coverage.summarize_curves(cm, by=("emotion",), cluster=cluster, **common)
-                          .assign(head="mean", grouping="emotion"))
-    tables["coverage_curves"] = pd.concat(curve_tabs, ignore_index=True)
-    tables["examples"] = coverage.extreme_clips(metrics, head="mean", n=n_examples)
-
-    ch = tables["coverage_curves"]
-    by_head = ch[ch["grouping"] == "head"]
-    figs["Coverage curves by head"] = plots.coverage_plotly(by_head, by="head", title="Coverage by head")
-    pngs["coverage_by_head"] = save_png(plots.coverage_figure(by_head, by="head", title="Coverage by head"),
-                                        out / "figures" / "coverage_by_head.png")
-    if (ch["grouping"] == "emotion").any():
-        by_emo = ch[ch["grouping"] == "emotion"]
-        figs["Coverage curves by emotion (mean over heads)"] = plots.coverage_plotly(
-            by_emo, by="emotion", title="Coverage by emotion (mean attention)")
-        pngs["coverage_by_emotion"] = save_png(plots.coverage_figure(by_emo, by="emotion", title="Coverage by emotion"),
-                                               out / "figures" / "coverage_by_emotion.png")
-    kby = "emotion" if "emotion" in metrics else "head"
-    figs["k@0.8 per clip"] = plots.k_distribution_plotly(metrics, by=kby, title="k@0.8 per clip (mean attention)")
-    pngs["k08_by_" + kby] = save_png(plots.k_distribution_figure(metrics, by=kby),
-                                     out / "figures" / f"k08_by_{kby}.png")
-    figs["k@0.8 per head"] = plots.k_distribution_plotly(metrics, by="head", head=None, title="k@0.8 per head")
-    pngs["k08_by_head"] = save_png(plots.k_distribution_figure(metrics, by="head", head=None),
-                                   out / "figures" / "k08_by_head.png")
-
-    # --- enrichment -------------------------------------------------------------------------
-    labels, _ = enrichment.categories(fr)
-    if len(labels):
-        enr, comp = enrichment.enrichment(fr, columns=cols, clip_meta=meta, cluster=cluster, n_perm=n_perm,
-                                          composition=True, **common)
-        tables["enrichment"], tables["top_composition"] = enr, comp
-        groups = [f for f in enrichment.FAMILIES if f != "phone"]
-        figs["Enrichment (mean attention)"] = plots.enrichment_plotly(
-            enr, head="mean", families=groups, title="Attention enrichment (mean attention)")
-        pngs["enrichment"] = save_png(plots.enrichment_figure(enr, head="mean", families=groups,
-                                                              title="Attention enrichment"),
-                                      out / "figures" / "enrichment.png")
-        if (enr["family"] == "phone").any():
-            figs["Enrichment per phone"] = plots.enrichment_plotly(enr, head="mean", families=["phone"],
-                                                                   title="Attention enrichment per phone")
-            pngs["enrichment_phones"] = save_png(plots.enrichment_figure(
-                enr, head="mean", families=["phone"], title="Enrichment per phone"),
-                out / "figures" / "enrichment_phones.png")
-        figs["Composition of the top 15 % frames"] = plots.enrichment_plotly(
-            comp, head="mean", value="lift", families=groups,
-            title="Top-15 % frame composition (lift over frame share)")
-        pngs["top_composition"] = save_png(plots.enrichment_figure(comp, head="mean", value="lift", families=groups,
-                                                                   title="Top-15 % composition"),
-                                           out / "figures" / "top_composition.png")
-    pros_cols = [c for c in prosody_heads if c in fr]
-    if pros_cols and any(t in fr for t in ("f0", "intensity", "hnr")):
-        psum, pclip = enrichment.prosody_correlation(fr, columns=pros_cols, clip_meta=meta, cluster=cluster,
-                                                     n_perm=n_perm, **common)
-        if len(psum):
-            tables["prosody"], tables["prosody_per_clip"] = psum, pclip
-            figs["Attention vs prosody"] = plots.prosody_plotly(psum, pclip, title="Attention vs prosody")
-            pngs["prosody"] = save_png(plots.prosody_figure(psum, pclip, title="Attention vs prosody"),
-                                       out / "figures" / "prosody.png")
-
-    # --- attributions, deletion, classification -----------------------------------------------
-    if any(c.startswith("attr_") for c in fr.columns) and "att_mean" in fr:
-        agr = coverage.attach_meta(enrichment.attribution_agreement(fr), meta)
-        tables["agreement"] = agr
-        tables["agreement_summary"] = coverage.summarize(
-            agr, by=("method",), statistics=("spearman", "top_overlap"), cluster=cluster, **common)
-        figs["Attention vs attribution agreement"] = plots.agreement_plotly(agr, title="Attention vs attributions")
-        pngs["agreement"] = save_png(plots.agreement_figure(agr), out / "figures" / "agreement.png")
-    if deletion is not None and len(deletion):
-        dele = _deletion_summary(deletion, n_boot, seed)
-        tables["deletion"] = dele
-        figs["Deletion curves"] = plots.deletion_plotly(dele, title="Deletion / insertion curves")
-        pngs["deletion"] = save_png(plots.deletion_figure(dele), out / "figures" / "deletion.png")
-    conf = confusion if confusion is not None else _confusion_from_meta(meta)
-    if conf is not None and conf.size:
-        tables["confusion"] = conf.rename_axis("true").reset_index()
-        figs["Confusion matrix"] = plots.confusion_plotly(conf, title="Confusion matrix (row %)")
-        pngs["confusion"] = save_png(plots.confusion_figure(conf), out / "figures" / "confusion.png")
-    if {"emotion", "predicted"} <= set(meta.columns):
-        tables["classification"] = classification_summary(meta)
-    if isinstance(folds, pd.DataFrame):
-        tables["folds"] = folds
-    tables["clip_meta"] = meta
-
-    # --- write ----------------------------------------------------------------------------
-    files = []
-    for name, df in tables.items():
-        files += write_table(df, out / "tables" / name)
-    provenance = {
-        "title": title, "command": command, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seed": seed, "n_boot": n_boot, "n_perm": n_perm, "resample": cluster or "clip", "ci": stats.DEFAULT_CI,
-        "n_clips": int(metrics["clip_id"].nunique()), "n_frames": len(fr), "weight_columns": cols,
-        "model_card": dict(model_card or {}), "corpus": corpus if not isinstance(corpus, Mapping) else dict(corpus),
-        "folds": folds if folds is None or isinstance(folds, str) else
-        (dict(folds) if isinstance(folds, Mapping) else "see tables/folds.csv"),
-        "versions": _versions(), "tables": sorted(tables), "figures": sorted(pngs),
-    }
-    files.append(atomic_write_text(out / "report.json", json.dumps(provenance, indent=2, default=str)))
-    page = _html(title, provenance, tables, figs, pngs, meta, cluster)
-    html_path = atomic_write_text(out / "report.html", page)
-    files += list(pngs.values()) + [html_path]
-    return Report(out, html_path, tables, files)
-
-
-# ---------------------------------------------------------------------------------------------
-# HTML
-
-_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
-pre{background:#f5f5f5;padding:.6em;overflow-x:auto;white-space:pre-wrap}
-table.data{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-table.data td,table.data th{border:1px solid #ddd;padding:2px 6px;text-align:right}
-table.data th{background:#f0f0f0}table.data td:first-child{text-align:left}
-.note{color:#555;font-size:.9em}.fig{margin:1em 0}nav a{margin-right:1em}
-"""
-
-
-def _e(x) -> str:
-    return html.escape(str(x))
-
-
-def _table_html(df: pd.DataFrame, max_rows: int = 60) -> str:
-    d = df.head(max_rows)
-    txt = d.to_html(index=False, classes="data", border=0, float_format=lambda v: f"{v:.3g}", na_rep="",
-                    escape=True)
-    more = f'<p class="note">first {max_rows} of {len(df)} rows; all in the CSV.</p>' if len(df) > max_rows else ""
-    return txt + more
-
-
-def _kv_html(d: Mapping) -> str:
-    def show(v):
-        return json.dumps(v, default=str) if isinstance(v, (dict, list)) else v
-
-    rows = "".join(f"<tr><th>{_e(k)}</th><td style='text-align:left'>{_e(show(v))}</td></tr>" for k, v in d.items())
-    return f'<table class="data">{rows}</table>' if rows else '<p class="note">not given</p>'
-
-
-def _corpus_html(meta: pd.DataFrame, corpus) -> str:
-    parts = []
-    if isinstance(corpus, Mapping):
-        parts.append(_kv_html(corpus))
-    elif corpus:
-        parts.append(f"<p>{_e(corpus)}</p>")
-    facts = {"clips": len(meta)}
-    for c in ("speaker", "fold", "pooler", "layer"):
-        if c in meta:
-            facts[f"{c}s" if c != "speaker" else "speakers"] = int(meta[c].nunique())
-    parts.append(_kv_html(facts))
-    for c in ("emotion", "gender"):
-        if c in meta:
-            parts.append(f"<p><b>{_e(c)}</b>: " + ", ".join(
-                f"{_e(k)} {v}" for k, v in meta[c].astype(str).value_counts().sort_index().items()) + "</p>")
-    return "".join(parts)
-
-
-def _html(title, prov, tables, figs, pngs, meta, cluster) -> str:
-    import plotly.io as pio
-    from plotly.offline import get_plotlyjs
-
-    cfg = {"displaylogo": False, "responsive": True}
-    body = [f"<h1>{_e(title)}</h1>",
-            f'<p class="note">generated {_e(prov["created"])} by explain_ser {_e(prov["versions"]["explain_ser"])}; '
-            f'{prov["n_clips"]} clips, {prov["n_frames"]} frames of 20 ms</p>',
-            "<h2 id='run'>Run</h2><p>Exact command:</p>", f"<pre>{_e(prov['command'] or '(not given)')}</pre>",
-            "<h3>Model card</h3>", _kv_html(prov["model_card"]),
-            "<h3>Corpus and folds</h3>", _corpus_html(meta, prov["corpus"])]
-    if isinstance(prov["folds"], (str, dict)) and prov["folds"]:
-        folds_html = f"<p>folds: {_e(prov['folds'])}</p>"
-        body.append(_kv_html(prov["folds"]) if isinstance(prov["folds"], dict) else folds_html)
-    if "folds" in tables:
-        body.append(_table_html(tables["folds"]))
-    body.append(
-        f"<p class='note'>Statistics: confidence intervals are {int(100 * prov['ci'])} % percentile bootstrap "
-        f"intervals over {prov['n_boot']} resamples of {_e(prov['resample'])}s; enrichment and prosody p-values "
-        f"come from {prov['n_perm']} circular shifts of each clip's attention against its alignment "
-        f"(two-sided, Benjamini-Hochberg adjusted: * q&lt;0.05, ** q&lt;0.01, *** q&lt;0.001); seed {prov['seed']}. "
-        "The uniform-attention reference is drawn in every figure (k@0.8 = 0.8, enrichment = 1, rho = 0).</p>")
-
-    def fig_block(name):
-        if name not in figs:
-            return ""
-        div = pio.to_html(figs[name], include_plotlyjs=False, full_html=False, config=cfg,
-                          div_id="fig-" + "".join(ch if ch.isalnum() else "-" for ch in name.lower()))
-        return f"<div class='fig'><h3>{_e(name)}</h3>{div}</div>"
-
-    if "classification" in tables or "Confusion matrix" in figs:
-        body.append("<h2 id='classification'>Classification</h2>")
-        if "classification" in tables:
-            body.append(_table_html(tables["classification"]))
-        body.append(fig_block("Confusion matrix"))
-    body.append("<h2 id='coverage'>Coverage: how concentrated is attention?</h2>")
-    cs = tables["coverage_summary"]
-    head_tab = cs[(cs["grouping"] == "head") & cs["stat"].isin(["k@0.8", "gini", "entropy", "n_eff_frac"])]
-    body.append("<p>k@0.8 is the fraction of a clip's frames that hold 80 % of its attention (uniform: 0.80; "
-                "Leygue et al. report 0.15).</p>")
-    body.append(_table_html(head_tab[["head", "stat", "n_clips", "mean", "ci_low", "ci_high", "median", "uniform"]]))
-    for name in ("Coverage curves by emotion (mean over heads)", "Coverage curves by head", "k@0.8 per clip",
-                 "k@0.8 per head"):
-        body.append(fig_block(name))
-    if "emotion" in cs:
-        emo = cs[(cs["grouping"] == "emotion+head") & (cs["head"] == "mean") & (cs["stat"] == "k@0.8")]
-        body.append("<h3>k@0.8 by emotion (mean attention)</h3>")
-        body.append(_table_html(emo[["emotion", "n_clips", "n_clusters", "mean", "ci_low", "ci_high"]]))
-    ex = tables["examples"]
-    keep = [c for c in ("rank", "clip_id", "speaker", "emotion", "predicted", "n_frames", "k@0.8", "gini", "n_eff")
-            if c in ex]
-    body.append("<h3>Most and least concentrated clips (mean attention)</h3>" + _table_html(ex[keep]))
-    if "enrichment" in tables:
-        body.append("<h2 id='enrichment'>Enrichment: what is under the attention?</h2>")
-        body.append("<p>Attention share / frame share per category (1 = as uniform attention). Grey: the 95 % "
-                    "range under circular shifts of the attention against the alignment.</p>")
-        body.append(fig_block("Enrichment (mean attention)"))
-        e = tables["enrichment"]
-        body.append(_table_html(e[e["head"] == "mean"][["family", "category", "n_frames", "frame_share",
-                                                         "attention_share", "enrichment", "ci_low", "ci_high",
-                                                         "null_low", "null_high", "p", "q", "mark"]], max_rows=80))
-        body.append(fig_block("Enrichment per phone"))
-        body.append(fig_block("Composition of the top 15 % frames"))
-    if "prosody" in tables:
-        body.append("<h2 id='prosody'>Attention and prosody</h2>")
-        body.append(fig_block("Attention vs prosody"))
-        body.append(_table_html(tables["prosody"]))
-    if "agreement" in tables or "deletion" in tables:
-        body.append("<h2 id='faithfulness'>Attention, attributions and faithfulness</h2>")
-        body.append(fig_block("Attention vs attribution agreement"))
-        if "agreement_summary" in tables:
-            body.append(_table_html(tables["agreement_summary"][["method", "stat", "n_clips", "mean", "ci_low",
-                                                                "ci_high"]]))
-        body.append(fig_block("Deletion curves"))
-    body.append("<h2 id='files'>Files</h2><ul>" + "".join(
-        f"<li>tables/{_e(n)}.csv, tables/{_e(n)}.parquet</li>" for n in tables) + "".join(
-        f"<li>figures/{_e(p.name)}</li>" for p in pngs.values()) + "<li>report.json (provenance)</li></ul>")
-    body.append("<h3>Versions</h3>" + _kv_html(prov["versions"]))
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
-            f"<style>{_CSS}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
-            + "\n".join(body) + "</body></html>\n")
+    card_labels = (model_card or {}).get("labels")
+    data = compute_report(frames, clip_meta, deletion=deletion, confusion=confusion, cluster=cluster,
+                          labels=card_labels if isinstance(card_labels, (list, tuple)) else None,
+                          n_boot=n_boot, n_perm=n_perm, seed=seed, n_examples=n_examples, prosody_heads=prosody_heads)
+    return render_report(data, out_dir, model_card=model_card, command=command, corpus=corpus, folds=folds,
+                         title=title)
 
 
 # ---------------------------------------------------------------------------------------------
