@@ -652,8 +652,10 @@ def coverage_summary_plotly(summary: pd.DataFrame, stats=SUMMARY_STATS, title: s
         fig.update_xaxes(range=[0, 1.02], row=1, col=c)
     fig.update_yaxes(autorange="reversed", row=1, col=1)  # mean on top, heads in natural order below
     fig.update_annotations(font_size=11)
-    note = "dashed: uniform attention; dotted: 0.15 (Leygue et al.); bars: 95 % CI"
-    return _layout(fig, title, note, None, height=max(260, 22 * len(heads) + 140))
+    # the key sits under all panels: an x-axis title would centre on the first panel only
+    fig.add_annotation(text="dashed: uniform attention · dotted: 0.15 (Leygue et al.) · bars: 95 % CI",
+                       xref="paper", yref="paper", x=0.5, y=0, yshift=-40, showarrow=False, font=dict(size=11))
+    return _layout(fig, title, None, None, height=max(260, 22 * len(heads) + 150))
 
 
 # ---------------------------------------------------------------------------------------------

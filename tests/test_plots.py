@@ -59,3 +59,47 @@ def test_plotly_builders(tables):
         assert isinstance(f, go.Figure) and len(f.data) > 0
     names = [d.name for d in figs[0].data]
     assert "uniform" in names and "mean" in names
+
+
+def test_one_coverage_builder_for_corpus_and_clips(tables):
+    """The explorer's clip and compare views use the report's coverage builder: corpus curves become a grey
+    background, each clip's exact curve is drawn in its head colour, the corpus median k@0.8 is marked."""
+    from explain_ser import coverage
+
+    corpus = tables["curves"][tables["curves"]["head"] == "mean"]
+    w = {"mean": np.array([0.5, 0.3, 0.1, 0.1]), "h0": np.array([0.97, 0.01, 0.01, 0.01])}
+    fig = plots.coverage_plotly(corpus, by="head", clips=w, median_k=0.42, width=None)
+    by_name = {d.name: d for d in fig.data if d.name}
+    assert {"corpus mean", "this clip: mean", "this clip: h0", "uniform", "15 % / 80 % (Leygue et al.)",
+            "corpus median k@0.8 (0.42)"} <= set(by_name)
+    assert by_name["corpus mean"].line.color == "#888888" and by_name["this clip: mean"].line.color == "#000000"
+    x, y = coverage.coverage_curve(w["h0"])
+    assert list(by_name["this clip: h0"].x) == list(x) and list(by_name["this clip: h0"].y) == list(y)
+    assert fig.layout.width is None
+    # compare view: labels as given, colours chosen by the caller
+    cmp = plots.coverage_plotly(clips={"A: h0": w["h0"], "B: h0": w["mean"]}, clip_prefix="",
+                                clip_colors={"A: h0": "#111111", "B: h0": "#222222"})
+    assert [d.name for d in cmp.data][:2] == ["A: h0", "B: h0"] and cmp.data[1].line.color == "#222222"
+    # without clips the corpus curves keep their own colours (the report's figure)
+    own = plots.coverage_plotly(tables["curves"], by="head")
+    assert {d.name: d.line.color for d in own.data if d.name}["mean"] == "#000000"
+
+
+def test_confusion_without_clips_of_a_class_shows_no_nan(tables):
+    conf = pd.DataFrame([[3, 1, 0], [0, 0, 0], [0, 2, 4]], index=["a", "b", "c"], columns=["a", "b", "c"])
+    fig = plots.confusion_plotly(conf)
+    text = [t for row in fig.data[0].text for t in row]
+    assert "nan" not in " ".join(text) and fig.data[0].text[1] == ["–", "–", "–"]
+    assert fig.data[0].text[0][0] == "75 % (3)"
+    mfig = plots.confusion_figure(conf)
+    assert not any("nan" in t.get_text() for t in mfig.axes[0].texts)
+
+
+def test_coverage_summary_chart(tables):
+    summary = coverage.summarize(tables["metrics"], by=("head",), n_boot=20).assign(grouping="head")
+    fig = plots.coverage_summary_plotly(summary)
+    assert len(fig.data) == len(plots.SUMMARY_STATS)  # one panel per statistic
+    k = fig.data[0]
+    want = summary[summary["stat"] == "k@0.8"].set_index("head")["mean"]
+    assert list(k.y) == ["mean", "h0", "h1"] and np.allclose(k.x, want.loc[["mean", "h0", "h1"]])
+    assert isinstance(plots.coverage_summary_figure(summary), Figure)

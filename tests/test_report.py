@@ -67,3 +67,140 @@ def test_rewrite_same_dir(written, tmp_path):
     assert "enrichment" not in rep2.tables and "confusion" not in rep2.tables
     assert rep2.tables["coverage_summary"]["resample"].eq("clip").all()
     assert rep2.html.exists()
+
+
+# --- compute apart from render (issue 14 item 5) -------------------------------------------------
+
+FILES_BEFORE = {  # every file write_report wrote before the split: tests, the explorer and analyses/ read them
+    "tables": ("clip_metrics", "coverage_summary", "coverage_curves", "examples", "enrichment", "top_composition",
+               "prosody", "prosody_per_clip", "agreement", "agreement_summary", "deletion", "confusion",
+               "classification", "clip_meta"),
+    "figures": ("coverage_by_head", "coverage_by_emotion", "k08_by_emotion", "k08_by_head", "enrichment",
+                "enrichment_phones", "top_composition", "prosody", "agreement", "deletion", "confusion"),
+}
+
+
+def test_every_file_of_before_is_written(written):
+    rep, out, _ = written
+    for name in FILES_BEFORE["tables"]:
+        assert (out / "tables" / f"{name}.csv").is_file() and (out / "tables" / f"{name}.parquet").is_file(), name
+    for name in FILES_BEFORE["figures"]:
+        assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    assert (out / "report.json").is_file() and rep.html == out / "report.html"
+    assert {p.relative_to(out).as_posix() for p in rep.files} == {
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}  # Report.files lists them all
+
+
+def test_compute_writes_nothing_and_render_writes_the_same(tmp_path, monkeypatch):
+    from explain_ser.report_html import render_report
+
+    frames, meta = report.synthetic_corpus(n_speakers=2, clips_per_speaker=3, seed=5)
+    monkeypatch.chdir(tmp_path)
+    data = report.compute_report(frames, meta, n_boot=20, n_perm=20, seed=1)
+    assert not list(tmp_path.rglob("*"))  # no file, no folder
+    assert {"clip_metrics", "coverage_summary", "enrichment", "classification", "clip_meta"} <= set(data.tables)
+    assert data.facts["resample"] == "speaker" and data.facts["n_clips"] == 6
+    assert {"classification", "concentration", "enrichment"} <= set(data.findings)
+    json.dumps(data.findings)  # JSON-safe: it goes into report.json
+
+    rendered = render_report(data, tmp_path / "a")  # write_report is this call after compute_report
+    assert rendered.data is data and not list(tmp_path.rglob("*.tmp*"))
+    for name, table in data.tables.items():
+        assert (tmp_path / "a" / "tables" / f"{name}.parquet").is_file(), name
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a/tables/coverage_summary.parquet"),
+                                  data.tables["coverage_summary"], check_dtype=False)
+    pngs = {p.stem for p in (tmp_path / "a" / "figures").glob("*.png")}
+    assert set(FILES_BEFORE["figures"]) - {"deletion"} <= pngs and "coverage_summary" in pngs  # no deletion given
+
+
+def test_key_findings_come_first(written):
+    rep, out, _ = written
+    page = rep.html.read_text(encoding="utf-8")
+    box = page[page.index("id='findings'"):page.index("<h2 id='run'>")]
+    assert page.index("Key findings") < page.index("Model card")
+    f = rep.data.findings
+    for text in ("UA", "macro-F1", "median k@0.8", "uniform", "Leygue", "AOPC", "attention", "random"):
+        assert text in box, text
+    assert f"{f['concentration']['median']:.2f}" in box
+    top = f["enrichment"]["top"][0]
+    assert top["category"] in box and f["enrichment"]["significant"] == (top["q"] < 0.05)
+    aopc = {r["method"]: r["aopc"] for r in f["aopc"]}
+    assert aopc["attention"] > aopc["random"]  # the planted effect: deletion by attention bites faster
+    assert (out / "tables" / "aopc.csv").is_file()
+
+
+def test_aopc_is_the_faithfulness_definition():
+    from explain_ser.explain.faithfulness import aopc
+
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame([{"clip_id": c, "method": m, "curve": k, "fraction": f, "score": rng.random()}
+                      for c in "abc" for m in ("attention", "random") for k in ("deletion", "insertion")
+                      for f in (0.0, 0.3, 0.6)])
+    mine = report.aopc_summary(d, n_boot=20).set_index("method")["aopc"]
+    ref = aopc(d).groupby("method")["aopc"].mean()
+    pd.testing.assert_series_equal(mine.sort_index(), ref.sort_index(), check_names=False)
+
+
+@pytest.fixture(scope="module")
+def one_speaker(tmp_path_factory):
+    """One speaker; the model knows 'calm' and 'fearful' but no clip is either; two clips predicted calm."""
+    out = tmp_path_factory.mktemp("one")
+    frames, meta = report.synthetic_corpus(n_speakers=1, clips_per_speaker=8, seed=2)
+    meta["predicted"] = meta["emotion"]
+    meta.loc[[0, 1], "predicted"] = "calm"
+    card = {"checkpoint": "toy", "labels": ["angry", "calm", "fearful", "happy", "neutral", "sad"],
+            "metrics": {"cv": {"summary": {"ua": {"mean": 0.7, "std": 0.05}, "wa": {"mean": 0.72, "std": 0.04},
+                                           "macro_f1": {"mean": 0.69, "std": 0.05}},
+                               "pooled": {"ua": 0.7, "recall": {"angry": 0.9, "calm": 0.5}}}},
+            "training": {"corpus": "toy", "speakers": ["s1", "s2"], "config": {"lr": 0.001, "epochs": 6},
+                         "label_counts": {"angry": 10, "calm": 12}}}
+    rep = report.write_report(frames, meta, out, model_card=card, n_boot=50, n_perm=20)
+    return rep, meta
+
+
+def test_one_speaker_says_why_there_is_no_speaker_ci(one_speaker):
+    rep, _ = one_speaker
+    page = rep.html.read_text(encoding="utf-8")
+    assert "Too few speakers for a speaker-bootstrap CI" in page
+    assert json.loads((rep.out_dir / "report.json").read_text())["resample"] == "clip"
+    cs = rep.tables["coverage_summary"]
+    k = cs[(cs["grouping"] == "head") & (cs["head"] == "mean") & (cs["stat"] == "k@0.8")].iloc[0]
+    assert k["resample"] == "clip" and k["ci_low"] < k["mean"] < k["ci_high"]  # an interval, not the mean twice
+
+
+def test_absent_classes_are_named_not_nan(one_speaker):
+    from explain_ser.metrics import classification_metrics
+
+    rep, meta = one_speaker
+    page = rep.html.read_text(encoding="utf-8")
+    assert "nan %" not in page and "nan&nbsp;%" not in page
+    note = re.search(r"(\d+) classes with no clip here: ([^.]+)\.", page)
+    assert note and set(note.group(2).split(", ")) == {"calm", "fearful"}  # neutral, happy, sad, angry have clips
+    assert "clips predicted as calm still count as errors" in page
+    want = classification_metrics(meta["emotion"], meta["predicted"], sorted(set(meta["emotion"]) | {"calm"}))
+    row = rep.tables["classification"].iloc[0]
+    assert row["macro_F1"] == pytest.approx(want["macro_f1"]) and row["UA"] == pytest.approx(want["ua"])
+    assert row["n_classes"] == meta["emotion"].nunique()
+    # the table keeps the full matrix; the figure shows only rows of classes with clips
+    assert "calm" in set(rep.tables["confusion"]["true"])
+    fig = page[page.index('id="fig-confusion-matrix"'):]
+    fig = fig[:fig.index("</script>")]
+    assert re.search(r'"y":\[[^\]]*\]', fig) and '"calm"' not in re.search(r'"y":\[[^\]]*\]', fig).group(0)
+
+
+def test_model_card_is_tables_and_long_tables_fold(one_speaker, written):
+    rep, _ = one_speaker
+    page = rep.html.read_text(encoding="utf-8")
+    card = page[page.index("<h3>Model card</h3>"):page.index("<h3>Corpus and folds</h3>")]
+    assert "{" not in card and "[" not in card  # no JSON paragraphs
+    for text in ("Cross-validated metrics", "70.0 % ± 5.0", "Per-class recall", "Training data",
+                 "training configuration (2 settings)", "6 classes: angry, calm"):
+        assert text in card, text
+    page = written[0].html.read_text(encoding="utf-8")
+    folded = re.findall(r"<details><summary>([^<]*)\((\d+) rows\)</summary>", page)
+    assert any(s.startswith("enrichment per category") for s, _ in folded)
+    assert all(int(n) > 15 for _, n in folded)
+    tables = re.split(r"<table", page)[1:]
+    cls = page[page.index("<h2 id='classification'>"):page.index("<h2 id='coverage'>")]
+    assert "<details>" not in cls.split("Confusion matrix")[0]  # a short table stays open
+    assert len(tables) > 5
