@@ -6,8 +6,10 @@ never held whole:
 1. segmentation (:func:`explain_ser.vad.segment_recording`): speech spans, cut at pauses and at most
    30 s long (Whisper's window), on the recording's 20 ms grid; optionally cut again at the speaker
    turns of a diarizer's RTTM or TextGrid (:func:`read_turns`, :func:`split_at_turns`);
-2. every utterance through the one per-clip path (:func:`explain_ser.pipeline.explain_clip`, the
-   checkpoint's input rule applied there): emotion probabilities, per-head attention, attributions,
+2. every utterance, with up to ``context`` s of the pause around it (:func:`with_context`: the shipped
+   models were trained on clips with about 1 s of room tone around the speech), through the one per-clip
+   path (:func:`explain_ser.pipeline.explain_clip`, the checkpoint's input rule applied there): emotion
+   probabilities, per-head attention, attributions,
    prosody, and words/phones with ``align=True``. Its FrameTable is moved to recording time and
    appended to the recording's, one Parquet row group per utterance, then dropped: one utterance's
    encoder and attribution tensors at a time.
@@ -17,12 +19,14 @@ run leaves the previous outputs or none, never half a file):
 
 ==============================  ===================================================================
 ``<rec>.segments.csv``          ``start, end, [speaker,] emotion, confidence, prob_<class>...``, then
-                                ``att_k80`` (share of the utterance's frames holding 80 % of the mean
-                                attention), ``top_start, top_end`` (its most attended stretch) and,
+                                ``att_k80`` (share of the frames heard holding 80 % of the mean
+                                attention), ``top_start, top_end`` (the most attended stretch),
+                                ``heard_start, heard_end`` (the utterance with its context) and,
                                 with ``align``, ``text``
 ``<rec>.frames.parquet``        the FrameTable of the whole recording (``.csv`` with ``fmt="csv"``):
-                                speech frames only (pauses have no rows), ``frame``/``start``/``end`` in
-                                recording time, ``segment`` = the row of ``segments.csv``
+                                the frames the model heard (the rest of the pauses has no rows),
+                                ``frame``/``start``/``end`` in recording time, ``segment`` = the row of
+                                ``segments.csv``, ``speech`` = inside the utterance (else context)
 ``<rec>.TextGrid``              tiers ``utterances`` (the emotion), ``speakers`` with turns, and
                                 ``words``, ``phones``, ``vocalizations`` with ``align``
 ``<rec>.summary.json``          duration, speech, emotion shares of the speech time, per speaker
@@ -68,7 +72,7 @@ from .errors import InputError
 from .timegrid import SAMPLE_RATE, SAMPLES_PER_FRAME
 from .vad import Segmentation, Span, segment_recording, stream_blocks
 
-__all__ = ["Turn", "read_turns", "read_rttm", "read_turn_textgrid", "split_at_turns", "TimelineOptions",
+__all__ = ["Turn", "read_turns", "read_rttm", "read_turn_textgrid", "split_at_turns", "with_context", "TimelineOptions",
            "explain_recording", "timeline", "speaker_summary", "timeline_figure", "timeline_html"]
 
 BIN_FRAMES = 5  # attention is summarised per 0.1 s for the figures (an hour: 36 000 bins)
@@ -222,6 +226,11 @@ class TimelineOptions:
     vad: str = "silero"
     min_pause: float = 0.3
     min_speech: float = 0.25
+    # seconds of the recording around each utterance that the model also hears (at most half the pause to a
+    # neighbour, none across a speaker turn). The shipped checkpoints were trained on whole RAVDESS/EmoDB
+    # clips, ~1 s of room tone around the speech: cut tight to the speech, the shipped default got 21 % of
+    # RAVDESS segments right, with 1 s of context 85 % (benchmarks/bench_timeline.py --pads)
+    context: float = 1.0
     max_len: float = 30.0
     fmt: str = "parquet"  # FrameTable format: parquet or csv
     plot: bool = False  # the PNG; the HTML page is always written
@@ -302,19 +311,38 @@ class _CsvRows:
 
 # ---- one recording ----------------------------------------------------------------------------------------
 
-def _utterances(seg: Segmentation, spans: list[Span]):
-    """(span, samples) for each span, from a second pass over the recording's blocks; holds at most one
-    utterance plus one block."""
+def with_context(spans: list[Span], n_frames: int, context: float) -> list[Span]:
+    """The stretch of the recording the model hears for each utterance: ``context`` s either side, at most
+    half the pause to a neighbour (none between two pieces of one span cut at a speaker turn), within the
+    recording.
+
+    >>> [(c.start, c.end) for c in with_context([Span(50, 100), Span(110, 200), Span(200, 240)], 260, 1.0)]
+    [(0.0, 2.1), (2.1, 4.0), (4.0, 5.2)]
+    """
+    c = int(round(context / 0.02))
+    out = []
+    for k, sp in enumerate(spans):
+        gap_before = sp.first_frame - (spans[k - 1].end_frame if k else 0)
+        gap_after = (spans[k + 1].first_frame if k + 1 < len(spans) else n_frames) - sp.end_frame
+        before = min(c, gap_before if k == 0 else gap_before - gap_before // 2)
+        after = min(c, gap_after if k + 1 == len(spans) else gap_after // 2)
+        out.append(Span(sp.first_frame - max(0, before), sp.end_frame + max(0, after), sp.speaker))
+    return out
+
+
+def _utterances(seg: Segmentation, spans: list[Span], heard: list[Span]):
+    """(span, heard span, samples heard) for each utterance, from a second pass over the recording's
+    blocks; holds at most one utterance with its context plus one block."""
     buf = np.zeros(0, np.float32)
     buf_start = 0  # recording sample of buf[0]
     k = 0
     for block in stream_blocks(seg.path):
         buf = np.concatenate([buf, block]) if len(buf) else block
-        while k < len(spans) and buf_start + len(buf) >= spans[k].end_sample:
-            sp = spans[k]
-            yield sp, buf[sp.first_sample - buf_start : sp.end_sample - buf_start]
+        while k < len(spans) and buf_start + len(buf) >= heard[k].end_sample:
+            h = heard[k]
+            yield spans[k], h, buf[h.first_sample - buf_start : h.end_sample - buf_start]
             k += 1
-        keep_from = spans[k].first_sample if k < len(spans) else buf_start + len(buf)
+        keep_from = heard[k].first_sample if k < len(heard) else buf_start + len(buf)
         if keep_from > buf_start:
             buf = buf[keep_from - buf_start :]
             buf_start = keep_from
@@ -325,11 +353,12 @@ def _utterances(seg: Segmentation, spans: list[Span]):
                                    f"{spans[k].start:.2f} s found by the first pass (was the file changed?)")
 
 
-def _recording_frames(res, sp: Span, index: int, stem: str, word_offset: int) -> pd.DataFrame:
-    """An utterance's FrameTable on the recording's grid (frame, start, end, word_index shifted)."""
+def _recording_frames(res, sp: Span, heard: Span, index: int, stem: str, word_offset: int) -> pd.DataFrame:
+    """An utterance's FrameTable on the recording's grid (frame, start, end, word_index shifted);
+    ``speech`` marks the utterance's own frames, the rest is the context the model also heard."""
     t = res.frames
     t = t.drop(columns=["clip_id"]).copy()
-    g = t["frame"].to_numpy(np.int64) + sp.first_frame
+    g = t["frame"].to_numpy(np.int64) + heard.first_frame
     t["frame"] = g
     t["start"] = g * SAMPLES_PER_FRAME / SAMPLE_RATE
     t["end"] = (g + 1) * SAMPLES_PER_FRAME / SAMPLE_RATE
@@ -338,6 +367,7 @@ def _recording_frames(res, sp: Span, index: int, stem: str, word_offset: int) ->
         t["word_index"] = np.where(wi >= 0, wi + word_offset, -1)
     if "model_input" not in t:
         t["model_input"] = True
+    t["speech"] = (g >= sp.first_frame) & (g < sp.end_frame)
     t.insert(0, "segment", np.int64(index))
     t.insert(0, "clip_id", stem)
     if sp.speaker is not None:
@@ -361,13 +391,13 @@ class _AttentionBins:
         self.heads: list[str] | None = None
         self.parts: list[tuple[np.ndarray, np.ndarray]] = []  # (bin index, [heads, bins] values)
 
-    def add(self, res, sp: Span) -> None:
+    def add(self, res, heard: Span) -> None:
         if self.heads is None:
             self.heads = list(res.attention)
         first, last = res.span or (0, res.clip.n_frames)
         seen = max(1, last - first)
         w = np.stack([np.asarray(res.attention[h], np.float64) for h in self.heads]) * seen
-        g = sp.first_frame + np.arange(w.shape[1])
+        g = heard.first_frame + np.arange(w.shape[1])
         b = g // BIN_FRAMES
         ub, inv = np.unique(b, return_inverse=True)
         sums = np.zeros((len(self.heads), len(ub)))
@@ -407,13 +437,15 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
     seg = segmentation or segment_recording(p, vad=options.vad, min_pause=options.min_pause,
                                             min_speech=options.min_speech, max_len=options.max_len)
     spans = split_at_turns(seg.spans, turns, options.min_speech) if turns is not None else list(seg.spans)
+    heard = with_context(spans, seg.n_samples // SAMPLES_PER_FRAME, options.context)
     stem = safe_stem(p.stem)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = list(checkpoint.labels)
     copts = options.clip_options()
     seg_cols = ["start", "end"] + (["speaker"] if turns is not None else []) + ["emotion", "confidence"] + [
-        f"prob_{c}" for c in labels] + ["att_k80", "top_start", "top_end"] + (["text"] if options.align else [])
+        f"prob_{c}" for c in labels] + ["att_k80", "top_start", "top_end", "heard_start", "heard_end"] + (
+        ["text"] if options.align else [])
     ext = "csv" if options.fmt == "csv" else "parquet"
     files = {"segments": out / f"{stem}.segments.csv", "frames": out / f"{stem}.frames.{ext}",
              "textgrid": out / f"{stem}.TextGrid", "summary": out / f"{stem}.summary.json"}
@@ -439,21 +471,21 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
         frames = _FrameWriter(tmp_frames, options.fmt)
         stack.callback(frames.abort)
         word_offset = 0
-        for i, (sp, samples) in enumerate(_utterances(seg, spans)):
+        for i, (sp, hd, samples) in enumerate(_utterances(seg, spans, heard)):
             clip = Clip(samples=np.ascontiguousarray(samples), rate=SAMPLE_RATE, path=None,
                         clip_id=f"{stem}@{sp.start:.2f}")
             # an utterance's tensors are small: on a busy machine torch's thread pool costs more than it
             # gains (the log-mel's STFT and Praat run outside the encoder's own single-thread rule)
             with single_thread() if oversubscribed() else contextlib.nullcontext():
                 res = explain_clip(clip, checkpoint, encoder, copts, store=store)
-            table = _recording_frames(res, sp, i, stem, word_offset)
+            table = _recording_frames(res, sp, hd, i, stem, word_offset)
             if res.alignment is not None:
                 word_offset += len(res.alignment.words)
-                for name in tiers:
-                    tiers[name] += _shifted(getattr(res.alignment, name), sp.start, sp.start, sp.end)
+                for name in tiers:  # in the context too: a word the VAD cut short is still a word
+                    tiers[name] += _shifted(getattr(res.alignment, name), hd.start, hd.start, hd.end)
             frames.append(table)
-            bins.add(res, sp)
-            rows.append(_segment_row(res, sp, labels, options.align))
+            bins.add(res, hd)
+            rows.append(_segment_row(res, sp, hd, labels, options.align))
             seg_writer.append(rows[-1])
             del res, table, clip  # one utterance's tensors at a time
             bar.update(round(sp.end, 1) - bar.n)
@@ -484,7 +516,7 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
     return {"files": files, "summary": summary, "seconds": seconds, "segments": segments}
 
 
-def _segment_row(res, sp: Span, labels, align: bool) -> dict:
+def _segment_row(res, sp: Span, heard: Span, labels, align: bool) -> dict:
     probs = np.asarray(res.probabilities, np.float64)
     k = int(np.argmax(probs))
     row = {"start": sp.start, "end": sp.end}
@@ -495,8 +527,9 @@ def _segment_row(res, sp: Span, labels, align: bool) -> dict:
     s = res.summary
     row["att_k80"] = round(float(s["frames_for_80pct"].get("mean", np.nan)), 4)
     top = (s.get("top_segments") or [None])[0]
-    row["top_start"] = round(sp.start + top["start"], 2) if top else np.nan
-    row["top_end"] = round(sp.start + top["end"], 2) if top else np.nan
+    row["top_start"] = round(heard.start + top["start"], 2) if top else np.nan
+    row["top_end"] = round(heard.start + top["end"], 2) if top else np.nan
+    row["heard_start"], row["heard_end"] = heard.start, heard.end
     if align:
         row["text"] = (res.alignment.transcript if res.alignment is not None else "") or ""
     return row
@@ -540,7 +573,7 @@ def _summary(seg: Segmentation, segments: pd.DataFrame, labels, checkpoint, opti
         "segmentation": {"vad": seg.vad, "min_pause_s": options.min_pause, "min_speech_s": options.min_speech,
                          "max_len_s": options.max_len, "notes": seg.notes},
         "per_utterance": {"methods": list(options.methods), "align": options.align, "prosody": options.prosody,
-                          "input_rule": checkpoint.input_rule.describe()},
+                          "context_s": options.context, "input_rule": checkpoint.input_rule.describe()},
         "audio": {"source_rate": seg.source_rate, "channels": seg.channels},
         "files": {k: Path(v).name for k, v in files.items()},
     }

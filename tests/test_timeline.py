@@ -170,26 +170,30 @@ def test_outputs_are_complete_and_in_recording_time(tmp_path, monkeypatch, two_b
     assert names == ["rec.TextGrid", "rec.frames.parquet", "rec.segments.csv", "rec.summary.json",
                      "rec.timeline.html", "rec.timeline.png"]  # and no temporary file left
     seg = pd.read_csv(out / "rec.segments.csv")
-    assert list(seg.columns[:8]) == ["start", "end", "emotion", "confidence", "prob_angry", "prob_calm", "prob_sad",
-                                     "att_k80"]
+    assert list(seg.columns) == ["start", "end", "emotion", "confidence", "prob_angry", "prob_calm", "prob_sad",
+                                 "att_k80", "top_start", "top_end", "heard_start", "heard_end"]
     assert np.allclose(seg[["start", "end"]], [[0.96, 2.54], [3.96, 6.04]])  # 30 ms padding -> 2 frames
+    # 1 s of context, at most half the 1.42 s pause between them, within the recording
+    assert np.allclose(seg[["heard_start", "heard_end"]], [[0.0, 3.24], [3.24, 7.0]])
     assert seg["emotion"].tolist() == ["angry", "sad"] and seg["confidence"].tolist() == [0.7, 0.7]
     # each utterance went through the per-clip path as its own clip, exactly the recording's samples
     x, _ = sf.read(two_bursts, dtype="float32")
-    for c, (s, e) in zip(calls, seg[["start", "end"]].to_numpy()):
+    for c, (s, e) in zip(calls, seg[["heard_start", "heard_end"]].to_numpy()):
         assert np.array_equal(c.samples, x[round(s * RATE) : round(e * RATE)]) and c.path is None
     f = pq.ParquetFile(out / "rec.frames.parquet")
     assert f.metadata.num_row_groups == 2  # one per utterance
     t = pd.read_parquet(out / "rec.frames.parquet")
-    assert len(t) == sum(c.n_frames for c in calls)  # speech frames only
+    assert len(t) == sum(c.n_frames for c in calls) == 350  # the frames heard; none twice
     assert t["clip_id"].eq("rec").all() and t["segment"].tolist() == [0] * calls[0].n_frames + [1] * calls[1].n_frames
     assert np.allclose(t["start"], t["frame"] * 0.02) and np.allclose(t["end"], (t["frame"] + 1) * 0.02)
-    for k, (s, e) in enumerate(seg[["start", "end"]].to_numpy()):
+    for k, (s, e, hs, he) in enumerate(seg[["start", "end", "heard_start", "heard_end"]].to_numpy()):
         rows = t[t["segment"] == k]
-        assert rows["start"].iloc[0] == pytest.approx(s) and rows["end"].iloc[-1] == pytest.approx(e)
-        # the attention peak of the stand-in (its last frame) lands at the utterance's end in recording time
-        assert rows.loc[rows["att_h0"].idxmax(), "end"] == pytest.approx(e)
-        assert seg["top_end"].iloc[k] == pytest.approx(e, abs=0.011)
+        speech = rows[rows["speech"]]
+        assert speech["start"].iloc[0] == pytest.approx(s) and speech["end"].iloc[-1] == pytest.approx(e)
+        assert rows["start"].iloc[0] == pytest.approx(hs) and rows["end"].iloc[-1] == pytest.approx(he)
+        # the attention peak of the stand-in (its last frame) lands at the end of what it heard, in recording time
+        assert rows.loc[rows["att_h0"].idxmax(), "end"] == pytest.approx(he)
+        assert seg["top_end"].iloc[k] == pytest.approx(he, abs=0.011)
     summary = json.loads((out / "rec.summary.json").read_text())
     assert summary["n_segments"] == 2 and summary["duration_s"] == 7.0
     assert summary["emotion_share_of_speech"]["sad"] == pytest.approx(2.08 / 3.66, abs=1e-3)
@@ -309,12 +313,13 @@ def test_two_utterances_two_segments_through_the_real_path(tmp_path, two_sentenc
     frames = pd.read_parquet(out / "joined.frames.parquet")
     assert {"att_mean", "attr_saliency", "model_input"} <= set(frames.columns)
     assert np.allclose(frames.groupby("segment")["att_mean"].sum(), 1.0)  # each utterance's attention sums to 1
-    assert frames["start"].min() == pytest.approx(seg["start"].iloc[0]) and frames["end"].max() == pytest.approx(
+    speech = frames[frames["speech"]]
+    assert speech["start"].min() == pytest.approx(seg["start"].iloc[0]) and speech["end"].max() == pytest.approx(
         seg["end"].iloc[1])
     # the second utterance, cut from the recording by hand, through the per-clip path alone
     ck = Checkpoint.load("ravdess-tiny.en")
     x = np.concatenate(list(stream_blocks(rec)))
-    s, e = seg[["start", "end"]].iloc[1]
+    s, e = seg[["heard_start", "heard_end"]].iloc[1]  # the utterance with the context the model heard
     from explain_ser.audio import Clip
 
     alone = explain_clip(Clip(samples=x[round(s * RATE) : round(e * RATE)], rate=RATE, clip_id="u1"), ck,
