@@ -1,130 +1,422 @@
-"""Run a model over a corpus: per-clip FrameTables, clip metadata and faithfulness curves.
+"""Batch work over a corpus, one task per clip on the engine (:mod:`explain_ser.engine`).
 
-:func:`run_corpus` is what ``explain-ser report`` and ``explain-ser faithfulness`` share. It is
-resumable: each clip's results are written (atomically) to ``<work>/clips/<clip_id>.*`` and a
-clip already there is not recomputed. Model-independent annotations (alignment and prosody)
-are cached in the user cache keyed by audio hash, transcript, aligner and language
-(:class:`AnnotationStore`), so a second model over the same corpus only pays for the model.
+- :func:`explain_corpus` (``explain-ser report`` and ``faithfulness``): per clip, the one per-clip path
+  (:meth:`explain_ser.api.Explainer.attribute` -> :func:`explain_ser.pipeline.explain_clip`), its
+  FrameTable, metadata and deletion curves written atomically to ``<work>/clips/<clip_id>.*``, then read
+  back in manifest order into the tables — the same reading whether the clips were computed now, by any
+  number of workers, or by an earlier run (a clip already there is not recomputed);
+- :func:`extract_features` (``explain-ser extract``): every clip's encoder taps into the feature cache;
+- :func:`align_corpus` (``explain-ser align``): TextGrids (and frame tables) per clip, with a small
+  record per finished clip under ``<out>/.work`` so a rerun with the same options skips it;
+- :func:`annotate_manifest`: the model-independent alignment + prosody cache
+  (:class:`~explain_ser.pipeline.AnnotationStore`), so a second model over a corpus only pays for the model.
+
+Workers load the checkpoint and encoder once per process (:func:`explain_ser.engine.resident`), keyed by
+the checkpoint directory and cache roots. Bad clips are returned as failures (clip, stage, message),
+never stop the others.
+
+>>> import pandas as pd                                                    # doctest: +SKIP
+>>> from explain_ser.api import Explainer                                  # doctest: +SKIP
+>>> from explain_ser.engine import engine                                  # doctest: +SKIP
+>>> with engine(jobs=2) as client:                                         # doctest: +SKIP
+...     run = explain_corpus(pd.read_csv("m.csv"), Explainer(), "out", client=client)
+>>> run.meta[["clip_id", "predicted"]], run.failures                       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .api import Explainer
-from .atomic import write_path
+from .atomic import write_path, write_text
 from .attribution import safe_stem, top_segments
 from .audio import load_audio
+from .engine import map_clips, resident, stage
+from .errors import InputError
 from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, annotate  # noqa: F401  (re-exported)
 
+__all__ = ["CorpusRun", "explain_corpus", "run_corpus", "extract_features", "align_corpus", "annotate_manifest",
+           "ExplainerSpec", "ANNOTATION_COLUMNS", "AnnotationStore"]
 
-def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=("ig", "occlusion"),
-               align: bool = True, aligner: str = "auto", prosody: bool = True, deletion: bool = True,
-               annotations: AnnotationStore | None = None, progress: bool = True, limit: int | None = None,
-               ig_steps: int = 32, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(frames, clip_meta, deletion curves) for every clip of ``manifest`` (resumable in ``work_dir``).
 
-    ``workers > 1`` first runs that many processes over interleaved shares of the clips (each loads
-    the checkpoint once and works on one torch thread); the results are then read back in manifest
-    order, exactly as a resumed run reads them, so the output does not depend on ``workers``.
+# ---- what a task loads: shipped to workers as a small spec, or kept here as the live object ------------
+
+class _Here:
+    """An object already loaded in this process (in-process runs: nothing is loaded twice, nothing shipped)."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def load(self):
+        return self.obj
+
+    def __reduce__(self):  # a live model must not travel to a worker by accident
+        raise TypeError("_Here holds an object of this process; ship a spec to workers instead")
+
+
+@dataclass(frozen=True)
+class ExplainerSpec:
+    """How a worker makes the :class:`Explainer`: checkpoint directory (read once per process), the name
+    it was opened by (recorded in summaries), and the feature cache root (None: no cache)."""
+
+    directory: str
+    name: str
+    features: str | None
+
+    @classmethod
+    def of(cls, ex: Explainer) -> "ExplainerSpec":
+        if ex.ckpt.directory is None:
+            raise ValueError("an in-memory checkpoint has no directory to load on a worker")
+        return cls(str(Path(ex.ckpt.directory).resolve()), ex.ckpt.name,
+                   None if ex.store is None else str(Path(ex.store.root).resolve()))
+
+    def load(self) -> Explainer:
+        return resident(("explainer", self), self._make)
+
+    def _make(self) -> Explainer:
+        from .checkpoint import Checkpoint
+        from .features import FeatureStore
+
+        ck = dataclasses.replace(Checkpoint.load(self.directory), name=self.name)
+        store = FeatureStore(self.features) if self.features else None
+        return Explainer(ck, store=store, cache=store is not None)
+
+
+@dataclass(frozen=True)
+class _EncoderSpec:
+    source: str
+    window: str
+
+    def load(self):
+        from .encoder import Encoder
+
+        return resident(("encoder", self), lambda: Encoder(self.source, window=self.window))
+
+
+def _clip_of(row: dict):
+    """The row's audio as a Clip named by its manifest clip_id."""
+    clip = load_audio(row["path"])
+    return dataclasses.replace(clip, clip_id=str(row["clip_id"]))
+
+
+def _text(value) -> str | None:
+    """A manifest cell as text: None for an empty or missing (NaN) cell."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value).strip() or None
+
+
+def _rows(manifest: pd.DataFrame) -> list[dict]:
+    return [r.to_dict() for _, r in manifest.iterrows()]
+
+
+# ---- report / faithfulness -----------------------------------------------------------------------------
+
+@dataclass
+class CorpusRun:
+    """What :func:`explain_corpus` gathers: tables of the finished clips, in manifest order, and the failures."""
+
+    frames: pd.DataFrame
+    meta: pd.DataFrame
+    deletion: pd.DataFrame
+    failures: list  # [{"clip", "stage", "message"}]
+
+
+@dataclass(frozen=True)
+class _ExplainJob:
+    explainer: object  # ExplainerSpec or _Here
+    work: str
+    annotations: str
+    methods: tuple
+    align: bool
+    aligner: str
+    prosody: bool
+    deletion: bool
+    ig_steps: int
+
+
+def _clip_paths(work: Path, clip_id) -> tuple[Path, Path, Path]:
+    stem = safe_stem(clip_id)
+    return work / f"{stem}.frames.parquet", work / f"{stem}.meta.json", work / f"{stem}.deletion.parquet"
+
+
+def _explain_task(job: _ExplainJob, row: dict) -> bool:
+    """One clip of a report: explain it by the one per-clip path, write its three files (meta last: it
+    marks the clip done)."""
+    with stage("load"):
+        ex = job.explainer.load()
+    fpath, mpath, dpath = _clip_paths(Path(job.work), row["clip_id"])
+    with stage("audio"):
+        clip = _clip_of(row)
+    with stage("explain"):
+        res = ex.attribute(clip, methods=job.methods, align=job.align, aligner=job.aligner, prosody=job.prosody,
+                           ig_steps=job.ig_steps, deletion=job.deletion,
+                           annotations=AnnotationStore(job.annotations), manifest_row=row)
+    ck, probs = ex.ckpt, res.probabilities
+    trained_on = ck.trained_speakers
+    meta = {"clip_id": clip.clip_id, "path": clip.path, "speaker": str(row.get("speaker", "")),
+            "gender": str(row.get("gender", "")), "emotion": str(row.get("emotion", "")),
+            "predicted": res.predicted, "p_predicted": float(probs.max()), "n_frames": clip.n_frames,
+            "pooler": ck.pooler, "layer": ",".join(map(str, ck.taps)),
+            "language": res.info["language"]["language"],
+            "seen_in_training": (str(row.get("speaker", "")) in trained_on) if trained_on else None,
+            **{f"prob_{l}": float(p) for l, p in zip(res.labels, probs)}}
+    if "fold" in row:
+        meta["fold"] = row["fold"]
+    seg = top_segments(res.frames)
+    meta["top_segment"] = f"{seg[0]['start']:.2f}-{seg[0]['end']:.2f}s" if seg else ""
+    with stage("write"):
+        write_path(fpath, lambda tmp: res.frames.to_parquet(tmp, index=False))
+        if job.deletion:
+            write_path(dpath, lambda tmp: res.deletion.to_parquet(tmp, index=False))
+        write_text(mpath, json.dumps(meta, default=str))
+    return True
+
+
+def _done(work: Path, clip_id, deletion: bool) -> bool:
+    fpath, mpath, dpath = _clip_paths(work, clip_id)
+    return fpath.is_file() and mpath.is_file() and (dpath.is_file() or not deletion)
+
+
+def explain_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=("ig", "occlusion"),
+                   align: bool = True, aligner: str = "auto", prosody: bool = True, deletion: bool = True,
+                   annotations: AnnotationStore | None = None, progress: bool = True, limit: int | None = None,
+                   ig_steps: int = 32, client=None) -> CorpusRun:
+    """Frames, clip metadata and deletion curves of every clip of ``manifest`` (resumable in ``work_dir``).
+
+    With a Dask ``client`` each clip is a task on its workers (each loads the checkpoint once); without
+    one they run here with ``explainer`` itself. The tables are always read back from the clips' files
+    in manifest order, so they do not depend on who computed what. A fold model that lives only in
+    memory (no checkpoint directory) cannot be shipped and runs here.
     """
-    from tqdm.auto import tqdm
-
     work = Path(work_dir) / "clips"
     work.mkdir(parents=True, exist_ok=True)
     annotations = annotations if annotations is not None else AnnotationStore()
     rows = manifest if limit is None else manifest.iloc[:limit]
-    if workers > 1 and len(rows) > workers and explainer.ckpt.directory is not None:
-        from multiprocessing import get_context
-
-        opts = dict(methods=methods, align=align, aligner=aligner, prosody=prosody, deletion=deletion,
-                    ig_steps=ig_steps)
-        jobs = [(rows.iloc[i::workers], str(explainer.ckpt.directory), str(work_dir), str(annotations.root), opts)
-                for i in range(workers)]
-        with get_context("spawn").Pool(workers) as pool:
-            done = pool.imap_unordered(_run_share, jobs)
-            for _ in tqdm(done, total=workers, desc=f"report ({workers} workers)", unit="share", disable=not progress):
-                continue  # each share writes its clips; they are read back below
-        progress = False  # what follows only reads the finished clips back
-    ck = explainer.ckpt
-    trained_on = ck.trained_speakers
+    if client is not None and explainer.ckpt.directory is None:
+        client = None
+    loader = ExplainerSpec.of(explainer) if client is not None else _Here(explainer)
+    job = _ExplainJob(loader, str(work), str(annotations.root), tuple(methods or ()), align, aligner, prosody,
+                      deletion, ig_steps)
+    todo = [r for r in _rows(rows) if not _done(work, r["clip_id"], deletion)]
+    _, failures = map_clips(functools.partial(_explain_task, job), todo, client,
+                            keys=[str(r["clip_id"]) for r in todo], desc="report", progress=progress)
     frames_all, meta_all, del_all = [], [], []
-    for _, row in tqdm(list(rows.iterrows()), desc="report", unit="clip", disable=not progress):
-        stem = safe_stem(row["clip_id"])
-        fpath, mpath, dpath = work / f"{stem}.frames.parquet", work / f"{stem}.meta.json", work / f"{stem}.deletion.parquet"
-        if fpath.is_file() and mpath.is_file() and (dpath.is_file() or not deletion):
-            frames_all.append(pd.read_parquet(fpath))
-            meta_all.append(json.loads(mpath.read_text()))
-            if deletion:
-                del_all.append(pd.read_parquet(dpath))
-            continue
-        clip = load_audio(row["path"])
-        clip = type(clip)(samples=clip.samples, rate=clip.rate, path=clip.path, clip_id=str(row["clip_id"]), sha256=clip.sha256)
-        res = explainer.attribute(clip, methods=methods, align=align, aligner=aligner, prosody=prosody,
-                                  ig_steps=ig_steps, deletion=deletion, annotations=annotations,
-                                  manifest_row=row.to_dict())
-        table, probs = res.frames, res.probabilities
-        meta = {"clip_id": clip.clip_id, "path": clip.path, "speaker": str(row.get("speaker", "")),
-                "gender": str(row.get("gender", "")), "emotion": str(row.get("emotion", "")),
-                "predicted": res.predicted, "p_predicted": float(probs.max()), "n_frames": clip.n_frames,
-                "pooler": ck.pooler, "layer": ",".join(map(str, ck.taps)),
-                "language": res.info["language"]["language"],
-                "seen_in_training": (str(row.get("speaker", "")) in trained_on) if trained_on else None,
-                **{f"prob_{l}": float(p) for l, p in zip(res.labels, probs)}}
-        if "fold" in row:
-            meta["fold"] = row["fold"]
-        seg = top_segments(table)
-        meta["top_segment"] = f"{seg[0]['start']:.2f}-{seg[0]['end']:.2f}s" if seg else ""
-        write_path(fpath, lambda tmp: table.to_parquet(tmp, index=False))
+    for cid in rows["clip_id"]:
+        if not _done(work, cid, deletion):
+            continue  # failed: listed in failures
+        fpath, mpath, dpath = _clip_paths(work, cid)
+        frames_all.append(pd.read_parquet(fpath))
+        meta_all.append(json.loads(mpath.read_text()))
         if deletion:
-            write_path(dpath, lambda tmp: res.deletion.to_parquet(tmp, index=False))
-            del_all.append(res.deletion)
-        write_path(mpath, lambda tmp: Path(tmp).write_text(json.dumps(meta, default=str)))
-        frames_all.append(table)
-        meta_all.append(meta)
+            del_all.append(pd.read_parquet(dpath))
     frames = pd.concat(frames_all, ignore_index=True) if frames_all else pd.DataFrame()
-    meta = pd.DataFrame(meta_all)
     dele = pd.concat(del_all, ignore_index=True) if del_all else pd.DataFrame()
-    return frames, meta, dele
+    return CorpusRun(frames, pd.DataFrame(meta_all), dele, failures)
 
 
-def _run_share(job) -> int:
-    """Worker of :func:`run_corpus`: one share of the clips with its own Explainer."""
-    rows, checkpoint, work_dir, ann_root, opts = job
-    from .threads import single_thread
-
-    with single_thread():
-        run_corpus(rows, Explainer(checkpoint), work_dir, annotations=AnnotationStore(ann_root), progress=False,
-                   **opts)
-    return len(rows)
-
-
-def _annotate_one(job):
-    path, clip_id, transcript, aligner, language, prosody, whisper_source, root, alignment = job
-    clip = load_audio(path)
-    clip = type(clip)(samples=clip.samples, rate=clip.rate, path=clip.path, clip_id=clip_id, sha256=clip.sha256)
-    _, _, _, info = annotate(clip, transcript, aligner, language, prosody, whisper_source, AnnotationStore(root),
-                             alignment=alignment)
-    return clip_id, info
+def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                                           pd.DataFrame]:
+    """(frames, clip_meta, deletion curves) of :func:`explain_corpus` for callers that want every clip or
+    nothing: a failed clip raises its one-line :class:`InputError` (after the others are done and saved)."""
+    run = explain_corpus(manifest, explainer, work_dir, **kwargs)
+    if run.failures:
+        f = run.failures[0]
+        raise InputError(f["clip"], f"{f['stage']}: {f['message']}"
+                         + (f" (and {len(run.failures) - 1} more clips)" if len(run.failures) > 1 else ""))
+    return run.frames, run.meta, run.deletion
 
 
-def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bool = True, workers: int = 1,
+# ---- extract -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _ExtractJob:
+    encoder: object  # _EncoderSpec or _Here
+    cache: str
+
+
+def _extract_task(job: _ExtractJob, row: dict) -> dict:
+    """One clip's taps into the cache (the encoder's input rule applied, as everywhere)."""
+    from .features import FeatureStore, features_of
+
+    with stage("load"):
+        enc = job.encoder.load()
+    store = FeatureStore(job.cache)
+    with stage("audio"):
+        clip = _clip_of(row)
+    with stage("encode"):
+        feats = features_of([clip], enc, store)[0]
+    return {"n_taps": int(feats.shape[0]), "n_frames": int(feats.shape[1]), "dim": int(feats.shape[2]),
+            "cached": store.hits == 1}
+
+
+def extract_features(manifest: pd.DataFrame, source: str = "tiny.en", window: str = "trim", cache=None,
+                     client=None, progress: bool = True, encoder=None) -> tuple[pd.DataFrame, list]:
+    """Fill the feature cache for every clip; returns (one row per finished clip: clip_id, n_taps, n_frames,
+    dim, cached), failures). ``encoder``: one already loaded here (used when there is no ``client``)."""
+    from .features import FeatureStore
+
+    root = str(FeatureStore(cache).root.resolve())
+    if client is None:
+        from .encoder import Encoder
+
+        loader = _Here(encoder if encoder is not None else Encoder(source, window=window))
+    else:
+        loader = _EncoderSpec(str(source), window)
+    rows = _rows(manifest)
+    keys = [str(r["clip_id"]) for r in rows]
+    results, failures = map_clips(functools.partial(_extract_task, _ExtractJob(loader, root)), rows, client,
+                                  keys=keys, desc=f"features {source}/{window}", progress=progress)
+    table = pd.DataFrame([{"clip_id": k, **r} for k, r in zip(keys, results) if r is not None],
+                         columns=["clip_id", "n_taps", "n_frames", "dim", "cached"])
+    return table, failures
+
+
+# ---- align ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _AlignJob:
+    out: str
+    aligner: str
+    whisper: str
+    language: str | None
+    vocalizations: bool
+    frames: bool
+    options: str  # hash of what decides the alignment: a finished clip counts only under the same options
+
+
+def _align_record(out: Path, clip_id) -> Path:
+    return out / ".work" / f"{safe_stem(clip_id)}.json"
+
+
+def _align_task(job: _AlignJob, item: tuple) -> dict:
+    """One clip: align (or take the corpus-trained Kaldi alignment), write its TextGrid [and frame table],
+    then the record that marks it done."""
+    from .language import decide_language, plan_alignment
+
+    row, transcript, trained = item
+    out = Path(job.out)
+    cid = str(row["clip_id"])
+    with stage("audio"):
+        clip = _clip_of(row)
+    with stage("align"):
+        if job.aligner == "kaldi":
+            if trained is None:
+                raise InputError(cid, "Kaldi could not align this clip (no transcript, or no fit)")
+            alignment = trained
+        else:
+            from .align import align_clip
+
+            language = decide_language(job.language, row.get("language")).language
+            plan = plan_alignment(language, job.whisper, transcript, job.aligner)
+            if plan.aligner is None:  # never English phones on another language
+                raise InputError(row["path"], plan.reason)
+            alignment = align_clip(clip, transcript, aligner=plan.aligner, language=language,
+                                   whisper_source=plan.whisper_source, vocalizations=job.vocalizations)
+            if plan.reason:
+                alignment.notes.insert(0, plan.reason)
+    with stage("write"):
+        alignment.to_textgrid(out / f"{cid}.TextGrid")
+    if job.frames:
+        from .frames import build_frame_table, save_frame_table
+        from .prosody import extract_prosody
+
+        with stage("prosody"):
+            table = build_frame_table(cid, clip.n_frames, alignment=alignment, prosody=extract_prosody(clip.samples))
+        with stage("write"):
+            save_frame_table(table, out / f"{cid}.frames.csv")
+    record = {"clip_id": cid, "options": job.options, "backend": alignment.backend, "words": len(alignment.words),
+              "phones": len(alignment.phones), "vocalizations": len(alignment.vocalizations),
+              "notes": list(alignment.notes)}
+    with stage("write"):
+        write_text(_align_record(out, cid), json.dumps(record))
+    return record
+
+
+def _align_done(job: _AlignJob, cid: str) -> dict | None:
+    out = Path(job.out)
+    try:
+        record = json.loads(_align_record(out, cid).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("options") != job.options or not (out / f"{cid}.TextGrid").is_file():
+        return None
+    if job.frames and not (out / f"{cid}.frames.csv").is_file():
+        return None
+    return record
+
+
+def align_corpus(manifest: pd.DataFrame, out, aligner: str = "auto", whisper: str = "tiny.en",
+                 language: str | None = None, vocalizations: bool = True, frames: bool = False,
+                 transcript: str | None = None, client=None, progress: bool = True) -> tuple[list, list]:
+    """TextGrids (and with ``frames`` frame tables) of every clip into ``out``; returns (one record per
+    finished clip or None, failures). ``transcript`` overrides the manifest's for a single clip.
+    ``aligner="kaldi"`` first trains a monophone model on the whole manifest here (cached), then the tasks
+    write its alignments. A clip finished by an earlier run with the same options is not redone."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    opts = json.dumps({"aligner": aligner, "whisper": whisper, "language": language, "vocalizations": vocalizations,
+                       "transcript": transcript}, sort_keys=True)
+    job = _AlignJob(str(out), aligner, whisper, language, vocalizations, frames,
+                    hashlib.sha256(opts.encode()).hexdigest()[:16])
+    rows = _rows(manifest)
+    records: list = [_align_done(job, str(r["clip_id"])) for r in rows]
+    todo = [i for i, r in enumerate(records) if r is None]
+    trained: dict = {}
+    if aligner == "kaldi" and todo:
+        from .align.kaldi_train import train_and_align
+
+        trained = train_and_align(manifest, language=language, progress=progress)
+    items = []
+    for i in todo:
+        r = rows[i]
+        words = transcript if transcript is not None else _text(r.get("transcript"))
+        items.append((r, words, trained.get(str(r["clip_id"]))))
+    done, failures = map_clips(functools.partial(_align_task, job), items, client,
+                               keys=[str(rows[i]["clip_id"]) for i in todo], desc="align", progress=progress)
+    for i, rec in zip(todo, done):
+        records[i] = rec
+    return records, failures
+
+
+# ---- annotations (alignment + prosody cache) -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class _AnnotateJob:
+    aligner: str
+    prosody: bool
+    whisper_source: str
+    root: str
+
+
+def _annotate_task(job: _AnnotateJob, item: tuple) -> dict:
+    row, transcript, language, alignment = item
+    with stage("audio"):
+        clip = _clip_of(row)
+    with stage("align"):
+        _, _, _, info = annotate(clip, transcript, job.aligner, language, job.prosody, job.whisper_source,
+                                 AnnotationStore(job.root), alignment=alignment)
+    return info
+
+
+def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bool = True, client=None,
                       whisper_source: str = "tiny.en", progress: bool = True, root=None,
                       language: str | None = None) -> pd.DataFrame:
-    """Fill the annotation cache (alignment + prosody) for a corpus, ``workers`` processes in parallel.
+    """Fill the annotation cache (alignment + prosody) for a corpus, one task per clip.
 
     Annotations do not depend on the model, so this is the slow part of a first report done once.
     ``aligner="kaldi"`` first trains a Kaldi monophone model on the whole manifest (cached; see
     :mod:`explain_ser.align.kaldi_train`) — the embedded route for languages PocketSphinx lacks.
-    Returns one row per clip: clip_id, aligner used or the alignment error.
+    Returns one row per clip: clip_id, the aligner used or the alignment error, and ``failed``
+    (``stage: message``) for clips that could not be annotated at all.
     """
-    from multiprocessing import get_context
-
-    from tqdm.auto import tqdm
-
     from .language import decide_language
 
     store_root = str(AnnotationStore(root).root)
@@ -133,17 +425,13 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
         from .align.kaldi_train import train_and_align
 
         made = train_and_align(manifest, progress=progress)
-    jobs = [(r["path"], str(r["clip_id"]), str(r.get("transcript") or "") or None, aligner,
-             decide_language(None, r.get("language"), language).language, prosody, whisper_source, store_root, made.get(str(r["clip_id"])))
-            for _, r in manifest.iterrows()]
-    rows = []
-    if workers <= 1:
-        it = map(_annotate_one, jobs)
-        for cid, info in tqdm(it, total=len(jobs), desc="annotate", unit="clip", disable=not progress):
-            rows.append({"clip_id": cid, **info})
-    else:
-        with get_context("spawn").Pool(workers) as pool:
-            for cid, info in tqdm(pool.imap(_annotate_one, jobs, chunksize=4), total=len(jobs), desc="annotate",
-                                  unit="clip", disable=not progress):
-                rows.append({"clip_id": cid, **info})
-    return pd.DataFrame(rows)
+    rows = _rows(manifest)
+    items = [(r, _text(r.get("transcript")), decide_language(None, r.get("language"), language).language,
+              made.get(str(r["clip_id"]))) for r in rows]
+    keys = [str(r["clip_id"]) for r in rows]
+    infos, failures = map_clips(functools.partial(_annotate_task, _AnnotateJob(aligner, prosody, whisper_source,
+                                                                               store_root)),
+                                items, client, keys=keys, desc="annotate", progress=progress)
+    failed = {f["clip"]: f"{f['stage']}: {f['message']}" for f in failures}
+    return pd.DataFrame([{"clip_id": k, **(info or {}), **({"failed": failed[k]} if k in failed else {})}
+                         for k, info in zip(keys, infos)])

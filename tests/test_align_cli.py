@@ -33,7 +33,7 @@ def test_manifest_uses_transcripts_and_reports_failures(tmp_path, capsys):
     rc = main(["align", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out"), "--quiet"])
     assert rc == 1
     assert (tmp_path / "out" / "a.TextGrid").exists() and not (tmp_path / "out" / "b.TextGrid").exists()
-    assert "b\t" in (tmp_path / "out" / "failed.txt").read_text()
+    assert (tmp_path / "out" / "failures.csv").read_text().splitlines()[1].startswith("b,align,")
     assert "aligned 1 of 2" in capsys.readouterr().out
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+from ..engine import add_engine_args
 
 
 def add_parser(sub):
@@ -14,6 +17,7 @@ def add_parser(sub):
     p.add_argument("--limit", type=int, default=None, help="only the first N clips")
     p.add_argument("--sanity", type=int, default=20, help="clips for the model-randomisation check (0 = skip)")
     p.add_argument("--quiet", action="store_true")
+    add_engine_args(p)
     p.set_defaults(func=run)
 
 
@@ -24,16 +28,25 @@ def run(args) -> int:
     from ..api import Explainer
     from ..atomic import write_text
     from ..audio import load_audio
-    from ..batch import run_corpus
+    from ..batch import explain_corpus
     from ..corpora import load_manifest_or_dir
+    from ..engine import cluster_from_args, report_failures
     from ..explain.faithfulness import aopc, randomization_check, spearman
 
     manifest = load_manifest_or_dir(args.manifest)
     ex = Explainer(args.checkpoint)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     out = Path(args.out)
-    frames, meta, curves = run_corpus(manifest, ex, out / "work", methods=methods, align=False, prosody=False,
-                                      progress=not args.quiet, limit=args.limit)
+    rows = manifest if args.limit is None else manifest.iloc[: args.limit]
+    with cluster_from_args(args, n_items=len(rows)) as client:
+        run = explain_corpus(rows, ex, out / "work", methods=methods, align=False, prosody=False,
+                             progress=not args.quiet, client=client)
+    code = report_failures(out, run.failures, len(rows))
+    if run.meta.empty:
+        print("faithfulness: no clip could be explained", file=sys.stderr)
+        return code
+    frames, curves = run.frames, run.deletion
+    failed = {f["clip"] for f in run.failures}
     a = aopc(curves)
     summary = a.groupby("method")["aopc"].agg(["mean", "std", "count"]).reset_index()
     agree = []
@@ -42,7 +55,7 @@ def run(args) -> int:
             agree.append({"clip_id": cid, "method": m, "spearman": spearman(g["att_mean"], np.abs(g[f"attr_{m}"]))})
     agree = pd.DataFrame(agree)
     sanity = []
-    for _, row in manifest.head(args.sanity).iterrows():
+    for _, row in rows[~rows["clip_id"].astype(str).isin(failed)].head(args.sanity).iterrows():
         feats = ex.features(load_audio(row["path"]))
         sanity.append({"clip_id": row["clip_id"], **randomization_check(ex.model, feats, methods=("ig",))})
     sanity = pd.DataFrame(sanity)
@@ -60,4 +73,4 @@ def run(args) -> int:
         print("  randomisation check (Spearman trained vs re-initialised; should be far below 1): "
               + ", ".join(f"{c} {sanity[c].median():.3f}" for c in sanity.columns if c != "clip_id"))
     print(f"wrote {out}")
-    return 0
+    return code

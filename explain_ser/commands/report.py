@@ -6,6 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..engine import add_engine_args
+
 
 def add_parser(sub):
     p = sub.add_parser("report", help="batch coverage-curve report over a corpus (offline HTML, tables, figures)")
@@ -18,29 +20,19 @@ def add_parser(sub):
     p.add_argument("--no-prosody", action="store_true")
     p.add_argument("--no-deletion", action="store_true", help="skip the deletion/insertion curves")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick look)")
-    p.add_argument("--jobs", type=int, default=None,
-                   help="worker processes for the per-clip work (default: the number of cores, at most 4)")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--n-perm", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
+    add_engine_args(p)
     p.set_defaults(func=run)
-
-
-def _jobs(n):
-    import os
-
-    from ..errors import InputError
-
-    if n is not None and n < 1:
-        raise InputError("--jobs", "must be at least 1")
-    return n if n is not None else max(1, min(4, os.cpu_count() or 1))
 
 
 def run(args) -> int:
     from ..api import Explainer
-    from ..batch import run_corpus
+    from ..batch import explain_corpus
     from ..corpora import load_manifest_or_dir
+    from ..engine import cluster_from_args, report_failures
     from ..errors import InputError
     from ..report import write_report
 
@@ -50,16 +42,22 @@ def run(args) -> int:
     ex = Explainer(args.checkpoint)
     methods = () if args.methods in ("none", "") else tuple(m.strip() for m in args.methods.split(","))
     out = Path(args.out)
-    if args.aligner == "kaldi":
-        from ..batch import annotate_manifest
+    rows = manifest if args.limit is None else manifest.iloc[: args.limit]
+    with cluster_from_args(args, n_items=len(rows)) as client:
+        if args.aligner == "kaldi":
+            from ..batch import annotate_manifest
 
-        annotate_manifest(manifest if args.limit is None else manifest.iloc[: args.limit], aligner="kaldi",
-                          prosody=not args.no_prosody, progress=not args.quiet,
-                          whisper_source=ex.ckpt.encoder_source, language=ex.ckpt.language)
-    frames, meta, deletion = run_corpus(manifest, ex, out, methods=methods, align=args.aligner != "none",
-                                        aligner=args.aligner if args.aligner != "none" else "auto",
-                                        prosody=not args.no_prosody, deletion=not args.no_deletion,
-                                        progress=not args.quiet, limit=args.limit, workers=_jobs(args.jobs))
+            annotate_manifest(rows, aligner="kaldi", prosody=not args.no_prosody, progress=not args.quiet,
+                              whisper_source=ex.ckpt.encoder_source, language=ex.ckpt.language, client=client)
+        run = explain_corpus(rows, ex, out, methods=methods, align=args.aligner != "none",
+                             aligner=args.aligner if args.aligner != "none" else "auto",
+                             prosody=not args.no_prosody, deletion=not args.no_deletion,
+                             progress=not args.quiet, client=client)
+    code = report_failures(out, run.failures, len(rows))
+    if run.meta.empty:
+        print("report: no clip could be explained; nothing to report", file=sys.stderr)
+        return code
+    frames, meta, deletion = run.frames, run.meta, run.deletion
     cfg = ex.checkpoint_config
     card = {"checkpoint": args.checkpoint, "pooler": cfg.get("model", {}).get("pooler"),
             "taps": cfg.get("model", {}).get("taps"), "encoder": cfg.get("encoder", {}).get("source"),
@@ -74,4 +72,4 @@ def run(args) -> int:
                        corpus=corpus, folds=cfg.get("folds"), deletion=deletion if len(deletion) else None,
                        n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
     print(f"report: {rep.html}")
-    return 0
+    return code

@@ -1,0 +1,322 @@
+"""The one engine for batch work over many clips: Dask distributed.
+
+Every batch command (``extract``, ``align``, ``report``, ``faithfulness``, annotation) runs its clips
+through :func:`map_clips`: one task per clip, on a :class:`distributed.Client` or, without one, in this
+process (the same task function, no Dask). Where the client comes from is decided once, by
+:func:`cluster_from_args` / :func:`engine`:
+
+- ``--jobs N`` (N > 1): a ``LocalCluster`` of N worker processes with one thread each (the default on
+  one machine; each worker holds its own model, and torch runs single-threaded there because the
+  Nanny sets ``OMP_NUM_THREADS=1``); ``--jobs 1`` and single-clip runs stay in this process;
+- ``--scheduler ADDRESS``: a cluster that is already running (``dask scheduler`` + ``dask worker``);
+- ``--cluster slurm|pbs [--cluster-config FILE]``: a dask-jobqueue cluster of ``--jobs`` workers
+  (jobqueue's own config in ``~/.config/dask/jobqueue.yaml`` applies; FILE adds or overrides
+  keyword arguments of ``SLURMCluster``/``PBSCluster``).
+
+Faults. A clip whose input is bad (:class:`~explain_ser.errors.InputError` inside a :func:`stage`) is a
+*failure*: it is not retried, the others go on, and it ends up in ``failures.csv`` (clip, stage,
+message; :func:`write_failures`). Any other exception is retried by Dask (``retries``) before it is
+recorded the same way. A worker that dies mid-task (killed, out of memory) is not an exception: the
+scheduler hands its tasks to the other workers (up to ``distributed.scheduler.allowed-failures``
+deaths per task), so such a run finishes with the same results. Tasks write their outputs atomically to
+shared caches and work dirs, so a clip is either done or absent, and a rerun skips what is done.
+
+Workers load heavy state (encoder, checkpoint) once per process through :func:`resident`, keyed by what
+identifies it (checkpoint directory, cache roots), not once per task.
+
+>>> results, failures = map_clips(len, ["ab", "abc"], client=None, progress=False)
+>>> results, failures
+([2, 3], [])
+>>> def load(path):
+...     with stage("audio"):
+...         raise InputError(path, "not an audio file")
+>>> map_clips(load, ["x.wav"], keys=["x"], progress=False)
+([None], [{'clip': 'x', 'stage': 'audio', 'message': 'x.wav: not an audio file'}])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from .errors import InputError
+
+__all__ = ["add_engine_args", "cluster_from_args", "engine", "map_clips", "stage", "ClipFailed", "StageError",
+           "resident", "write_failures", "report_failures", "default_jobs", "FAILURES", "EXIT_FAILED"]
+
+FAILURES = "failures.csv"
+EXIT_FAILED = 1  # some clips failed (listed in failures.csv); 0: all done, 2: bad input, nothing done
+CLUSTER_KINDS = ("slurm", "pbs")
+
+
+# ---- per-clip errors ----------------------------------------------------------------------------------
+
+class ClipFailed(Exception):
+    """This clip cannot be done (bad audio, nothing to align): recorded as a failure, never retried."""
+
+    def __init__(self, stage: str, message: str):
+        super().__init__(stage, message)  # args = (stage, message): pickles across processes as is
+        self.stage, self.message = stage, message
+
+    def __str__(self):
+        return f"{self.stage}: {self.message}"
+
+
+class StageError(Exception):
+    """An unexpected error in a stage of a clip's task (retried by Dask, then recorded)."""
+
+    def __init__(self, stage: str, message: str):
+        super().__init__(stage, message)
+        self.stage, self.message = stage, message
+
+    def __str__(self):
+        return f"{self.stage}: {self.message}"
+
+
+@contextlib.contextmanager
+def stage(name: str):
+    """Name the stage of a clip's task that the block runs (``audio``, ``encode``, ``align``, ``explain``,
+    ``write``): an :class:`InputError` inside becomes :class:`ClipFailed`, anything else :class:`StageError`."""
+    try:
+        yield
+    except (ClipFailed, StageError):
+        raise
+    except InputError as err:
+        raise ClipFailed(name, str(err)) from None
+    except Exception as err:
+        raise StageError(name, f"{type(err).__name__}: {err}") from err
+
+
+class _Failed:
+    """What a task returns instead of raising when its clip failed (so Dask does not retry it)."""
+
+    __slots__ = ("stage", "message")
+
+    def __init__(self, stage: str, message: str):
+        self.stage, self.message = stage, message
+
+
+def _run_one(item, fn: Callable):
+    try:
+        return fn(item)
+    except ClipFailed as err:
+        return _Failed(err.stage, err.message)
+
+
+# ---- state that a worker process loads once ------------------------------------------------------------
+
+_RESIDENT: dict = {}
+_RESIDENT_LOCK = threading.Lock()
+
+
+def resident(key, factory: Callable[[], object]):
+    """``factory()`` made once per process and ``key`` (hashable: e.g. the checkpoint directory and cache
+    roots), then reused by every task this process runs. The lock serialises the first load, so a worker
+    with several threads still loads a model once.
+
+    >>> resident(("doc", 1), lambda: object()) is resident(("doc", 1), lambda: object())
+    True
+    """
+    with _RESIDENT_LOCK:
+        if key not in _RESIDENT:
+            _RESIDENT[key] = factory()
+        return _RESIDENT[key]
+
+
+# ---- where the workers come from -----------------------------------------------------------------------
+
+def default_jobs() -> int:
+    """Worker processes when ``--jobs`` is not given: the cores, at most 4 (each holds a model)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def add_engine_args(parser) -> None:
+    """``--jobs``, ``--scheduler``, ``--cluster`` and ``--cluster-config`` for a batch command."""
+    g = parser.add_argument_group("engine (Dask)")
+    g.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help=f"worker processes of a local Dask cluster (default: the cores, at most 4, here "
+                        f"{default_jobs()}; 1 = in this process); with --cluster: workers to start")
+    g.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="use a running Dask cluster, e.g. tcp://10.0.0.5:8786 (caches and outputs on a shared "
+                        "filesystem)")
+    g.add_argument("--cluster", default=None, choices=CLUSTER_KINDS,
+                   help="start workers as batch jobs through dask-jobqueue (pip install 'explain_ser[cluster]')")
+    g.add_argument("--cluster-config", default=None, metavar="YAML",
+                   help="keyword arguments of the dask-jobqueue cluster (cores, memory, queue, walltime, "
+                        "job_script_prologue, ...)")
+
+
+def _read_cluster_config(path) -> dict:
+    import yaml
+
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise InputError(p, f"unreadable cluster config ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(p, "a cluster config is a mapping of keyword arguments (cores: 4, memory: 8GB, ...)")
+    return data
+
+
+def _jobqueue_cluster(kind: str, config: dict):
+    import dask_jobqueue  # a missing package is reported by the CLI in one line (exit 3)
+
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
+    try:
+        return cls(**config)
+    except (TypeError, ValueError) as e:  # unknown keyword, or a required one (cores, memory) missing
+        raise InputError(f"--cluster {kind}", f"cannot configure the cluster ({e})") from None
+
+
+@contextlib.contextmanager
+def engine(jobs: int | None = None, scheduler: str | None = None, cluster: str | None = None,
+           cluster_config=None, n_items: int | None = None) -> Iterator:
+    """A :class:`distributed.Client`, or None for work in this process.
+
+    ``scheduler``: connect to a running cluster. ``cluster``: ``slurm``/``pbs`` through dask-jobqueue,
+    scaled to ``jobs`` workers (default 1). Otherwise a ``LocalCluster`` of ``jobs`` processes (default
+    :func:`default_jobs`), never more than ``n_items``; one worker (or one clip) runs in this process,
+    where starting a cluster would only add its start-up and a second copy of the model.
+
+    >>> with engine(jobs=1) as client:
+    ...     client is None
+    True
+    """
+    if jobs is not None and jobs < 1:
+        raise InputError("--jobs", "must be at least 1")
+    if sum(x is not None for x in (scheduler, cluster)) > 1:
+        raise InputError("--scheduler", "give either --scheduler or --cluster, not both")
+    if cluster_config is not None and cluster is None:
+        raise InputError("--cluster-config", "needs --cluster slurm or --cluster pbs")
+    from distributed import Client
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as e:
+            raise InputError(scheduler, f"no Dask scheduler answers there ({e})") from None
+        with client:
+            yield client
+        return
+    if cluster is not None:
+        conf = _read_cluster_config(cluster_config) if cluster_config else {}
+        with _jobqueue_cluster(cluster, conf) as jq:
+            jq.scale(jobs or 1)
+            with Client(jq) as client:
+                yield client
+        return
+    n = jobs if jobs is not None else default_jobs()
+    if n_items is not None:
+        n = min(n, n_items)
+    if n <= 1:
+        yield None
+        return
+    from distributed import LocalCluster
+
+    # processes: torch and the aligners hold the GIL; one thread each: one clip at a time per worker, and
+    # torch single-threaded there (the Nanny sets OMP_NUM_THREADS=1), so N workers use N cores. ":0": the
+    # scheduler's HTTP endpoint on a free port (a second run on the machine must not clash on 8787).
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as lc, Client(lc) as client:
+        yield client
+
+
+def cluster_from_args(args, n_items: int | None = None):
+    """:func:`engine` configured by a command's ``--jobs/--scheduler/--cluster/--cluster-config``."""
+    return engine(jobs=getattr(args, "jobs", None), scheduler=getattr(args, "scheduler", None),
+                  cluster=getattr(args, "cluster", None), cluster_config=getattr(args, "cluster_config", None),
+                  n_items=n_items)
+
+
+# ---- clips are tasks -----------------------------------------------------------------------------------
+
+def map_clips(fn: Callable, items: Sequence, client=None, keys: Sequence[str] | None = None, desc: str = "clips",
+              progress: bool = True, retries: int = 1) -> tuple[list, list[dict]]:
+    """Run ``fn(item)`` for every item, one task each; returns ``(results, failures)``.
+
+    ``results`` is in the order of ``items`` (None where the clip failed); ``failures`` lists
+    ``{"clip", "stage", "message"}`` in the same order (``keys`` name the clips; default: the positions).
+    With a ``client`` the tasks run on its workers (``fn`` must be importable there: a module-level
+    function of explain_ser) and are retried ``retries`` times on unexpected errors; without one they run
+    here, one after the other, with the same failure handling (and no retries: nothing else can fail).
+    """
+    from tqdm.auto import tqdm
+
+    items = list(items)
+    keys = [str(i) for i in range(len(items))] if keys is None else [str(k) for k in keys]
+    assert len(keys) == len(items), "one key per item"
+    results: list = [None] * len(items)
+    errors: dict[int, tuple[str, str]] = {}
+    bar = tqdm(total=len(items), desc=desc, unit="clip", disable=not progress or len(items) < 2)
+    if client is None:
+        for i, item in enumerate(items):
+            try:
+                out = _run_one(item, fn)
+            except StageError as err:
+                out = _Failed(err.stage, err.message)
+            except Exception as err:  # a bug outside any stage: still one clip, still recorded
+                out = _Failed("task", f"{type(err).__name__}: {err}")
+            if isinstance(out, _Failed):
+                errors[i] = (out.stage, out.message)
+            else:
+                results[i] = out
+            bar.update(1)
+    else:
+        from distributed import as_completed
+
+        # pure=False: every run recomputes (tasks write files; Dask must not reuse an old key's result)
+        futures = client.map(_run_one, items, fn=fn, pure=False, retries=retries)
+        position = {f.key: i for i, f in enumerate(futures)}
+        for fut in as_completed(futures):
+            i = position[fut.key]
+            if fut.status == "finished":
+                out = fut.result()
+                if isinstance(out, _Failed):
+                    errors[i] = (out.stage, out.message)
+                else:
+                    results[i] = out
+            else:  # retries used up, or KilledWorker after too many worker deaths on this clip
+                err = fut.exception()
+                errors[i] = (getattr(err, "stage", None) or "task",
+                             getattr(err, "message", None) or f"{type(err).__name__}: {err}")
+            fut.release()  # the result is here now; free it on the worker
+            bar.update(1)
+    bar.close()
+    failures = [{"clip": keys[i], "stage": s, "message": m} for i, (s, m) in sorted(errors.items())]
+    return results, failures
+
+
+def write_failures(out_dir, failures: list[dict]) -> Path | None:
+    """``<out_dir>/failures.csv`` (clip, stage, message) written atomically; a stale one from an earlier
+    run is removed when nothing failed. Returns the path written, or None."""
+    import pandas as pd
+
+    from .atomic import write_text
+
+    path = Path(out_dir) / FAILURES
+    if not failures:
+        path.unlink(missing_ok=True)
+        return None
+    table = pd.DataFrame(failures, columns=["clip", "stage", "message"])
+    write_text(path, table.to_csv(index=False))
+    return path
+
+
+def report_failures(out_dir, failures: list[dict], total: int, file=None) -> int:
+    """Write ``failures.csv``, print one line per failed clip and a count on stderr; the exit code
+    (0 when nothing failed, :data:`EXIT_FAILED` otherwise)."""
+    import sys
+
+    file = file or sys.stderr
+    path = write_failures(out_dir, failures)
+    for f in failures:
+        print(f"explain-ser: failed: {f['clip']} ({f['stage']}): {f['message']}", file=file)
+    if path is not None:
+        print(f"explain-ser: {len(failures)} of {total} clips failed (listed in {path})", file=file)
+        return EXIT_FAILED
+    return 0
