@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explain_ser import coverage, plots
+from explain_ser import plots
 from explain_ser.timegrid import FRAME_SECONDS, HOP_LENGTH, SAMPLE_RATE
 
 MEL_SECONDS = HOP_LENGTH / SAMPLE_RATE  # 10 ms per log-mel column
@@ -131,41 +131,6 @@ def probability_figure(labels, probabilities, height: int = 260) -> go.Figure:
     return fig
 
 
-def clip_coverage_figure(res, heads: list[str], corpus: pd.DataFrame | None = None,
-                         corpus_median_k: float | None = None, height: int = 380) -> go.Figure:
-    """This clip's coverage curves (selected heads) against uniform and, with a report, the corpus.
-
-    ``corpus``: the report's ``coverage_curves`` rows for the mean head (``x, mean, ci_low, ci_high``).
-    ``corpus_median_k``: the report's median k@0.8 over clips (mean head).
-    """
-    fig = go.Figure()
-    if corpus is not None and len(corpus):
-        fig.add_trace(go.Scatter(x=np.concatenate([corpus["x"], corpus["x"][::-1]]),
-                                 y=np.concatenate([corpus["ci_high"], corpus["ci_low"][::-1]]), fill="toself",
-                                 fillcolor="rgba(120,120,120,0.18)", line=dict(width=0), hoverinfo="skip",
-                                 name="corpus mean (95 % CI)", showlegend=False))
-        fig.add_trace(go.Scatter(x=corpus["x"], y=corpus["mean"], mode="lines", name="corpus mean (mean head)",
-                                 line=dict(color="#888", width=2)))
-    if corpus_median_k is not None and np.isfinite(corpus_median_k):
-        fig.add_trace(go.Scatter(x=[corpus_median_k], y=[0.8], mode="markers", name=f"corpus median k@0.8 "
-                                 f"({corpus_median_k:.2f})", marker=dict(symbol="diamond", size=10, color="#888")))
-    colors = plots.head_colors(list(res.attention))
-    for h in heads:
-        if h not in res.attention:
-            continue
-        x, y = coverage.coverage_curve(res.attention[h])
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"this clip: {h}",
-                                 line=dict(color=colors.get(h), width=2.4 if h == "mean" else 1.3)))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="uniform", line=dict(color="#555", dash="dash")))
-    fig.add_trace(go.Scatter(x=[plots.LEYGUE_POINT[0]], y=[plots.LEYGUE_POINT[1]], mode="markers",
-                             name="15 % / 80 % (Leygue et al.)", marker=dict(symbol="circle-open", size=9, color="#444")))
-    fig.add_hline(y=0.8, line=dict(color="#ccc", width=0.8))
-    fig.update_layout(template="simple_white", height=height, margin=dict(l=50, r=10, t=10, b=40),
-                      xaxis=dict(range=[0, 1], title="fraction of frames (sorted by weight)"),
-                      yaxis=dict(range=[0, 1.01], title="cumulative attention"), legend=dict(font=dict(size=10)))
-    return fig
-
-
 def attention_overlay_figure(series: list[tuple[str, object, str]], height: int = 300) -> go.Figure:
     """Attention over time of several (label, Attribution, head) on one axis (the compare view)."""
     fig = go.Figure()
@@ -178,22 +143,6 @@ def attention_overlay_figure(series: list[tuple[str, object, str]], height: int 
         fig.add_hline(y=1 / max(n, 1), line=dict(color="#555", dash="dash", width=1), annotation_text="uniform")
     fig.update_layout(template="simple_white", height=height, margin=dict(l=50, r=10, t=10, b=40),
                       xaxis_title="time (s)", yaxis_title="attention", legend=dict(orientation="h", y=1.1))
-    return fig
-
-
-def coverage_compare_figure(series: list[tuple[str, object, str]], height: int = 380) -> go.Figure:
-    """Coverage curves of several (label, Attribution, head) against uniform (the compare view)."""
-    fig = go.Figure()
-    for i, (label, res, head) in enumerate(series):
-        x, y = coverage.coverage_curve(res.attention[head])
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=label,
-                                 line=dict(color=plots.HEAD_PALETTE[i % len(plots.HEAD_PALETTE)], width=2)))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="uniform", line=dict(color="#555", dash="dash")))
-    fig.add_trace(go.Scatter(x=[plots.LEYGUE_POINT[0]], y=[plots.LEYGUE_POINT[1]], mode="markers",
-                             name="15 % / 80 % (Leygue et al.)", marker=dict(symbol="circle-open", size=9, color="#444")))
-    fig.update_layout(template="simple_white", height=height, margin=dict(l=50, r=10, t=10, b=40),
-                      xaxis=dict(range=[0, 1], title="fraction of frames (sorted by weight)"),
-                      yaxis=dict(range=[0, 1.01], title="cumulative attention"), legend=dict(font=dict(size=10)))
     return fig
 
 

@@ -92,8 +92,13 @@ def file_digest(path: str, mtime: float, size: int) -> str:
 @st.cache_data(max_entries=1024, show_spinner=False)
 def sidecar_transcript(path: str, stamp: float) -> str:
     """The transcript in ``clip.txt`` beside ``clip.wav`` (as ``explain-ser attribute`` reads it), or ""."""
-    txt = src.allowed_path(Path(path).with_suffix(".txt"), CONFIG.roots)
-    return txt.read_text(encoding="utf-8", errors="replace").strip() if txt.is_file() else ""
+    from explain_ser.pipeline import transcript_beside
+
+    src.allowed_path(Path(path).with_suffix(".txt"), CONFIG.roots)  # the sidecar, too, must lie in the roots
+    try:
+        return transcript_beside(path) or ""
+    except InputError:  # an unreadable sidecar: explain without a transcript, as the CLI would refuse it
+        return ""
 
 
 @st.cache_data(show_spinner=False)
@@ -338,10 +343,14 @@ def clip_view(res, row, report):
             cc = report.get("coverage_curves")
             if cc is not None:
                 corpus = cc[(cc["grouping"] == "head") & (cc["head"].astype(str) == "mean")]
+                corpus = corpus.assign(head="mean (mean head)")  # the legend says which corpus curve it is
             cm = report.get("clip_metrics")
             if cm is not None:
                 median_k = float(cm.loc[cm["head"].astype(str) == "mean", "k@0.8"].median())
-        st.plotly_chart(figs.clip_coverage_figure(res, heads, corpus, median_k), key="clip_coverage",
+        lo, hi = res.span or (0, res.clip.n_frames)  # coverage over the frames the model saw
+        clip_curves = {h: res.attention[h][lo:hi] for h in heads if h in res.attention}
+        st.plotly_chart(plots.coverage_plotly(corpus, by="head", clips=clip_curves, median_k=median_k,
+                                              height=380, width=None), key="clip_coverage",
                         config={"displaylogo": False})
         if report is None:
             st.caption("Start with --report DIR to draw the corpus curve.")
@@ -467,7 +476,11 @@ def compare_view(clip_info, checkpoints):
     both[0].markdown("**Attention over time**")
     both[0].plotly_chart(figs.attention_overlay_figure(results), key="cmp_overlay")
     both[1].markdown("**Coverage curves**")
-    cov = figs.coverage_compare_figure(results)
+    cov = plots.coverage_plotly(clips={label: res.attention[head][slice(*(res.span or (0, None)))]
+                                       for label, res, head in results},
+                                clip_prefix="", clip_colors={label: plots.HEAD_PALETTE[i % len(plots.HEAD_PALETTE)]
+                                                             for i, (label, _, _) in enumerate(results)},
+                                height=380, width=None)
     both[1].plotly_chart(cov, key="cmp_coverage")
 
 

@@ -48,7 +48,7 @@ from .errors import InputError
 from .timegrid import FRAME_SECONDS, SAMPLE_RATE, frame_bounds
 
 __all__ = ["frames_in_cue", "cue_mass", "pointing_hit", "score_map", "read_cue_manifest", "build_vocalization",
-           "build_splice", "run_pointing_game", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
+           "build_splice", "run_pointing_game", "score_models", "fold_explainers", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
 
 VOCALIZATIONS = ("laugh", "breath", "sigh", "cough")
 SIGNED_METHODS = ("ig", "occlusion", "deep_ig")  # attributions with a sign: only their positive part is mass
@@ -541,6 +541,87 @@ def run_pointing_game(corpus, folds, model_kwargs: dict, config, out=None, metho
     }
     if out is not None:
         _write_outputs(Path(out), result, table, per_clip)
+    result["per_clip"] = per_clip
+    return result
+
+
+def fold_explainers(run_dir, encoder=None, store=None) -> dict[str, object]:
+    """``{speaker: Explainer}``: for every test speaker of an ``explain-ser train --save-fold-models`` run, the
+    fold model that never heard that speaker (its config records the fold's test speakers)."""
+    from .api import Explainer
+    from .checkpoint import Checkpoint
+
+    run = Path(run_dir)
+    dirs = sorted(d for d in (run / "folds").glob("*") if (d / "config.json").is_file())
+    if not dirs:
+        raise InputError(run, "has no fold models (folds/<fold>/config.json): train with --save-fold-models")
+    out: dict[str, object] = {}
+    for d in dirs:
+        ck = Checkpoint.load(d)
+        ex = Explainer(ck, encoder=encoder, store=store)
+        encoder = encoder or ex.encoder  # one Whisper for every fold
+        for spk in (ck.config.get("fold") or {}).get("test", []):
+            out[str(spk)] = ex
+    return out
+
+
+def score_models(manifest: pd.DataFrame, run_dir, methods=("ig",), n_boot: int = 2000, out=None,
+                 command: str | None = None, progress: bool = True) -> dict:
+    """The pointing game for models that were trained on something else (the emotion model's fold models)
+    and are shown a cue corpus (e.g. a splice of an emotional utterance into neutral speech).
+
+    Each clip goes through the one per-clip path (:meth:`explain_ser.api.Explainer.attribute`, so the
+    checkpoint's input rule applies) with the fold model that never heard its speaker. Reported per method:
+    the share of the map's mass on the cue and the top-frame hit, over the cue clips **the model labels as
+    the spliced class** (``recognised``; the map explains the predicted class) and over all cue clips, plus
+    how often the prediction is the clip's label. Speaker-bootstrap CIs.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    from .stats import bootstrap_ci
+
+    t0 = time.perf_counter()
+    models = fold_explainers(run_dir)
+    df = manifest[np.isfinite(manifest["cue_start"].to_numpy(dtype=np.float64))].reset_index(drop=True)
+    missing = sorted(set(df["speaker"].astype(str)) - set(models))
+    if missing:
+        raise InputError(run_dir, f"no fold model held out speakers {missing[:5]}: every clip must be scored by a "
+                                  "model that never heard its speaker")
+    rows, correct, spk = [], [], []
+    for _, r in tqdm(list(df.iterrows()), desc="pointing (fold models)", unit="clip", disable=not progress):
+        ex = models[str(r["speaker"])]
+        label = str(r["emotion"])
+        res = ex.attribute(r["path"], methods=tuple(methods), align=False, prosody=False)
+        ok = res.predicted == label
+        correct.append(float(ok))
+        spk.append(str(r["speaker"]))
+        maps = {"attention:mean": res.attention["mean"], **dict(res.attributions)}
+        for name, m in maps.items():
+            rows.append({"clip_id": r.get("clip_id", r["path"]), "speaker": str(r["speaker"]), "label": label,
+                         "predicted": res.predicted, "recognised": bool(ok), "method": name,
+                         **score_map(np.asarray(m), float(r["cue_start"]), float(r["cue_end"]),
+                                     signed=name in SIGNED_METHODS)})
+    per_clip = pd.DataFrame(rows)
+    m, lo, hi = bootstrap_ci(np.array(correct), clusters=np.array(spk), n_boot=n_boot)
+    rec = per_clip[per_clip["recognised"]]
+    tables = {"recognised": summarize(rec, n_boot=n_boot) if len(rec) else pd.DataFrame(),
+              "all": summarize(per_clip, n_boot=n_boot)}
+    result = {"format": "explain_ser.pointing-score/1", "command": command, "run": str(run_dir),
+              "manifest": str(manifest.attrs.get("path", "")), "clips": int(len(df)),
+              "recognised": {"accuracy": float(m), "lo": float(lo), "hi": float(hi)},
+              "frame_rule": "frame i covers [0.02 i, 0.02 (i+1)) s; inside = overlaps [cue_start, cue_end)",
+              "bootstrap": {"clusters": "speaker", "n_boot": n_boot, "seed": 0, "ci": 0.95},
+              "seconds": round(time.perf_counter() - t0, 1),
+              "table": {k: v.to_dict(orient="records") for k, v in tables.items()}}
+    if out is not None:
+        from .atomic import write_path, write_text
+
+        o = Path(out)
+        o.mkdir(parents=True, exist_ok=True)
+        write_text(o / "pointing_score.json", json.dumps(result, indent=2, default=_json) + "\n")
+        write_path(o / "pointing_score_clips.csv", lambda tmp: per_clip.to_csv(tmp, index=False), suffix=".csv")
     result["per_clip"] = per_clip
     return result
 

@@ -77,8 +77,10 @@ def report_dir(tmp_path_factory):
         shutil.copy(EXAMPLES / f"{n}.txt", out / "audio" / f"{n}.txt")  # same sound + transcript: cache hit
     # the explorer reads the tables only: skip rasterising PNGs and the HTML page to save ~5 s
     mp = pytest.MonkeyPatch()
-    mp.setattr(report, "save_png", lambda fig, path: Path(path))
-    mp.setattr(report, "_html", lambda *a, **k: "")
+    from explain_ser import report_html
+
+    mp.setattr(report_html, "save_png", lambda fig, path: Path(path))
+    mp.setattr(report_html, "_page", lambda *a, **k: "")
     try:
         report.write_report(frames, meta, out, n_boot=20, n_perm=20)
     finally:

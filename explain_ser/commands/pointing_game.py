@@ -40,7 +40,34 @@ def add_parser(sub):
     r.add_argument("--deep", action="store_true", help="also IG through the encoder onto the log-mel (slow)")
     r.add_argument("--out", required=True, help="directory for pointing.csv/.json/.md/.png")
     r.set_defaults(func=run_game)
+    s = ps.add_parser("score", help="score the fold models of a cross-validated emotion run (train "
+                                    "--save-fold-models) on a cue corpus: is the spliced emotion recognised, "
+                                    "and does its explanation point at the splice?")
+    s.add_argument("manifest", help="cue manifest (e.g. from build --kind splice)")
+    s.add_argument("--cv-run", required=True, metavar="DIR", help="an explain-ser train --save-fold-models output")
+    s.add_argument("--methods", default="ig", help="attributions besides attention (comma list; '' for none)")
+    s.add_argument("--out", required=True, help="directory for pointing_score.json and pointing_score_clips.csv")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=run_score)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def run_score(args) -> int:
+    from ..pointing import read_cue_manifest, score_models
+
+    df = read_cue_manifest(args.manifest)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    res = score_models(df, args.cv_run, methods=methods, out=args.out, progress=not args.quiet,
+                       command=" ".join(shlex.quote(a) for a in sys.argv))
+    r = res["recognised"]
+    print(f"{res['clips']} cue clips: the spliced emotion is predicted for {100 * r['accuracy']:.1f} % "
+          f"[{100 * r['lo']:.1f}, {100 * r['hi']:.1f}]")
+    for scope, rows in res["table"].items():
+        for row in rows:
+            print(f"  {scope:>10} {row['method']:>16}: mass on the splice {100 * row['mass']:.1f} % "
+                  f"[{100 * row['mass_lo']:.1f}, {100 * row['mass_hi']:.1f}] (uniform {100 * row['chance']:.1f} %), "
+                  f"top frame inside {100 * row['hit']:.0f} %")
+    return 0
 
 
 def run_build(args) -> int:
