@@ -37,6 +37,7 @@ import numpy as np
 
 from .audio import Clip, resample
 from .errors import InputError
+from .features import features_of  # the input rule applies to copies as to originals
 from .perturb import Condition, apply, clip_rng
 
 __all__ = ["speed_perturb", "parse_speeds", "perturbed_features", "parse_augment", "draw_condition", "augment_clip",
@@ -133,9 +134,9 @@ def perturbed_features(paths: Iterable[str], encoder, store, speeds: Sequence[fl
         for b in range(0, len(paths), batch):
             clips = [load_audio(p) for p in paths[b : b + batch]]
             for s in speeds:
-                out[s].extend(store.get_many([speed_perturb(c, s) for c in clips], encoder))
+                out[s].extend(features_of([speed_perturb(c, s) for c in clips], encoder, store))
                 bar.update(len(clips))
             for kind, copy in akeys:
-                out[(kind, copy)].extend(store.get_many([augment_clip(c, kind, seed, copy) for c in clips], encoder))
+                out[(kind, copy)].extend(features_of([augment_clip(c, kind, seed, copy) for c in clips], encoder, store))
                 bar.update(len(clips))
     return out

@@ -82,7 +82,7 @@ def parse_taps(spec: str, n_taps: int) -> list[int]:
 
 def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=None, cache=None,
                 labels=None, progress: bool = True, speeds=(), extra=(), extra_map=None, augment=(),
-                augment_seed: int = 0) -> Corpus:
+                augment_seed: int = 0, input_rule=None) -> Corpus:
     """Manifest + features (only ``taps`` kept in memory: a list or a :func:`parse_taps` spec; None = all)
     + labels for training.
 
@@ -96,6 +96,9 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     ``{"boredom": "calm"}``) and clips of emotions without a class are left out. They get the same
     speed perturbation and are held after all of this corpus' items, labelled by ``Corpus.extra_y``.
 
+    ``input_rule``: how every clip (and copy) is prepared before the encoder (:mod:`explain_ser.inputs`);
+    recorded in the checkpoint's encoder section when it changes anything.
+
     ``augment``: kinds of random training copies (:func:`explain_ser.augment.parse_augment`), one copy per
     kind and clip, drawn with ``augment_seed``; held after the speed copies, train-only like them.
     """
@@ -106,7 +109,7 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     df = load_manifest_or_dir(manifest).reset_index(drop=True)
     if "emotion" not in df.columns or df["emotion"].isna().any():
         raise InputError(manifest, "every clip needs an 'emotion' label for training")
-    enc = Encoder(source, window=window)
+    enc = Encoder(source, window=window, input_rule=input_rule)
     store = FeatureStore(cache)
     arrays = features_for_manifest(df, enc, store, progress=progress)  # memory-mapped
     labels = list(labels) if labels is not None else sorted(df["emotion"].astype(str).unique())
@@ -115,7 +118,7 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
         raise InputError(manifest, f"emotions {sorted(unknown)} are not among the labels {labels}")
     y = np.array([labels.index(e) for e in df["emotion"].astype(str)])
     info = {"source": enc.source, "weights_hash": enc.weights_hash, "dim": enc.dim, "n_taps": enc.n_taps,
-            "window": enc.window}
+            "window": enc.window, **({} if enc.input_rule.is_identity else {"input": enc.input_rule.to_config()})}
     if isinstance(taps, str):
         taps = sorted(set(parse_taps(taps, enc.n_taps)))
     speeds = tuple(speeds or ())

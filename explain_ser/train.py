@@ -555,8 +555,10 @@ def write_model_card(directory) -> None:
     import json
     from pathlib import Path
 
+    from .checkpoint import read_config
+
     d = Path(directory)
-    c = json.loads((d / "config.json").read_text())
+    c = read_config(d)
     m, e, t = c["model"], c["encoder"], c["training"]
     s = c["metrics"]["cv"]["summary"]
     pct = lambda k: f"{100 * s[k]['mean']:.1f} ± {100 * s[k]['std']:.1f}"  # noqa: E731

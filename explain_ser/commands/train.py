@@ -5,12 +5,19 @@ from __future__ import annotations
 import shlex
 import sys
 
+from ..inputs import AS_RECORDED, RECOMMENDED
+
+INPUT_RULES = {"as-recorded": AS_RECORDED, "normalized": RECOMMENDED}  # --input
+
 
 def add_training_args(p):
     """Options shared by train and sweep."""
     p.add_argument("manifest", help="manifest CSV or corpus directory (needs emotion and speaker columns)")
     p.add_argument("--model", default="tiny.en", help="Whisper source (default: tiny.en)")
     p.add_argument("--window", default="trim", choices=["trim", "full"], help="window mode (default: trim)")
+    p.add_argument("--input", default="as-recorded", choices=["as-recorded", "normalized"],
+                   help="what the encoder is fed: clips as recorded, or normalized = leading/trailing silence "
+                        "trimmed and loudness set to -23 LUFS (explain_ser.inputs; recorded in the checkpoint)")
     p.add_argument("--cache", default=None, help="feature cache directory (default: user cache)")
     p.add_argument("--folds", default=None, choices=["speakers", "loso", "random"],
                    help="fold scheme (default: loso for <= 12 speakers, else leave-k-speakers-out); "
@@ -138,7 +145,8 @@ def common_setup(args, taps_spec=None):
         raise InputError(f"--extra-map {args.extra_map}", "maps the emotions of --extra-train corpora; none given")
     corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
                          progress=not args.quiet, speeds=speeds, taps=taps_spec, extra=args.extra_train,
-                         extra_map=parse_label_map(args.extra_map), augment=augment, augment_seed=args.seed)
+                         extra_map=parse_label_map(args.extra_map), augment=augment, augment_seed=args.seed,
+                         input_rule=INPUT_RULES[args.input])
     if "speaker" not in corpus.manifest.columns and args.folds != "random":
         raise InputError(args.manifest, "has no speaker column; speaker-independent folds need one "
                                         "(--folds random gives speaker-dependent folds, labelled as such)")
