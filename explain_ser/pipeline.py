@@ -179,16 +179,10 @@ def annotate(clip: Clip, transcript: str | None, aligner: str, language: str, pr
             info["alignment_error"] = str(err)
             alignment = None
     if tg is not None:  # -- vocalization tagger (issue 15): its events replace the rule-based tags --
-        from .align.base import Alignment
-        from .align.vocalizations import merge_with_tokens
+        from .tagger import apply_tagger
 
         feats = tagger_features() if callable(tagger_features) else tagger_features
-        found = tg.tag(clip, features=feats)
-        if alignment is None:  # no words, but the tagger needs none
-            alignment = Alignment(words=[], backend="none", duration=clip.duration, clip_id=clip.clip_id)
-        alignment.notes = [n for n in alignment.notes if not n.startswith("no vocalization tags")]
-        alignment.vocalizations = merge_with_tokens(alignment.vocalizations, found)
-        alignment.check()
+        alignment = apply_tagger(alignment, clip, tg, features=feats)
     pros = None
     if prosody:
         from .prosody import extract_prosody

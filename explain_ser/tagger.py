@@ -43,6 +43,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +58,7 @@ from .errors import InputError
 from .timegrid import FRAME_SECONDS, frame_bounds
 
 __all__ = ["Events", "read_events", "event_metrics", "frame_metrics", "frame_labels", "decode", "TaggerNet",
-           "choose_thresholds", "train_tagger", "Tagger", "load_tagger", "tag_clip", "resolve_tagger",
+           "choose_thresholds", "train_tagger", "Tagger", "load_tagger", "tag_clip", "apply_tagger", "resolve_tagger",
            "available_taggers", "evaluate_tagger", "TAGGER_DIR", "FORMAT", "COLLAR"]
 
 FORMAT = "explain_ser.tagger/1"
@@ -458,7 +460,7 @@ def _group_folds(groups: np.ndarray, n_folds: int, seed: int) -> list[np.ndarray
 
 # ---- training ------------------------------------------------------------------------------------------------
 
-DEFAULTS = {"hidden": 64, "dropout": 0.1, "lr": 2e-3, "weight_decay": 1e-2, "epochs": 30, "batch": 16,
+DEFAULTS = {"hidden": 32, "dropout": 0.1, "lr": 3e-3, "weight_decay": 1e-2, "epochs": 20, "batch": 16,
             "min_dur": 0.06, "merge_gap": 0.1}
 
 
@@ -510,6 +512,17 @@ def train_tagger(events_path, out, encoder_source: str = "tiny.en", window: str 
     ``cfg`` overrides :data:`DEFAULTS` (hidden, dropout, lr, weight_decay, epochs, batch, min_dur, merge_gap).
     ``note``: a paragraph for the model card (what the data is, what the tagger is not for).
     """
+    from .threads import single_thread
+
+    # the head's tensors are small: one thread avoids torch's pool synchronisation, which on a busy machine
+    # costs far more than the work (explain_ser.threads); results do not depend on it
+    with single_thread():
+        return _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store, encoder, progress,
+                      note, command, cfg)
+
+
+def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store, encoder, progress, note,
+           command, cfg) -> dict:
     from .atomic import write_path, write_text
     from .encoder import Encoder
     from .features import FeatureStore
@@ -517,6 +530,9 @@ def train_tagger(events_path, out, encoder_source: str = "tiny.en", window: str 
     unknown = set(cfg) - set(DEFAULTS)
     if unknown:
         raise InputError(sorted(unknown)[0], "unknown tagger option")
+    dest = Path(out)
+    if dest.exists() and (not dest.is_dir() or (any(dest.iterdir()) and not (dest / "config.json").is_file())):
+        raise InputError(dest, "exists and is neither empty nor a tagger directory; choose a new --out")
     cfg = {**DEFAULTS, **cfg}
     ev = read_events(events_path)
     tags = ev.tags
@@ -562,35 +578,53 @@ def train_tagger(events_path, out, encoder_source: str = "tiny.en", window: str 
     # the final model: every clip; thresholds chosen on the pooled out-of-fold probabilities
     final_thr = choose_thresholds(oof, [ev.events_of(c) for c in ev.clips["clip"]], tags, cfg["min_dur"], cfg["merge_gap"])
     net = _fit(feats, labels, np.arange(len(feats)), len(tags), cfg, seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
+    final_out = Path(out)
+    # the whole directory at once: built beside, then renamed into place (no half-written tagger)
+    final_out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(dir=final_out.parent, prefix=f".{final_out.name}."))
+    os.chmod(out, 0o755)  # mkdtemp's 0700 would make the tagger private to its author
+    try:
+        from safetensors.torch import save_file
 
-    from . import __version__
+        from . import __version__
 
-    state = {k: v.detach().float().contiguous() for k, v in net.state_dict().items()}
-    write_path(out / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": FORMAT}),
-               suffix=".safetensors")
-    config = {
-        "format": FORMAT, "explain_ser_version": __version__, "tags": tags,
-        "encoder": {"source": enc.source, "weights_hash": enc.weights_hash, "dim": enc.dim, "n_taps": enc.n_taps,
-                    "window": enc.window},
-        "model": {"hidden": cfg["hidden"], "dropout": cfg["dropout"],
-                  "tap_weights": [round(float(w), 4) for w in net.tap_weights()]},
-        "decode": {"thresholds": final_thr, "min_dur": cfg["min_dur"], "merge_gap": cfg["merge_gap"], "smooth": 3},
-        "training": {"events": str(events_path), "n_clips": len(feats), "n_clips_without_events":
-                     int(len(feats) - ev.events["clip"].nunique()), "n_events": cv["n_true"],
-                     "group_by": ev.group_by, "n_groups": int(len(set(groups))), "seed": seed,
-                     **{k: cfg[k] for k in ("lr", "weight_decay", "epochs", "batch")},
-                     "hours": round(sum(c.duration for c in clips) / 3600, 3)},
-        "cv": {"n_folds": len(folds), "n_val": n_val, "folds": fold_info, "collar": COLLAR, "event": cv,
-               "event_onset_offset": cv_strict},
-        "note": note, "command": command,
-    }
-    write_text(out / "config.json", json.dumps(config, indent=2, default=_json) + "\n")
-    cv_rows = pd.DataFrame(found_all, columns=["clip", "start", "end", "tag", "confidence", "fold"])
-    write_path(out / "cv_events.csv", lambda tmp: cv_rows.to_csv(tmp, index=False))
-    write_text(out / "MODEL_CARD.md", model_card(config, out.name))
+        state = {k: v.detach().float().contiguous() for k, v in net.state_dict().items()}
+        write_path(out / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": FORMAT}),
+                   suffix=".safetensors")
+        config = {
+            "format": FORMAT, "explain_ser_version": __version__, "tags": tags,
+            "encoder": {"source": enc.source, "weights_hash": enc.weights_hash, "dim": enc.dim, "n_taps": enc.n_taps,
+                        "window": enc.window},
+            "model": {"hidden": cfg["hidden"], "dropout": cfg["dropout"],
+                      "tap_weights": [round(float(w), 4) for w in net.tap_weights().detach()]},
+            "decode": {"thresholds": final_thr, "min_dur": cfg["min_dur"], "merge_gap": cfg["merge_gap"], "smooth": 3},
+            "training": {"events": str(events_path), "n_clips": len(feats), "n_clips_without_events":
+                         int(len(feats) - ev.events["clip"].nunique()), "n_events": cv["n_true"],
+                         "group_by": ev.group_by, "n_groups": int(len(set(groups))), "seed": seed,
+                         **{k: cfg[k] for k in ("lr", "weight_decay", "epochs", "batch")},
+                         "hours": round(sum(c.duration for c in clips) / 3600, 3)},
+            "cv": {"n_folds": len(folds), "n_val": n_val, "folds": fold_info, "collar": COLLAR, "event": cv,
+                   "event_onset_offset": cv_strict},
+            "note": note, "command": command,
+        }
+        write_text(out / "config.json", json.dumps(config, indent=2, default=_json) + "\n")
+        cv_rows = pd.DataFrame(found_all, columns=["clip", "start", "end", "tag", "confidence", "fold"])
+        # clips as the events table names them (relative to its folder), not as this machine resolved them
+        base = Path(events_path).resolve().parent
+        cv_rows["clip"] = [os.path.relpath(c, base) if Path(c).resolve().is_relative_to(base) else c
+                           for c in cv_rows["clip"]]
+        write_path(out / "cv_events.csv", lambda tmp: cv_rows.to_csv(tmp, index=False))
+        write_text(out / "MODEL_CARD.md", model_card(config, final_out.name))
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    old = None
+    if final_out.exists():
+        old = final_out.with_name(f".{final_out.name}.old-{os.getpid()}")
+        os.replace(final_out, old)
+    os.replace(out, final_out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return config
 
 
@@ -751,7 +785,10 @@ class Tagger:
         want = (self.config["encoder"]["n_taps"], self.config["encoder"]["dim"])
         if f.ndim != 3 or (f.shape[0], f.shape[2]) != tuple(want):
             raise InputError("tagger", f"features of shape {f.shape} do not fit (want [{want[0]}, T, {want[1]}])")
-        return torch.softmax(self.net(torch.from_numpy(f)[None]), -1)[0].numpy()
+        from .threads import single_thread
+
+        with single_thread():  # a small head: torch's thread pool costs more than it gains (explain_ser.threads)
+            return torch.softmax(self.net(torch.from_numpy(f)[None]), -1)[0].numpy()
 
     def events(self, probs: np.ndarray) -> list[Interval]:
         d = self.config["decode"]
@@ -786,6 +823,26 @@ def tag_clip(clip, tagger, encoder=None, store=None, features=None) -> list[Inte
     callers outside the per-clip path (the timeline's utterances). ``features``: the clip's taps under the
     tagger's encoder when the caller has them (no second encoder pass)."""
     return load_tagger(tagger).tag(clip, encoder=encoder, store=store, features=features)
+
+
+def apply_tagger(alignment, clip, tagger, encoder=None, store=None, features=None):
+    """Give ``alignment`` (an :class:`~explain_ser.align.base.Alignment` made with ``vocalizations=False``, or
+    None: no words) the tagger's vocalization tier: transcript tokens kept and sharpened by the tagger's events
+    (:func:`~explain_ser.align.vocalizations.merge_with_tokens`), everything else from the tagger. Returns the
+    alignment (a words-free one when None was given). For ``align``-like callers:
+
+    >>> a = align_clip(clip, text, vocalizations=False)                    # doctest: +SKIP
+    >>> a = apply_tagger(a, clip, "demo-synthetic-tiny.en")                # doctest: +SKIP
+    """
+    from .align.base import Alignment
+    from .align.vocalizations import merge_with_tokens
+
+    found = tag_clip(clip, tagger, encoder=encoder, store=store, features=features)
+    if alignment is None:  # no words, but the tagger needs none
+        alignment = Alignment(words=[], backend="none", duration=clip.duration, clip_id=clip.clip_id)
+    alignment.notes = [n for n in alignment.notes if not n.startswith("no vocalization tags")]
+    alignment.vocalizations = merge_with_tokens(alignment.vocalizations, found)
+    return alignment.check()
 
 
 def evaluate_tagger(tagger, events_path, store=None, progress: bool = True) -> dict:
