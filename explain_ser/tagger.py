@@ -719,7 +719,7 @@ class Tagger:
 
     >>> tg = Tagger.load("demo-synthetic-tiny.en")                      # doctest: +SKIP
     >>> [(e.label, e.start, e.end) for e in tg.tag("examples/laugh_breath.wav")]   # doctest: +SKIP
-    [('laugh', 1.9, 2.88), ('breath', 3.06, 3.42)]
+    [('laugh', 2.24, 3.1), ('breath', 3.36, 3.76)]
     """
 
     def __init__(self, config: dict, net: TaggerNet, directory: Path | None = None):

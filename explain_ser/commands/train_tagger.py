@@ -118,6 +118,9 @@ def _evaluate(args) -> int:
             text.append(f"| all (micro) | {rp['micro']['tp'] + rp['micro']['fn']} | {_pct(rp['micro']['f1'])} | "
                         f"{_pct(tp['micro']['f1'])} |")
             text.append("")
+    command = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train-tagger"] else ""
+    if command:
+        text += ["Reproduce:", "", "```", command, "```", ""]
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "evaluation.json", json.dumps(report, indent=2, default=lambda o: None) + "\n")
     write_text(out / "evaluation.md", "\n".join(text))
