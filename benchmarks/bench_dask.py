@@ -69,7 +69,8 @@ def main() -> None:
     manifest = _manifest(args.clips)
     tmp = Path(tempfile.mkdtemp(prefix="bench_dask_"))
     items = [str(p) for p in manifest["path"]]
-    rows: dict = {"clips": len(manifest), "audio_s": round(float(manifest["duration_s"].astype(float).sum()), 1)}
+    rows: dict = {"clips": len(manifest), "audio_s": round(float(manifest["duration_s"].astype(float).sum()), 1),
+                  "load_avg_1min_before": os.getloadavg()[0]}  # the machine block's load is read at the end
     try:
         enc = Encoder("tiny.en", window="trim")
         _extract(manifest.head(1), tmp / "warm0", None, enc)  # torch's first-call costs, paid before timing
