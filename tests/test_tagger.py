@@ -356,3 +356,28 @@ def test_plant_cli_reports_counts(tmp_path, capsys):
     assert main(["train-tagger", str(m), "--plant", "--out", str(tmp_path / "p"), "--n-clips", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "planted" in out and (tmp_path / "p" / "events.csv").is_file()
+
+
+def test_bundled_demo_tagger_card_says_what_it_is():
+    from explain_ser.tagger import available_taggers, resolve_tagger
+
+    assert "demo-synthetic-tiny.en" in available_taggers()
+    d = resolve_tagger("demo-synthetic-tiny.en")
+    card = (d / "MODEL_CARD.md").read_text()
+    assert "A demo, not a tagger for real vocalizations" in card and "synthetic" in card
+    assert sum(p.stat().st_size for p in d.iterdir()) < 1_000_000
+    with pytest.raises(InputError, match="no such tagger"):
+        resolve_tagger("no-such-tagger")
+
+
+@pytest.mark.slow
+@needs_tiny
+def test_bundled_demo_tagger_finds_the_example_laugh_and_breath():
+    from _env import EXAMPLES
+    from explain_ser.tagger import tag_clip
+
+    truth = pd.read_csv(EXAMPLES / "laugh_breath.events.csv")
+    found = tag_clip(EXAMPLES / "laugh_breath.wav", "demo-synthetic-tiny.en")
+    rows = [{"clip": "c", "start": e.start, "end": e.end, "tag": e.label} for e in found]
+    m = event_metrics([{"clip": "c", **r} for r in truth.to_dict("records")], rows, ["laugh", "breath"])
+    assert m["per_class"]["laugh"]["tp"] == 1 and m["per_class"]["breath"]["tp"] == 1, found
