@@ -168,7 +168,7 @@ def run(args) -> int:
     from ..errors import InputError
     from ..metrics import format_mean_std
     from ..sweep import parse_taps, pooler_spec
-    from ..train import train_checkpoint
+    from ..publish import train_checkpoint
 
     if not args.out and not args.cv_only:
         raise InputError("--out", "give a checkpoint directory (or --cv-only)")
