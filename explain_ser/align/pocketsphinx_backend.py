@@ -81,6 +81,11 @@ class PocketSphinxAligner:
         expected = [t.text for t in tokens if not t.is_vocal]
         result, err = None, None
         for wide in (False, True):
+            if wide:
+                # a fresh retry decoder per clip: its dither generator would otherwise carry state from the
+                # clips aligned before, so a clip's alignment would depend on what else that process saw
+                self._decoders.pop(True, None)
+                self._known[True] = set()
             d = self._decoder(wide)
             self._ensure_words([t.text for t in tokens if not t.is_vocal], wide)
             try:
