@@ -330,19 +330,23 @@ def with_context(spans: list[Span], n_frames: int, context: float) -> list[Span]
     return out
 
 
-def _utterances(seg: Segmentation, spans: list[Span], heard: list[Span]):
+def _utterances(seg: Segmentation, spans: list[Span], heard: list[Span], block_seconds: float | None = None):
     """(span, heard span, samples heard) for each utterance, from a second pass over the recording's
     blocks; holds at most one utterance with its context plus one block."""
+    from .vad import BLOCK_SECONDS
+
     buf = np.zeros(0, np.float32)
     buf_start = 0  # recording sample of buf[0]
     k = 0
-    for block in stream_blocks(seg.path):
+    for block in stream_blocks(seg.path, block_seconds=block_seconds or BLOCK_SECONDS):
         buf = np.concatenate([buf, block]) if len(buf) else block
         while k < len(spans) and buf_start + len(buf) >= heard[k].end_sample:
             h = heard[k]
             yield spans[k], h, buf[h.first_sample - buf_start : h.end_sample - buf_start]
             k += 1
-        keep_from = heard[k].first_sample if k < len(heard) else buf_start + len(buf)
+        # drop what no later utterance needs, but never more than has been read: when a block ends inside
+        # a pause, the next utterance starts in a block still to come
+        keep_from = min(heard[k].first_sample if k < len(heard) else buf_start + len(buf), buf_start + len(buf))
         if keep_from > buf_start:
             buf = buf[keep_from - buf_start :]
             buf_start = keep_from

@@ -210,6 +210,25 @@ def test_outputs_are_complete_and_in_recording_time(tmp_path, monkeypatch, two_b
     assert "Plotly.newPlot" in page and "3.96" in page
 
 
+def test_every_utterance_is_cut_from_the_right_place_whatever_the_blocks(tmp_path):
+    """The second pass hands each utterance exactly the recording's samples, also when blocks end inside
+    pauses, inside utterances, or hold several utterances."""
+    from explain_ser.timeline import _utterances, with_context
+    from explain_ser.vad import Segmentation
+
+    x = np.random.default_rng(2).uniform(-0.5, 0.5, 40 * RATE).astype(np.float32)
+    p = tmp_path / "r.wav"
+    sf.write(p, x, RATE, subtype="FLOAT")
+    spans = [Span(a, a + n) for a, n in [(10, 40), (70, 300), (400, 20), (1200, 5), (1206, 90), (1900, 100)]]
+    heard = with_context(spans, 2000, 0.5)
+    seg = Segmentation(str(p), spans, len(x), "energy", RATE, 1)
+    for block in (0.13, 0.5, 1.0, 7.0, 100.0):
+        got = list(_utterances(seg, spans, heard, block_seconds=block))
+        assert [g[0] for g in got] == spans
+        for sp, h, samples in got:
+            assert np.array_equal(samples, x[h.first_sample : h.end_sample]), (block, h)
+
+
 def test_csv_frame_table_and_no_speech(tmp_path, monkeypatch):
     rec = tmp_path / "quiet.wav"
     sf.write(rec, np.zeros(2 * RATE, np.float32), RATE)
