@@ -140,6 +140,7 @@ class _ExplainJob:
     prosody: bool
     deletion: bool
     ig_steps: int
+    tagger: str | None = None  # a vocalization tagger (explain_ser.tagger): its tags replace the rule-based ones
 
 
 def _clip_paths(work: Path, clip_id) -> tuple[Path, Path, Path]:
@@ -157,7 +158,7 @@ def _explain_task(job: _ExplainJob, row: dict) -> bool:
         clip = _clip_of(row)
     with stage("explain"):
         res = ex.attribute(clip, methods=job.methods, align=job.align, aligner=job.aligner, prosody=job.prosody,
-                           ig_steps=job.ig_steps, deletion=job.deletion,
+                           ig_steps=job.ig_steps, deletion=job.deletion, tagger=job.tagger,
                            annotations=AnnotationStore(job.annotations), manifest_row=row)
     ck, probs = ex.ckpt, res.probabilities
     trained_on = ck.trained_speakers
@@ -188,7 +189,7 @@ def _done(work: Path, clip_id, deletion: bool) -> bool:
 def explain_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, methods=("ig", "occlusion"),
                    align: bool = True, aligner: str = "auto", prosody: bool = True, deletion: bool = True,
                    annotations: AnnotationStore | None = None, progress: bool = True, limit: int | None = None,
-                   ig_steps: int = 32, client=None) -> CorpusRun:
+                   ig_steps: int = 32, client=None, tagger=None) -> CorpusRun:
     """Frames, clip metadata and deletion curves of every clip of ``manifest`` (resumable in ``work_dir``).
 
     With a Dask ``client`` each clip is a task on its workers (each loads the checkpoint once); without
@@ -204,7 +205,7 @@ def explain_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, metho
         client = None
     loader = ExplainerSpec.of(explainer) if client is not None else _Here(explainer)
     job = _ExplainJob(loader, str(work), str(annotations.root), tuple(methods or ()), align, aligner, prosody,
-                      deletion, ig_steps)
+                      deletion, ig_steps, None if tagger is None else str(tagger))
     todo = [r for r in _rows(rows) if not _done(work, r["clip_id"], deletion)]
     _, failures = map_clips(functools.partial(_explain_task, job), todo, client,
                             keys=[str(r["clip_id"]) for r in todo], desc="report", progress=progress)
@@ -290,6 +291,7 @@ class _AlignJob:
     vocalizations: bool
     frames: bool
     options: str  # hash of what decides the alignment: a finished clip counts only under the same options
+    tagger: str | None = None  # a vocalization tagger whose tags replace the rule-based ones
 
 
 def _align_record(out: Path, clip_id) -> Path:
@@ -319,9 +321,15 @@ def _align_task(job: _AlignJob, item: tuple) -> dict:
             if plan.aligner is None:  # never English phones on another language
                 raise InputError(row["path"], plan.reason)
             alignment = align_clip(clip, transcript, aligner=plan.aligner, language=language,
-                                   whisper_source=plan.whisper_source, vocalizations=job.vocalizations)
+                                   whisper_source=plan.whisper_source,
+                                   vocalizations=job.vocalizations and job.tagger is None)
             if plan.reason:
                 alignment.notes.insert(0, plan.reason)
+    if job.tagger is not None and job.vocalizations:
+        from .tagger import apply_tagger
+
+        with stage("tag"):
+            alignment = apply_tagger(alignment, clip, job.tagger)
     with stage("write"):
         alignment.to_textgrid(out / f"{cid}.TextGrid")
     if job.frames:
@@ -355,17 +363,19 @@ def _align_done(job: _AlignJob, cid: str) -> dict | None:
 
 def align_corpus(manifest: pd.DataFrame, out, aligner: str = "auto", whisper: str = "tiny.en",
                  language: str | None = None, vocalizations: bool = True, frames: bool = False,
-                 transcript: str | None = None, client=None, progress: bool = True) -> tuple[list, list]:
+                 transcript: str | None = None, client=None, progress: bool = True,
+                 tagger=None) -> tuple[list, list]:
     """TextGrids (and with ``frames`` frame tables) of every clip into ``out``; returns (one record per
     finished clip or None, failures). ``transcript`` overrides the manifest's for a single clip.
     ``aligner="kaldi"`` first trains a monophone model on the whole manifest here (cached), then the tasks
     write its alignments. A clip finished by an earlier run with the same options is not redone."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    tagger = None if tagger is None else str(tagger)
     opts = json.dumps({"aligner": aligner, "whisper": whisper, "language": language, "vocalizations": vocalizations,
-                       "transcript": transcript}, sort_keys=True)
+                       "transcript": transcript, **({"tagger": tagger} if tagger else {})}, sort_keys=True)
     job = _AlignJob(str(out), aligner, whisper, language, vocalizations, frames,
-                    hashlib.sha256(opts.encode()).hexdigest()[:16])
+                    hashlib.sha256(opts.encode()).hexdigest()[:16], tagger)
     rows = _rows(manifest)
     records: list = [_align_done(job, str(r["clip_id"])) for r in rows]
     todo = [i for i, r in enumerate(records) if r is None]

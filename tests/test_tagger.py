@@ -381,3 +381,19 @@ def test_bundled_demo_tagger_finds_the_example_laugh_and_breath():
     rows = [{"clip": "c", "start": e.start, "end": e.end, "tag": e.label} for e in found]
     m = event_metrics([{"clip": "c", **r} for r in truth.to_dict("records")], rows, ["laugh", "breath"])
     assert m["per_class"]["laugh"]["tp"] == 1 and m["per_class"]["breath"]["tp"] == 1, found
+
+
+@pytest.mark.slow
+@needs_tiny
+def test_align_with_the_tagger_writes_its_tags(tmp_path):
+    """align --tagger: the vocalization tier holds the tagger's events (here the example's planted laugh)."""
+    from _env import EXAMPLES
+    from explain_ser.align.textgrid import read_tiers
+
+    assert main(["align", str(EXAMPLES / "laugh_breath.wav"), "--aligner", "pocketsphinx",
+                 "--tagger", "demo-synthetic-tiny.en", "--out", str(tmp_path)]) == 0
+    tiers, _ = read_tiers(tmp_path / "laugh_breath.TextGrid")
+    truth = pd.read_csv(EXAMPLES / "laugh_breath.events.csv")
+    laugh = truth[truth["tag"] == "laugh"].iloc[0]
+    found = [iv for iv in tiers.get("vocalizations", []) if iv.label.startswith("laugh")]
+    assert any(abs(iv.start - laugh["start"]) < 0.2 for iv in found), tiers.get("vocalizations")

@@ -18,6 +18,9 @@ def add_parser(sub):
                    help="kaldi = train a monophone aligner on this corpus first (languages PocketSphinx lacks)")
     p.add_argument("--methods", default="ig,occlusion", help="attribution methods (comma-separated, or 'none')")
     p.add_argument("--no-prosody", action="store_true")
+    p.add_argument("--tagger", default=None, metavar="DIR",
+                   help="vocalization tagger (explain-ser train-tagger output or shipped name): its tags replace "
+                        "the rule-based ones")
     p.add_argument("--no-deletion", action="store_true", help="skip the deletion/insertion curves")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick look)")
     p.add_argument("--n-boot", type=int, default=1000)
@@ -52,7 +55,7 @@ def run(args) -> int:
         run = explain_corpus(rows, ex, out, methods=methods, align=args.aligner != "none",
                              aligner=args.aligner if args.aligner != "none" else "auto",
                              prosody=not args.no_prosody, deletion=not args.no_deletion,
-                             progress=not args.quiet, client=client)
+                             progress=not args.quiet, client=client, tagger=args.tagger)
     code = report_failures(out, run.failures, len(rows))
     if run.meta.empty:
         print("report: no clip could be explained; nothing to report", file=sys.stderr)
