@@ -42,7 +42,7 @@ from .engine import map_clips, resident, stage
 from .errors import InputError
 from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, annotate  # noqa: F401  (re-exported)
 
-__all__ = ["CorpusRun", "explain_corpus", "run_corpus", "extract_features", "align_corpus", "annotate_manifest",
+__all__ = ["CorpusRun", "attribute_clips", "explain_corpus", "run_corpus", "extract_features", "align_corpus", "annotate_manifest",
            "ExplainerSpec", "ANNOTATION_COLUMNS", "AnnotationStore"]
 
 
@@ -115,6 +115,45 @@ def _text(value) -> str | None:
 
 def _rows(manifest: pd.DataFrame) -> list[dict]:
     return [r.to_dict() for _, r in manifest.iterrows()]
+
+
+# ---- attribute over many clips -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _AttributeJob:
+    explainer: object  # ExplainerSpec or _Here
+    out: str
+    fmt: str
+    plot: bool
+    strict: bool
+    options: tuple  # sorted (name, value) pairs of Explainer.attribute's keyword arguments
+
+
+def _attribute_task(job: _AttributeJob, path: str) -> dict:
+    """One clip of ``explain-ser attribute``: the one per-clip path, then its files (written atomically)."""
+    with stage("load"):
+        ex = job.explainer.load()
+    with stage("audio"):
+        clip = load_audio(path, strict=job.strict)
+    with stage("explain"):
+        res = ex.attribute(clip, **dict(job.options))
+    with stage("write"):
+        written = res.save(job.out, fmt=job.fmt, plot=job.plot)
+    return {"summary": res.summary, "written": [str(p) for p in written.values()]}
+
+
+def attribute_clips(paths, explainer: Explainer, out, fmt: str = "csv", plot: bool = False, strict: bool = False,
+                    client=None, progress: bool = True, **options) -> tuple[list, list]:
+    """``explain-ser attribute`` over many clips, one task each (on a Dask ``client``'s workers, or here):
+    ``(results in the order of paths, None where a clip failed; failures)``. ``options`` are
+    :meth:`Explainer.attribute`'s keyword arguments."""
+    if client is not None and explainer.ckpt.directory is None:
+        client = None
+    loader = ExplainerSpec.of(explainer) if client is not None else _Here(explainer)
+    job = _AttributeJob(loader, str(out), fmt, plot, strict, tuple(sorted(options.items())))
+    items = [str(p) for p in paths]
+    return map_clips(functools.partial(_attribute_task, job), items, client, keys=items, desc="attribute",
+                     progress=progress)
 
 
 # ---- report / faithfulness -----------------------------------------------------------------------------

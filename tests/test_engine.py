@@ -277,3 +277,24 @@ def test_failed_clips_are_listed_and_the_rest_finish(corpus, scheduler, tmp_path
     assert main(["align", str(tmp_path / "m.csv"), "--out", str(tmp_path / "al"), "--aligner", "pocketsphinx",
                  "--scheduler", addr, "--quiet"]) == 0
     assert not (tmp_path / "al" / "failures.csv").exists()
+
+
+@needs_tiny
+@needs_espeak
+@pytest.mark.slow
+def test_attribute_distributed_matches_in_process_and_lists_failures(corpus, scheduler, tmp_path, capsys):
+    """attribute over many clips on the cluster: the same files as in this process; a bad clip is listed."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for i in range(2):
+        shutil.copy(corpus / f"c{i}.wav", clips / f"c{i}.wav")
+    (clips / "noise.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    opts = ["--methods", "ig", "--steps", "4", "--no-prosody", "--aligner", "none", "--quiet"]
+    assert main(["attribute", str(clips), "--out", str(tmp_path / "two"), "--scheduler",
+                 scheduler.scheduler.address, *opts]) == 1
+    fails = pd.read_csv(tmp_path / "two" / "failures.csv")
+    assert fails["stage"].tolist() == ["audio"] and fails["clip"].iloc[0].endswith("noise.wav")
+    (clips / "noise.wav").unlink()
+    assert main(["attribute", str(clips), "--out", str(tmp_path / "one"), *opts]) == 0
+    two = _files(tmp_path / "two", "*.frames.csv")
+    assert two and two == _files(tmp_path / "one", "*.frames.csv")

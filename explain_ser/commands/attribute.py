@@ -34,7 +34,10 @@ def add_parser(sub):
     p.add_argument("--strict", action="store_true",
                    help="refuse a truncated file (shorter than its header declares) instead of warning")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no per-clip summary")
-    p.set_defaults(func=run)
+    from ..engine import add_engine_args
+
+    add_engine_args(p)
+    p.set_defaults(func=run, jobs=1)  # clips run in this process unless --jobs/--scheduler/--cluster say otherwise
 
 
 def _transcript(arg):
@@ -50,11 +53,11 @@ def _transcript(arg):
     return arg
 
 
-def print_summary(res) -> None:
-    s = res.summary
+def print_summary(s: dict) -> None:
+    """The few lines a user reads of one clip's summary (``Attribution.summary``)."""
     probs = sorted(s["probabilities"].items(), key=lambda kv: -kv[1])
-    print(f"{res.clip.path or res.clip.clip_id}  ({s['duration_s']:.2f} s, {s['n_frames']} frames)")
-    print(f"  predicted: {res.predicted}   " + "  ".join(f"{k} {v:.2f}" for k, v in probs[:4]))
+    print(f"{s['clip']}  ({s['duration_s']:.2f} s, {s['n_frames']} frames)")
+    print(f"  predicted: {s['predicted']}   " + "  ".join(f"{k} {v:.2f}" for k, v in probs[:4]))
     heads = ", ".join(f"{h} {100 * v:.0f}%" for h, v in s["frames_for_80pct"].items())
     # an ensemble has every member's heads: wrap rather than print one very long line
     print(textwrap.fill(f"frames holding 80% of the attention (uniform = 80%): {heads}", width=110,
@@ -88,8 +91,11 @@ def run(args) -> int:
     for m in methods:
         if m not in METHODS:
             raise InputError(m, f"unknown attribution method ({', '.join(METHODS)})")
-    # validate every clip before loading the model, so a bad file fails fast and nothing is written
-    clips = [load_audio(p, strict=args.strict) for p in paths]
+    # --jobs N / --scheduler / --cluster: clips are tasks on a Dask cluster; a bad clip is listed in
+    # failures.csv and the rest finish (exit 1). In this process (the default) every clip is validated before
+    # the model is loaded, so a bad file fails fast and nothing is written (exit 2).
+    distributed = len(paths) > 1 and ((args.jobs or 1) > 1 or args.scheduler or args.cluster)
+    clips = paths if distributed else [load_audio(p, strict=args.strict) for p in paths]
     if args.tagger is not None:  # a bad tagger fails fast too, before anything is computed
         from ..tagger import load_tagger
 
@@ -101,14 +107,28 @@ def run(args) -> int:
             raise InputError(args.target, f"not a class of this checkpoint ({', '.join(ex.labels)})")
         target = ex.labels.index(args.target)
     out = Path(args.out)
+    # transcript None: the pipeline reads CLIP.txt beside the audio (explain_ser.pipeline.transcript_beside)
+    options = dict(transcript=transcript, methods=methods, target=target, align=args.aligner != "none",
+                   aligner="auto" if args.aligner == "none" else args.aligner, language=args.language,
+                   prosody=not args.no_prosody, deep=args.deep, ig_steps=args.steps, baseline=args.baseline,
+                   tagger=args.tagger)
+    if distributed:
+        from ..batch import attribute_clips
+        from ..engine import cluster_from_args, report_failures
+
+        with cluster_from_args(args, n_items=len(paths)) as client:
+            results, failures = attribute_clips(paths, ex, out, fmt=args.format, plot=args.plot, strict=args.strict,
+                                                client=client, progress=not args.quiet, **options)
+        if not args.quiet:
+            for r in results:
+                if r is not None:
+                    print_summary(r["summary"])
+                    print("  wrote " + ", ".join(r["written"]))
+        return report_failures(out, failures, len(paths))
     for clip in tqdm(clips, desc="attribute", unit="clip", disable=args.quiet or len(paths) < 2):
-        # transcript None: the pipeline reads CLIP.txt beside the audio (explain_ser.pipeline.transcript_beside)
-        res = ex.attribute(clip, transcript=transcript, methods=methods, target=target, align=args.aligner != "none",
-                           aligner="auto" if args.aligner == "none" else args.aligner, language=args.language,
-                           prosody=not args.no_prosody, deep=args.deep, ig_steps=args.steps, baseline=args.baseline,
-                           tagger=args.tagger)
+        res = ex.attribute(clip, **options)
         written = res.save(out, fmt=args.format, plot=args.plot)
         if not args.quiet:
-            print_summary(res)
+            print_summary(res.summary)
             print("  wrote " + ", ".join(str(p) for p in written.values()))
     return 0
