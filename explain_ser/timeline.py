@@ -228,8 +228,9 @@ class TimelineOptions:
     min_speech: float = 0.25
     # seconds of the recording around each utterance that the model also hears (at most half the pause to a
     # neighbour, none across a speaker turn). The shipped checkpoints were trained on whole RAVDESS/EmoDB
-    # clips, ~1 s of room tone around the speech: cut tight to the speech, the shipped default got 21 % of
-    # RAVDESS segments right, with 1 s of context 85 % (benchmarks/bench_timeline.py --pads)
+    # clips, ~1 s of room tone around the speech: cut tight to the speech, the shipped default got 74 % of
+    # the segments of a joined RAVDESS recording right, with 0.25 s 92 %, with 0.5 s all 66 (training
+    # speakers; benchmarks/bench_timeline.py --contexts)
     context: float = 1.0
     max_len: float = 30.0
     fmt: str = "parquet"  # FrameTable format: parquet or csv

@@ -25,7 +25,7 @@ def add_parser(sub):
     p.add_argument("--context", type=float, default=1.0, metavar="S",
                    help="seconds of the pause before and after each utterance the model also hears, at most half "
                         "the pause (default 1.0: the shipped models were trained on clips with ~1 s of room tone; "
-                        "cut tight, they get far fewer RAVDESS segments right)")
+                        "cut tight, they get fewer segments right: 74 %% against 100 %% with 0.5 s on joined RAVDESS)")
     p.add_argument("--max-len", type=float, default=30.0, metavar="S",
                    help="longer utterances are split at their quietest frame (default and maximum: 30 s, Whisper's window)")
     p.add_argument("--turns", default=None, metavar="RTTM|TextGrid|DIR",
