@@ -7,6 +7,8 @@ A killed run never leaves a half-written output, and a reader sees the old file 
 >>> write_text(p, "hello")
 >>> p.read_text(), sorted(x.name for x in p.parent.iterdir())
 ('hello', ['a.txt'])
+>>> oct(p.stat().st_mode & 0o777) == oct(0o666 & ~_umask())   # not mkstemp's private 0600
+True
 """
 
 from __future__ import annotations
@@ -30,9 +32,17 @@ def temporary_beside(path: str | os.PathLike, suffix: str = ".tmp"):
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file private (0600); an output gets the permissions any new file would get
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read the umask is to set it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def write_path(path: str | os.PathLike, writer: Callable[[str], object], suffix: str = ".tmp") -> Path:
