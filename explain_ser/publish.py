@@ -97,6 +97,35 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
 
 
 # -- issue 20 (robustness): the fold models, so conditions the training never saw can be scored held out --
+def _input_txt(e: dict) -> str:
+    from .inputs import InputRule
+
+    return InputRule.from_config(e.get("input")).describe()
+
+
+def _langs(t: dict) -> list[str]:
+    out = [t.get("language")] + [x.get("language") for x in t.get("extra", [])]
+    return list(dict.fromkeys(x for x in out if x))
+
+
+def _robustness_md(r: dict | None) -> str:
+    """The card's robustness table, from ``config["robustness"]`` (rows of ``explain-ser robustness``)."""
+    if not r:
+        return ""
+    rows = "\n".join(f"| {x['condition']} | {100 * x['ua']:.1f} [{100 * x['ua_lo']:.1f}, {100 * x['ua_hi']:.1f}] | "
+                     + ("–" if x["condition"] == "none" else f"{-100 * x['drop']:+.1f}") + " |"
+                     for x in r["rows"])
+    return (f"## Robustness ({r['what']})\n\n| condition | UA % [95 % CI] | change from clean (points) |\n"
+            f"| --- | --- | --- |\n{rows}\n\n```\n{r['command']}\n```\n\n")
+
+
+def _localisation_md(loc: dict | None) -> str:
+    """The card's pointing-game result, from ``config["localisation"]``."""
+    if not loc:
+        return ""
+    return f"## Localisation (pointing game)\n\n{loc['text']}\n\n```\n{loc['command']}\n```\n\n"
+
+
 def _language_of(df, corpus_name: str, known: dict) -> dict:
     """``{"language": code}`` of a training manifest: its ``language`` column (the most common value), else
     the corpus reader's language; empty when neither says."""
@@ -191,7 +220,8 @@ Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} 
 
 - Encoder: `{e['source']}` (weights sha256 `{e['weights_hash']}`), dim {e['dim']}, {e['n_taps']} taps,
   window mode `{e['window']}` (the checkpoint refuses any other encoder or window mode).
-- Labels: {', '.join(m['labels'])}.
+- Input: {_input_txt(e)}.
+- Labels: {', '.join(m['labels'])}; language of the training speech: {', '.join(_langs(t)) or 'not recorded'}.
 - Training data: {t['corpus']} ({t['n_clips']} clips, {len(t['speakers'])} speakers: {', '.join(t['speakers'])}).{extra_txt}
 - License: {t['license']}.{extra_lic}
 - Training: AdamW lr {t['config']['lr']}, weight decay {t['config']['weight_decay']}, batch {t['config']['batch_size']},
@@ -216,7 +246,7 @@ These numbers are from the fold models (each trained without its test speakers, 
 the shipped model is a retrain on every speaker and has no held-out score of
 its own. Folds: {fold_txt}. The fold assignment is in `folds.csv`.
 
-## Reproduce
+{_robustness_md(c.get('robustness'))}{_localisation_md(c.get('localisation'))}## Reproduce
 
 ```
 {c.get('command') or '(command not recorded)'}
