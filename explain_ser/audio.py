@@ -133,12 +133,8 @@ class _Decoded:
     tolerance_s: float        # shortfall that still counts as whole (see PCM_TOLERANCE_S)
 
 
-def load_audio(path: str | Path, strict: bool = False) -> Clip:
-    """Load ``path`` as a validated 16 kHz mono clip. Raises InputError on bad input.
-
-    A file shorter than its header declares is loaded with a :class:`TruncatedAudioWarning`,
-    or refused with ``strict=True``.
-    """
+def existing_file(path) -> Path:
+    """``path`` as a Path, if it names a non-empty file; one-line InputError saying what it is otherwise."""
     p = Path(path)
     if not p.exists():
         raise InputError(p, "file not found")
@@ -146,6 +142,16 @@ def load_audio(path: str | Path, strict: bool = False) -> Clip:
         raise InputError(p, "is a directory, not an audio file")
     if p.stat().st_size == 0:
         raise InputError(p, "empty file (0 bytes)")
+    return p
+
+
+def load_audio(path: str | Path, strict: bool = False) -> Clip:
+    """Load ``path`` as a validated 16 kHz mono clip. Raises InputError on bad input.
+
+    A file shorter than its header declares is loaded with a :class:`TruncatedAudioWarning`,
+    or refused with ``strict=True``.
+    """
+    p = existing_file(path)
     dec = _decode(p)
     _check_rate(dec.rate, str(p))
     data = _to_mono_float(dec.data, str(p))
@@ -362,7 +368,9 @@ def _check_rate(rate: int, name: str) -> None:
 def _to_mono_float(data: np.ndarray, name: str) -> np.ndarray:
     if data.ndim == 2:
         # float64 so that channels near float32's limit do not overflow while averaged
-        data = data.mean(axis=1, dtype=np.float64) if data.shape[1] > 1 else data[:, 0]
+        # (inf - inf makes NaN here: quietly, because _check_values reports it in the project's own words)
+        with np.errstate(invalid="ignore", over="ignore"):
+            data = data.mean(axis=1, dtype=np.float64) if data.shape[1] > 1 else data[:, 0]
     elif data.ndim != 1:
         raise InputError(name, f"expected a 1-D or 2-D signal, got shape {data.shape}")
     if np.issubdtype(data.dtype, np.integer):

@@ -37,36 +37,53 @@ CORPUS_LANGUAGES = {"ravdess": "en", "cremad": "en", "crema-d": "en", "tess": "e
                     "emodb": "de", "shemo": "fa"}
 
 
-def available_checkpoints() -> list[str]:
-    """Names of the checkpoints shipped with explain_ser."""
-    if not CHECKPOINT_DIR.is_dir():
+def shipped_names(root: Path) -> list[str]:
+    """Names of the directories under ``root`` that hold a ``config.json`` (what explain_ser ships there)."""
+    if not root.is_dir():
         return []
-    return sorted(p.name for p in CHECKPOINT_DIR.iterdir() if (p / "config.json").is_file())
+    return sorted(p.name for p in root.iterdir() if (p / "config.json").is_file())
 
 
-def resolve_checkpoint(name_or_path) -> Path:
-    """Directory of a checkpoint given its shipped name, its directory or its config.json/safetensors path."""
+def resolve_dir(name_or_path, root: Path, what: str = "checkpoint") -> Path:
+    """A directory with ``config.json``: given as a path (or its config.json / model.safetensors), or the name
+    of one shipped under ``root``; one-line InputError listing the shipped names otherwise."""
     p = Path(os.path.expanduser(str(name_or_path)))
     if p.is_file() and p.name in ("config.json", "model.safetensors"):
         p = p.parent
     if p.is_dir() and (p / "config.json").is_file():
         return p
-    if (CHECKPOINT_DIR / str(name_or_path) / "config.json").is_file():
-        return CHECKPOINT_DIR / str(name_or_path)
-    names = ", ".join(available_checkpoints()) or "none"
-    raise InputError(name_or_path, f"no such checkpoint (a directory with config.json, or one of: {names})")
+    if (root / str(name_or_path) / "config.json").is_file():
+        return root / str(name_or_path)
+    names = ", ".join(shipped_names(root)) or "none"
+    raise InputError(name_or_path, f"no such {what} (a directory with config.json, or one of: {names})")
+
+
+def available_checkpoints() -> list[str]:
+    """Names of the checkpoints shipped with explain_ser."""
+    return shipped_names(CHECKPOINT_DIR)
+
+
+def resolve_checkpoint(name_or_path) -> Path:
+    """Directory of a checkpoint given its shipped name, its directory or its config.json/safetensors path."""
+    return resolve_dir(name_or_path, CHECKPOINT_DIR, "checkpoint")
 
 
 def read_config(name_or_path) -> dict:
     """The parsed ``config.json`` of a checkpoint (name or directory); one-line InputError when unreadable."""
-    d = resolve_checkpoint(name_or_path)
+    return read_json_config(resolve_checkpoint(name_or_path), FORMAT, "checkpoint")
+
+
+def read_json_config(directory: Path, fmt: str, what: str) -> dict:
+    """``directory/config.json`` parsed and checked to be of format ``fmt`` (a checkpoint's, a tagger's);
+    one-line InputError naming the file otherwise."""
+    f = Path(directory) / "config.json"
     try:
-        config = json.loads((d / "config.json").read_text())
+        config = json.loads(f.read_text())
     except (OSError, ValueError) as e:
-        raise InputError(d / "config.json", f"unreadable checkpoint config ({e})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise InputError(f, f"unreadable {what} config ({e})") from None
+    if not isinstance(config, dict) or config.get("format") != fmt:
         got = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise InputError(d / "config.json", f"unknown checkpoint format {got!r} (want {FORMAT})")
+        raise InputError(f, f"unknown {what} format {got!r} (want {fmt})")
     return config
 
 

@@ -92,13 +92,20 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     ('a', '07', True)
     """
     p = Path(path)
+    return normalise_manifest(read_csv_table(p, "manifest"), base=p.parent, name=str(p))
+
+
+def read_csv_table(path, what: str = "table") -> pd.DataFrame:
+    """A CSV file as text columns (empty cells ""), or a one-line InputError naming the file: the reader of
+    every table a user hands over (manifests, events tables)."""
+    p = Path(path)
     if not p.is_file():
-        raise InputError(p, "manifest not found" if not p.exists() else "manifest is not a file")
+        raise InputError(p, f"{what} not found" if not p.exists() else f"{what} is not a file")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        return pd.read_csv(p, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputError(p, f"not a readable CSV manifest ({str(err).splitlines()[0]})") from None
-    return normalise_manifest(df, base=p.parent, name=str(p))
+        first = str(err).splitlines()[0] if str(err) else "empty"
+        raise InputError(p, f"not a readable CSV {what} ({first})") from None
 
 
 def normalise_manifest(df: pd.DataFrame, base: Path | None = None, name: str = "manifest") -> pd.DataFrame:

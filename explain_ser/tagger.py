@@ -97,13 +97,10 @@ def read_events(path, check_files: bool = True) -> Events:
     >>> ev.tags, len(ev.clips), ev.group_by, ev.events[["start", "end", "tag"]].values.tolist()
     (['laugh'], 2, 'speaker', [[0.5, 0.9, 'laugh']])
     """
+    from .corpora import read_csv_table
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "events table not found" if not p.exists() else "events table is not a file")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputError(p, f"not a readable CSV events table ({str(err).splitlines()[0] if str(err) else 'empty'})") from None
+    df = read_csv_table(p, "events table")
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in ("path", "start", "end", "tag") if c not in df.columns]
     if missing:
@@ -698,20 +695,16 @@ def model_card(config: dict, name: str) -> str:
 
 def available_taggers() -> list[str]:
     """Names of the taggers shipped with explain_ser."""
-    if not TAGGER_DIR.is_dir():
-        return []
-    return sorted(p.name for p in TAGGER_DIR.iterdir() if (p / "config.json").is_file())
+    from .checkpoint import shipped_names
+
+    return shipped_names(TAGGER_DIR)
 
 
 def resolve_tagger(name_or_path) -> Path:
     """Directory of a tagger: a directory with config.json, or a shipped name."""
-    p = Path(os.path.expanduser(str(name_or_path)))
-    if p.is_dir() and (p / "config.json").is_file():
-        return p
-    if (TAGGER_DIR / str(name_or_path) / "config.json").is_file():
-        return TAGGER_DIR / str(name_or_path)
-    raise InputError(name_or_path, f"no such tagger (a directory with config.json, or one of: "
-                                   f"{', '.join(available_taggers()) or 'none'})")
+    from .checkpoint import resolve_dir
+
+    return resolve_dir(name_or_path, TAGGER_DIR, "tagger")
 
 
 class Tagger:
@@ -737,13 +730,10 @@ class Tagger:
     def load(cls, name_or_path) -> "Tagger":
         from safetensors.torch import load_file
 
+        from .checkpoint import read_json_config
+
         d = resolve_tagger(name_or_path)
-        try:
-            config = json.loads((d / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            raise InputError(d / "config.json", f"unreadable tagger config ({e})") from None
-        if not isinstance(config, dict) or config.get("format") != FORMAT:
-            raise InputError(d / "config.json", f"not a tagger config (want format {FORMAT})")
+        config = read_json_config(d, FORMAT, "tagger")
         enc = config["encoder"]
         net = TaggerNet(int(enc["n_taps"]), int(enc["dim"]), len(config["tags"]), hidden=int(config["model"]["hidden"]))
         try:

@@ -132,15 +132,9 @@ def recording_info(path) -> RecordingInfo:
     """Rate, channels and declared length of ``path``; one-line InputError when it cannot be read."""
     import soundfile as sf
 
-    from .audio import _check_rate
+    from .audio import _check_rate, existing_file
 
-    p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
-    if p.is_dir():
-        raise InputError(p, "is a directory, not an audio file")
-    if p.stat().st_size == 0:
-        raise InputError(p, "empty file (0 bytes)")
+    p = existing_file(path)
     try:
         info = sf.info(str(p))
         rate, channels, frames = int(info.samplerate), int(info.channels), int(info.frames)
