@@ -89,8 +89,11 @@ class FeatureStore:
         self.hits += len(clips) - len(todo)
         self.misses += len(todo)
         if todo:
-            todo_mels = None if mels is None else [mels[i] for i in todo]
-            for i, feats in zip(todo, encoder.encode_batch([clips[i] for i in todo], mels=todo_mels)):
+            batch = [clips[i] for i in todo]
+            # mels only when the caller has them: an encoder need not accept them otherwise
+            encoded = (encoder.encode_batch(batch) if mels is None else
+                       encoder.encode_batch(batch, mels=[mels[i] for i in todo]))
+            for i, feats in zip(todo, encoded):
                 self.put(keys[i], feats)
                 out[i] = self.load(keys[i])
         return out
