@@ -91,12 +91,17 @@ def common_frames(p: Perturbed, n_clean: int, n_pert: int) -> tuple[np.ndarray, 
     return np.flatnonzero(keep), np.clip(pos[keep], 0, max(n_pert - 1, 0))
 
 
-def attention_agreement(clean: dict, pert: dict, p: Perturbed, n_clean: int, n_pert: int) -> dict:
+def attention_agreement(clean: dict, pert: dict, p: Perturbed, n_clean: int, n_pert: int, seen=None) -> dict:
     """Spearman's rho between clean and perturbed attention, per head (same keys, ``mean`` included), on the
-    common frames; NaN where fewer than 3 frames are shared or a map is constant."""
+    common frames (and, with ``seen``, only the clean clip's frames its model saw: frames an input rule
+    trimmed hold zero in both maps and would agree by construction); NaN where fewer than 3 frames are
+    shared or a map is constant."""
     from scipy.stats import spearmanr
 
     idx, pos = common_frames(p, n_clean, n_pert)
+    if seen is not None:
+        keep = np.asarray(seen, dtype=bool)[idx]
+        idx, pos = idx[keep], pos[keep]
     out = {}
     for head, w in clean.items():
         if head not in pert or len(idx) < 3:
@@ -262,6 +267,7 @@ def run_benchmark(manifest: pd.DataFrame, scorer: Scorer, conditions, seed: int 
 
     from .audio import Clip, load_audio
     from .explain.attention import attention_weights
+    from .inputs import prepare
 
     conds = parse_conditions([c.text if isinstance(c, Condition) else c for c in conditions])
     labels = scorer.labels
@@ -282,6 +288,7 @@ def run_benchmark(manifest: pd.DataFrame, scorer: Scorer, conditions, seed: int 
     for i in tqdm(range(len(manifest)), desc="robustness", unit="clip", disable=not progress):
         row = manifest.iloc[i]
         ex = scorer.explainers[int(scorer.assign[i])]
+        rule = ex.ckpt.input_rule
         clip = load_audio(row["path"])
         cid = str(row["clip_id"])
         clean = None
@@ -306,14 +313,22 @@ def run_benchmark(manifest: pd.DataFrame, scorer: Scorer, conditions, seed: int 
             tm["model"] += t3 - t2
             clipped[c.text] += p.clipped
             n_feat = int(np.asarray(feats).shape[-2])
+            # the model's frames on the clip's own grid (a checkpoint's input rule may trim the ends), so that
+            # clean and perturbed maps are compared at the same moments
+            first = 0 if rule.is_identity else prepare(pclip, rule).first_frame
+            grid = {h: np.zeros(pclip.n_frames) for h in att}
+            for h, w in att.items():
+                grid[h][first : first + n_feat] = np.asarray(w)[: max(0, pclip.n_frames - first)]
             rec = {"condition": c.text, "clip_id": cid, "speaker": speakers[i], "fold": scorer.fold[i],
                    "emotion": str(row["emotion"]), "predicted": labels[int(np.argmax(probs))],
                    **{f"p_{lab}": round(float(v), 6) for lab, v in zip(labels, probs)}, "n_frames": n_feat}
             if clean is None:
-                clean = (att, n_feat, n_feat == clip.n_frames)
+                seen = np.zeros(pclip.n_frames, dtype=bool)
+                seen[first : first + n_feat] = True
+                clean = (grid, pclip.n_frames, seen)
                 rho = {h: 1.0 for h in att}
-            elif clean[2] and n_feat == pclip.n_frames:
-                rho = attention_agreement(clean[0], att, p, clean[1], n_feat)
+            elif first + n_feat <= pclip.n_frames:
+                rho = attention_agreement(clean[0], grid, p, clean[1], pclip.n_frames, seen=clean[2])
             else:
                 unmapped[c.text] += 1
                 rho = {h: float("nan") for h in att}
