@@ -15,9 +15,10 @@ def add_training_args(p):
     p.add_argument("manifest", help="manifest CSV or corpus directory (needs emotion and speaker columns)")
     p.add_argument("--model", default="tiny.en", help="Whisper source (default: tiny.en)")
     p.add_argument("--window", default="trim", choices=["trim", "full"], help="window mode (default: trim)")
-    p.add_argument("--input", default="as-recorded", choices=["as-recorded", "normalized"],
-                   help="what the encoder is fed: clips as recorded, or normalized = leading/trailing silence "
-                        "trimmed and loudness set to -23 LUFS (explain_ser.inputs; recorded in the checkpoint)")
+    p.add_argument("--input", default="normalized", choices=["as-recorded", "normalized"],
+                   help="what the encoder is fed: normalized (default) = leading/trailing silence trimmed and "
+                        "loudness set to -23 LUFS, or clips as recorded (explain_ser.inputs; recorded in the "
+                        "checkpoint, so explaining feeds the encoder the same way)")
     p.add_argument("--cache", default=None, help="feature cache directory (default: user cache)")
     p.add_argument("--folds", default=None, choices=["speakers", "loso", "random"],
                    help="fold scheme (default: loso for <= 12 speakers, else leave-k-speakers-out); "
