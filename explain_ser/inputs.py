@@ -53,7 +53,9 @@ class InputRule:
     loudness: float | None = None  # target integrated loudness (LUFS); None: level as recorded
     trim: str = "none"  # "none" or "energy" (leading/trailing inactive frames dropped)
     trim_floor_db: float = 30.0  # a frame this far below the loudest stretch counts as nothing
-    trim_abs_db: float = -70.0  # ... and so does any frame below this level (dBFS)
+    # ... and so does any frame below this level (dBFS): low, so that a quiet recording (RAVDESS speech peaks
+    # at -33 dBFS median, -55 at worst) 30 dB quieter still trims the same way (the rule is about level *ratios*)
+    trim_abs_db: float = -120.0
     trim_margin: float = 0.1  # seconds of context kept before the first and after the last active frame
 
     def __post_init__(self):
