@@ -58,10 +58,8 @@ import contextlib
 import html
 import json
 import math
-import os
-import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -236,13 +234,14 @@ class TimelineOptions:
     fmt: str = "parquet"  # FrameTable format: parquet or csv
     plot: bool = False  # the PNG; the HTML page is always written
     html: bool = True
+    tagger: str | None = None  # a vocalization tagger (explain_ser.tagger) instead of the rules, with align
 
     def clip_options(self):
         from .pipeline import ClipOptions
 
         return ClipOptions(methods=tuple(self.methods), align=self.align, aligner=self.aligner,
                            language=self.language, prosody=self.prosody, ig_steps=self.ig_steps,
-                           display_mel=False)  # no per-utterance figure: the mel is not kept
+                           tagger=self.tagger, display_mel=False)  # no per-utterance figure: the mel is not kept
 
 
 # ---- incremental writers -------------------------------------------------------------------------------------

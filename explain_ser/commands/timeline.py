@@ -34,6 +34,9 @@ def add_parser(sub):
     p.add_argument("--align", action="store_true",
                    help="words, phones and vocalizations per utterance (Whisper transcribes; slow)")
     p.add_argument("--language", default=None, help="language of the speech (default: the checkpoint's); decides the aligner")
+    p.add_argument("--tagger", default=None, metavar="DIR",
+                   help="vocalization tagger (explain-ser train-tagger output or shipped name) instead of the "
+                        "rule-based tags (with --align)")
     p.add_argument("--methods", default="ig", help="attribution methods, comma-separated: ig,saliency,occlusion, "
                                                    "or 'none' for speed (default: ig)")
     p.add_argument("--steps", type=int, default=32, help="Integrated Gradients steps (default 32)")
@@ -60,7 +63,7 @@ def run(args) -> int:
         raise InputError(f"--min-pause {args.min_pause}", "must be above 0")
     if not 0 <= args.context <= 5:
         raise InputError(f"--context {args.context}", "must be between 0 and 5 s")
-    opts = TimelineOptions(methods=methods, align=args.align, language=args.language, prosody=not args.no_prosody,
+    opts = TimelineOptions(methods=methods, align=args.align, tagger=args.tagger, language=args.language, prosody=not args.no_prosody,
                            ig_steps=args.steps, vad=args.vad, min_pause=args.min_pause, context=args.context,
                            max_len=args.max_len,
                            fmt=args.format, plot=args.plot)
