@@ -91,6 +91,24 @@ class TrainConfig:
     attn_entropy: float = 0.0  # weight of the mean normalised attention entropy added to the loss (0 = off)
     # -- end issue 19 --
 
+    def __post_init__(self):
+        """Refuse settings that cannot work together, in one line naming the ``explain-ser train`` option."""
+        from .errors import InputError
+
+        checks = [
+            (self.ensemble < 1, "--ensemble", self.ensemble, "must be at least 1"),
+            (self.distill < 0, "--distill", self.distill, "must be 0 (off) or a number of teachers"),
+            (self.distill and self.ensemble > 1, "--distill", self.distill,
+             "distils into one model; it cannot be combined with --ensemble"),
+            (self.attn_entropy < 0, "--attn-entropy", self.attn_entropy, "must be 0 (off) or a positive weight"),
+            (self.mixup < 0, "--mixup", self.mixup, "must be 0 (off) or a positive Beta parameter"),
+            (self.average_last < 0 or self.average_last > self.epochs, "--average-last", self.average_last,
+             f"must lie in 0..--epochs ({self.epochs})"),
+        ]
+        for bad, option, value, why in checks:
+            if bad:
+                raise InputError(f"{option} {value}", why)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -124,23 +124,18 @@ def common_setup(args, taps_spec=None):
 
     if args.k is not None and args.k < 1:
         raise InputError(f"--k {args.k}", "must be at least 1")
-    if args.ensemble < 1:
-        raise InputError(f"--ensemble {args.ensemble}", "must be at least 1")
-    if args.distill < 0:
-        raise InputError(f"--distill {args.distill}", "must be 0 (off) or a number of teachers")
-    if args.distill and args.ensemble > 1:
-        raise InputError(f"--distill {args.distill}", "distils into one model; it cannot be combined with --ensemble")
-    if args.attn_entropy < 0:  # issue 19
-        raise InputError(f"--attn-entropy {args.attn_entropy}", "must be 0 (off) or a positive weight")
-    if args.mixup < 0:
-        raise InputError(f"--mixup {args.mixup}", "must be 0 (off) or a positive Beta parameter")
-    if args.average_last < 0 or args.average_last > args.epochs:
-        raise InputError(f"--average-last {args.average_last}", f"must lie in 0..--epochs ({args.epochs})")
     if args.average_last and args.val_speakers:
         raise InputError(f"--average-last {args.average_last}",
                          "averages fixed-epoch training; use it with --val-speakers 0")
     speeds = parse_speeds(args.speed_perturb)
     augment = parse_augment(args.augment)  # issue 20
+    # the settings are checked (TrainConfig.__post_init__) before the corpus is loaded: a bad option fails fast
+    config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
+                         weight_decay=args.weight_decay, class_weights=args.class_weights,
+                         label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
+                         speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble, mixup=args.mixup,
+                         schedule=args.schedule, average_last=args.average_last, distill=args.distill,
+                         augment=augment, attn_entropy=args.attn_entropy)
     # only the model's taps are kept in memory (perturbed copies multiply the size)
     if args.extra_map and not args.extra_train:
         raise InputError(f"--extra-map {args.extra_map}", "maps the emotions of --extra-train corpora; none given")
@@ -152,13 +147,6 @@ def common_setup(args, taps_spec=None):
         raise InputError(args.manifest, "has no speaker column; speaker-independent folds need one "
                                         "(--folds random gives speaker-dependent folds, labelled as such)")
     folds = default_folds(corpus.manifest, args.folds, args.k, seed=args.seed, n_val=args.val_speakers)
-    config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size, lr=args.lr,
-                         weight_decay=args.weight_decay, class_weights=args.class_weights,
-                         label_smoothing=args.label_smoothing, frame_drop=args.frame_drop, seed=args.seed,
-                         speed_perturb=speeds, threads=args.threads, ensemble=args.ensemble, mixup=args.mixup,
-                         schedule=args.schedule, average_last=args.average_last, distill=args.distill,
-                         attn_entropy=args.attn_entropy)  # issue 19
-    config.augment = augment  # issue 20
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
