@@ -37,7 +37,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -45,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .timegrid import FRAME_SECONDS, SAMPLE_RATE, frame_bounds
+from .timegrid import SAMPLE_RATE, frame_bounds
 
 __all__ = ["frames_in_cue", "cue_mass", "pointing_hit", "score_map", "read_cue_manifest", "build_vocalization",
            "build_splice", "run_pointing_game", "score_models", "fold_explainers", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
@@ -143,18 +142,11 @@ def read_cue_manifest(path, label_column: str = "emotion") -> pd.DataFrame:
 # ---- audio helpers for the builders ----------------------------------------------------------------------------
 
 def _sox(*args: str, inp: np.ndarray | None = None) -> np.ndarray:
-    """Samples (float32, 16 kHz mono) from sox: ``synth`` from nothing (``inp=None``) or ``inp`` through effects.
+    """Samples (float32, 16 kHz mono) from sox: ``synth`` from nothing (``inp=None``) or ``inp`` through effects
+    (:func:`explain_ser.vocal_corpus.run_sox`, repeatable)."""
+    from .vocal_corpus import run_sox
 
-    ``-R`` makes sox repeatable; the noise the builders need comes from NumPy's seeded generator instead of
-    sox's own noise sources, so a seed fixes every sample.
-    """
-    if shutil.which("sox") is None:
-        raise InputError("sox", "not installed (apt-get install sox); the vocalization builder needs it")
-    raw = ["-r", str(SAMPLE_RATE), "-c", "1", "-b", "32", "-e", "floating-point", "-t", "raw"]
-    src = ["-n"] if inp is None else [*raw, "-"]
-    data = None if inp is None else np.ascontiguousarray(inp, dtype=np.float32).tobytes()
-    out = subprocess.run(["sox", "-R", *src, *raw, "-", *args], input=data, check=True, capture_output=True).stdout
-    return np.frombuffer(out, dtype=np.float32).copy()
+    return run_sox(list(args), inp)
 
 
 def _noise(color: str, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -41,7 +41,7 @@ import pandas as pd
 from .errors import InputError
 from .timegrid import SAMPLE_RATE
 
-__all__ = ["TAGS", "synth", "plant", "build_planted", "audible_span"]
+__all__ = ["TAGS", "synth", "plant", "build_planted", "audible_span", "run_sox"]
 
 TAGS = ("laugh", "breath", "sigh", "cough")
 _RAW = ["-r", str(SAMPLE_RATE), "-c", "1", "-b", "32", "-e", "floating-point", "-t", "raw"]
@@ -52,11 +52,15 @@ def _need(tool: str) -> None:
         raise InputError(tool, f"not installed (apt-get install {tool}); the vocalization builder needs it")
 
 
-def _sox(effects: list[str], x: np.ndarray | None = None, synth_args: list[str] | None = None) -> np.ndarray:
-    """Run sox on samples ``x`` (or on ``synth_args`` from nothing) and return float32 16 kHz samples."""
+def run_sox(effects: list[str], x: np.ndarray | None = None, synth_args: list[str] | None = None) -> np.ndarray:
+    """Run sox on samples ``x`` (or on ``synth_args`` from nothing) and return float32 16 kHz samples.
+
+    ``-R``: repeatable output; the noise the builders need comes from NumPy's seeded generators, so a seed
+    fixes every sample. The one sox runner of the sound builders (here and :mod:`explain_ser.pointing`).
+    """
     _need("sox")
     src = ["-n"] if x is None else [*_RAW, "-"]
-    cmd = ["sox", *src, *_RAW, "-", *(["synth", *synth_args] if synth_args else []), *effects]
+    cmd = ["sox", "-R", *src, *_RAW, "-", *(["synth", *synth_args] if synth_args else []), *effects]
     data = None if x is None else np.ascontiguousarray(x, dtype=np.float32).tobytes()
     out = subprocess.run(cmd, input=data, check=True, capture_output=True).stdout
     return np.frombuffer(out, dtype=np.float32).copy()
@@ -75,7 +79,7 @@ def _noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _tone(shape: str, dur: float, f0: str) -> np.ndarray:
-    return _sox([], synth_args=[f"{dur:.4f}", shape, f0])
+    return run_sox([], synth_args=[f"{dur:.4f}", shape, f0])
 
 
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
@@ -117,7 +121,7 @@ def synth(tag: str, rng: np.random.Generator) -> np.ndarray:
                 m = int(on * SAMPLE_RATE)
                 p = _fit(_tone(shape, on, f"{f0 * (1 - 0.05 * i):.1f}"), m)
                 p = p + float(rng.uniform(0.3, 1.2)) * 0.3 * _noise("pink", m, rng)
-                p = _sox(["lowpass", f"{rng.uniform(1800, 3500):.0f}", "fade", "t", "0.008", f"{on:.4f}",
+                p = run_sox(["lowpass", f"{rng.uniform(1800, 3500):.0f}", "fade", "t", "0.008", f"{on:.4f}",
                           f"{on * 0.5:.4f}"], p)
                 parts.append(_fit(p, period))
             x = np.concatenate(parts)
@@ -125,18 +129,18 @@ def synth(tag: str, rng: np.random.Generator) -> np.ndarray:
         d = float(rng.uniform(0.25, 0.8))
         x = _noise(["brown", "pink"][int(rng.integers(2))], int(d * SAMPLE_RATE), rng)
         rise = float(rng.uniform(0.2, 0.6))
-        x = _sox(["highpass", f"{rng.uniform(200, 600):.0f}", "lowpass", f"{rng.uniform(2000, 4500):.0f}",
+        x = run_sox(["highpass", f"{rng.uniform(200, 600):.0f}", "lowpass", f"{rng.uniform(2000, 4500):.0f}",
                   "fade", "q", f"{d * rise:.3f}", f"{d:.3f}", f"{d * (1 - rise) * 0.9:.3f}"], x)
     elif tag == "sigh":
         d_in, d = float(rng.uniform(0.15, 0.35)), float(rng.uniform(0.4, 0.85))
-        inhale = _sox(["highpass", "400", "lowpass", "3500", "fade", "q", f"{d_in * 0.5:.3f}", f"{d_in:.3f}",
+        inhale = run_sox(["highpass", "400", "lowpass", "3500", "fade", "q", f"{d_in * 0.5:.3f}", f"{d_in:.3f}",
                        f"{d_in * 0.3:.3f}"], _noise("pink", int(d_in * SAMPLE_RATE), rng))
         f0 = float(rng.uniform(140, 280))
         m = int(d * SAMPLE_RATE)
         voiced = _fit(_tone(["sawtooth", "triangle"][int(rng.integers(2))], d,
                             f"{f0:.0f}-{f0 * rng.uniform(0.5, 0.75):.0f}"), m)
         mix = float(rng.uniform(0.2, 0.6)) * voiced + _noise("brown", m, rng) * 0.5
-        exhale = _sox(["lowpass", f"{rng.uniform(1200, 2400):.0f}", "fade", "q", f"{d * 0.15:.3f}", f"{d:.3f}",
+        exhale = run_sox(["lowpass", f"{rng.uniform(1200, 2400):.0f}", "fade", "q", f"{d * 0.15:.3f}", f"{d:.3f}",
                        f"{d * 0.6:.3f}"], mix)
         gap = np.zeros(int(rng.uniform(0.02, 0.1) * SAMPLE_RATE), np.float32)
         x = np.concatenate([0.5 * inhale / (np.abs(inhale).max() + 1e-9), gap, exhale / (np.abs(exhale).max() + 1e-9)])
@@ -146,7 +150,7 @@ def synth(tag: str, rng: np.random.Generator) -> np.ndarray:
             d = float(rng.uniform(0.06, 0.18))
             m = int(d * SAMPLE_RATE)
             click = _fit(_tone("square", 0.025, f"{rng.uniform(120, 260):.0f}"), m) * float(rng.uniform(0.3, 0.8))
-            b = _sox(["highpass", f"{rng.uniform(300, 900):.0f}", "lowpass", f"{rng.uniform(3500, 6500):.0f}",
+            b = run_sox(["highpass", f"{rng.uniform(300, 900):.0f}", "lowpass", f"{rng.uniform(3500, 6500):.0f}",
                       "fade", "t", "0.003", f"{d:.3f}", f"{d * 0.85:.3f}"], click + _noise("white", m, rng))
             parts += [b * (0.8 ** k), np.zeros(int(rng.uniform(0.08, 0.25) * SAMPLE_RATE), np.float32)]
         x = np.concatenate(parts[:-1])

@@ -271,7 +271,11 @@ def test_textgrid_truncated_at_every_char(textgrid_text, capfd):
         path = fresh_file(textgrid_text[:cut].encode(), "t.TextGrid")
         loaded += check_reader(read_alignment, path, capfd) is not None
         shutil.rmtree(path.parent)
-    assert check_reader(read_alignment, fresh_file(textgrid_text.encode(), "t.TextGrid"), capfd) is not None
+    whole = check_reader(read_alignment, fresh_file(textgrid_text.encode(), "t.TextGrid"), capfd)
+    assert whole is not None  # the uncut file reads back as written, tier by tier
+    assert whole.word_labels() == ["hi", "there"]
+    assert [(p.label, p.start, p.end) for p in whole.phones] == [("HH", 0.1, 0.3), ("AY1", 0.3, 0.5), ("DH", 0.6, 0.9)]
+    assert [v.label for v in whole.vocalizations] == ["laugh"] and whole.duration == pytest.approx(1.0)
 
 
 ODD_NUMBERS = ["nan", "inf", "-inf", "-1", "-0.5", "0", "1e-320", "1e308", "1e400", "99999999999999999999", "", '"x"']
