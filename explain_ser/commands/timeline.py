@@ -101,7 +101,8 @@ def _segment(path, args):
 
     declared = recording_info(path).declared_samples
     total = round(declared / 16000, 1) if declared else None
-    with tqdm(total=total, unit="s", desc=f"{Path(path).stem} (VAD, audio s)", disable=args.quiet,
+    # leave=False: a transient step (and a file that fails to decode leaves one error line, not a dead bar)
+    with tqdm(total=total, unit="s", desc=f"{Path(path).stem} (VAD, audio s)", disable=args.quiet, leave=False,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]"
               if total else "{desc}: {n:.0f} s [{elapsed}]") as bar:
         return segment_recording(path, vad=args.vad, min_pause=args.min_pause, max_len=args.max_len,
