@@ -12,7 +12,10 @@ run with the same factors reads everything from the cache.
 Random copies (issue 20, ``explain-ser train --augment gain,noise,pad,crop``) draw one
 :mod:`explain_ser.perturb` condition per clip and kind: ``gain`` -30..+10 dB, ``noise`` white at
 5..30 dB SNR, ``pad`` 0..2 s before and after (digital silence or white noise at -70..-45 dBFS, half
-each), ``crop`` a random 60..95 % of the clip. The draw is seeded by the run's seed, the kind and the
+each), ``crop`` a random 60..95 % of the clip, ``join`` the clip joined whole with a neutral utterance of
+the same speaker, in random order, keeping the clip's label (:func:`join_partners`: "neutral" is what the
+speaker sounds like when nothing is expressed, so a clip that is half neutral and half angry is angry; this
+teaches the pooler to weigh the emotional stretch of a clip twice the training length, issue 19). The draw is seeded by the run's seed, the kind and the
 clip's audio hash, so the same run makes the same copies (and hits the feature cache) every time. Like
 speed copies they train only: validation and test clips are always the originals.
 
@@ -41,9 +44,10 @@ from .features import features_of  # the input rule applies to copies as to orig
 from .perturb import Condition, apply, clip_rng
 
 __all__ = ["speed_perturb", "parse_speeds", "perturbed_features", "parse_augment", "draw_condition", "augment_clip",
-           "AUGMENT_KINDS"]
+           "join_partners", "AUGMENT_KINDS"]
 
-AUGMENT_KINDS = ("gain", "noise", "pad", "crop")
+AUGMENT_KINDS = ("gain", "noise", "pad", "crop", "join")
+JOIN_BASE = "neutral"  # the label of the utterances that join copies are joined with
 
 
 def parse_speeds(spec: str | Sequence[float] | None) -> tuple[float, ...]:
@@ -96,12 +100,41 @@ def draw_condition(kind: str, rng: np.random.Generator) -> Condition:
     raise InputError(kind, f"unknown augmentation (choose from {', '.join(AUGMENT_KINDS)})")
 
 
-def augment_clip(clip: Clip, kind: str, seed: int = 0, copy: int = 0) -> Clip:
-    """A random copy of ``clip`` (its ``copy``-th of this kind), the same for the same seed and audio."""
+def augment_clip(clip: Clip, kind: str, seed: int = 0, copy: int = 0, partner: Clip | None = None) -> Clip:
+    """A random copy of ``clip`` (its ``copy``-th of this kind), the same for the same seed and audio.
+    ``join`` needs the ``partner`` utterance (:func:`join_partners`)."""
     rng = clip_rng(seed, f"augment:{kind}#{copy}", clip.sha256)
+    if kind == "join":
+        if partner is None:
+            raise ValueError("a join copy needs the partner clip")
+        if partner.rate != clip.rate:
+            partner = Clip.from_array(resample(partner.samples, partner.rate, clip.rate), clip.rate)
+        first = rng.random() < 0.5  # the clip first or second: position must tell nothing
+        parts = [clip.samples, partner.samples] if first else [partner.samples, clip.samples]
+        return Clip.from_array(np.concatenate(parts).astype(np.float32), clip.rate,
+                               name=f"{clip.clip_id or clip.path or 'clip'}@join:{partner.clip_id or partner.path}")
     cond = draw_condition(kind, rng)
     samples = apply(clip.samples, clip.rate, cond, rng, name=clip.path or clip.clip_id)
     return Clip.from_array(samples, clip.rate, name=f"{clip.clip_id or clip.path or 'clip'}@{cond.text}")
+
+
+def join_partners(speakers: Sequence[str], emotions: Sequence[str], seed: int = 0, base: str = JOIN_BASE) -> list[int]:
+    """For every clip, the index of the utterance its ``join`` copy is joined with: a seeded pick among the
+    same speaker's ``base`` clips other than itself (a base clip is joined with another base clip, so
+    "neutral" stays "neutral throughout"); a clip whose speaker has no other base clip is joined with
+    itself (a repeated utterance: still twice the length, the same emotion).
+
+    >>> join_partners(["a", "a", "a", "b"], ["angry", "neutral", "neutral", "sad"])
+    [2, 2, 1, 3]
+    """
+    speakers, emotions = [str(s) for s in speakers], [str(e) for e in emotions]
+    if base not in emotions:
+        raise InputError(f"--augment join", f"needs {base!r} clips to join the others with (none in the labels)")
+    out = []
+    for i, (s, e) in enumerate(zip(speakers, emotions)):
+        pool = [j for j, (t, f) in enumerate(zip(speakers, emotions)) if t == s and f == base and j != i]
+        out.append(pool[int(clip_rng(seed, "join-partner", s, str(i)).integers(len(pool)))] if pool else i)
+    return out
 
 
 def _augment_keys(augment: Sequence[str]) -> list[tuple[str, int]]:
@@ -115,16 +148,20 @@ def _augment_keys(augment: Sequence[str]) -> list[tuple[str, int]]:
 
 
 def perturbed_features(paths: Iterable[str], encoder, store, speeds: Sequence[float], progress: bool = True,
-                       batch: int = 32, augment: Sequence[str] = (), seed: int = 0) -> dict:
+                       batch: int = 32, augment: Sequence[str] = (), seed: int = 0,
+                       partners: Sequence[int] | None = None) -> dict:
     """``{factor: [features of each clip played at that speed]}`` (arrays ``[taps, frames, dim]``), then
     ``{(kind, copy): [features of each clip's random copy]}`` for ``augment``, computed through (and cached
-    in) ``store``; keys in that order."""
+    in) ``store``; keys in that order. ``partners`` (:func:`join_partners`, indices into ``paths``) is
+    needed for ``join`` copies."""
     from tqdm.auto import tqdm
 
     from .audio import load_audio
 
     paths = list(paths)
     akeys = _augment_keys(augment)
+    if "join" in augment and (partners is None or len(partners) != len(paths)):
+        raise ValueError("join copies need one partner index per clip")
     out: dict = {s: [] for s in speeds}
     out.update({k: [] for k in akeys})
     if not out:
@@ -136,7 +173,10 @@ def perturbed_features(paths: Iterable[str], encoder, store, speeds: Sequence[fl
             for s in speeds:
                 out[s].extend(features_of([speed_perturb(c, s) for c in clips], encoder, store))
                 bar.update(len(clips))
+            mates = ([load_audio(paths[partners[i]]) for i in range(b, b + len(clips))]
+                     if "join" in augment else [None] * len(clips))
             for kind, copy in akeys:
-                out[(kind, copy)].extend(features_of([augment_clip(c, kind, seed, copy) for c in clips], encoder, store))
+                out[(kind, copy)].extend(features_of([augment_clip(c, kind, seed, copy, partner=m)
+                                                      for c, m in zip(clips, mates)], encoder, store))
                 bar.update(len(clips))
     return out

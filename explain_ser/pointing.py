@@ -20,7 +20,9 @@ holds ``cue_start_sample`` / ``cue_end_sample``):
   ``examples/make_examples.py`` makes them) inserted into speech at seeded random times, against insertions of
   the same length of the clip's own background (labels ``vocalization`` / ``none``);
 - :func:`build_splice`: a stretch of one emotion's speech spliced into the same speaker's neutral speech
-  (label: the spliced emotion, or ``spliced`` / ``none`` against a neutral-into-neutral splice).
+  (label: the spliced emotion, or ``spliced`` / ``none`` against a neutral-into-neutral splice);
+- :func:`build_join`: two whole utterances of one speaker joined, a neutral one and an emotional one, in both
+  orders (label: the emotion; cue: the emotional utterance): clips twice as long as the training clips.
 
 :func:`run_pointing_game` trains poolers through the normal cross-validation path (speaker-independent folds,
 the training options of ``explain-ser train``) and scores every method on the fold models' held-out clips.
@@ -47,7 +49,7 @@ from .errors import InputError
 from .timegrid import SAMPLE_RATE, frame_bounds
 
 __all__ = ["frames_in_cue", "cue_mass", "pointing_hit", "score_map", "read_cue_manifest", "build_vocalization",
-           "build_splice", "run_pointing_game", "score_models", "fold_explainers", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
+           "build_splice", "build_join", "run_pointing_game", "score_models", "fold_explainers", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
 
 VOCALIZATIONS = ("laugh", "breath", "sigh", "cough")
 SIGNED_METHODS = ("ig", "occlusion", "deep_ig")  # attributions with a sign: only their positive part is mass
@@ -416,6 +418,61 @@ def build_splice(manifest, out, n_clips: int = 288, seed: int = 0, base: str = "
                 n += 1
         return w.finish({"kind": "splice", "manifest": str(manifest), "n_clips": n_clips, "seed": seed,
                          "base": base, "emotions": emotions, "labels": labels, "stretch": list(stretch)})
+    except BaseException:
+        w.abort()
+        raise
+
+
+def build_join(manifest, out, n_clips: int = 252, seed: int = 0, base: str = "neutral", emotions=None,
+               progress: bool = True) -> pd.DataFrame:
+    """Join two WHOLE utterances of one speaker, a ``base`` (neutral) one and an emotional one, in both
+    orders; label = the emotional utterance's emotion, cue = its whole span (its own pauses included).
+
+    This is the long-clip test of issue 19: twice the length of a training clip, half of it neutral. Per
+    speaker, about ``n_clips / (2 x speakers)`` pairs, cycling through the speaker's emotions in a seeded
+    order (RAVDESS, 18 speakers, 7 emotions: the default 252 is one pair per speaker and emotion); each
+    pair is written ``base + emotional`` and ``emotional + base``. The utterances keep their recorded
+    levels (a louder emotion stays louder: that is part of its manner).
+    """
+    from .corpora import load_manifest_or_dir
+
+    src = load_manifest_or_dir(manifest)
+    for col in ("speaker", "emotion"):
+        if col not in src.columns or (src[col].astype(str) == "").all():
+            raise InputError(manifest, f"needs a {col!r} column")
+    emo = src["emotion"].astype(str)
+    if not (emo == base).any():
+        raise InputError(manifest, f"has no {base!r} clips to join with")
+    emotions = sorted(set(emo) - {base}) if emotions is None else list(emotions)
+    rng = np.random.default_rng(seed)
+    spk = src["speaker"].astype(str)
+    speakers = sorted(s for s in spk.unique() if ((spk == s) & (emo == base)).any())
+    pairs = max(1, n_clips // (2 * len(speakers)))
+    w = _Writer(out)
+    try:
+        from tqdm.auto import tqdm
+
+        n = 0
+        for s in tqdm(speakers, desc="join corpus", disable=not progress):
+            mine = src[spk == s]
+            bases = mine[mine["emotion"].astype(str) == base]
+            mine_emotions = [e for e in emotions if (mine["emotion"].astype(str) == e).any()]
+            if not mine_emotions:
+                continue
+            order = [mine_emotions[int(i)] for i in rng.permutation(len(mine_emotions))]
+            for j in range(pairs):
+                e = order[j % len(order)]
+                pool = mine[mine["emotion"].astype(str) == e]
+                b, d = bases.iloc[int(rng.integers(len(bases)))], pool.iloc[int(rng.integers(len(pool)))]
+                x, v = _load(b["path"]), _load(d["path"])
+                for first in ("base", "emotion"):
+                    y = np.concatenate([x, v] if first == "base" else [v, x]).astype(np.float32)
+                    cue = (len(x), len(x) + len(v)) if first == "base" else (0, len(v))
+                    w.add(f"{s}_{n:04d}", y, s, e, cue, source=str(b["path"]), donor=str(d["path"]),
+                          donor_emotion=e, first=first)
+                    n += 1
+        return w.finish({"kind": "join", "manifest": str(manifest), "n_clips": n_clips, "seed": seed,
+                         "base": base, "emotions": emotions})
     except BaseException:
         w.abort()
         raise

@@ -123,12 +123,13 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
         taps = sorted(set(parse_taps(taps, enc.n_taps)))
     speeds = tuple(speeds or ())
     augment = tuple(augment or ())
-    arrays = _with_perturbed(arrays, df, enc, store, speeds, progress, augment, augment_seed)
+    arrays = _with_perturbed(arrays, df, enc, store, speeds, progress, augment, augment_seed,
+                             df["emotion"].astype(str).tolist())
     extra_y, extra_info = [], []
     for src in extra or ():
         edf, ey, meta = _extra_corpus(src, df, manifest, labels, extra_map)
         arrays += _with_perturbed(features_for_manifest(edf, enc, store, progress=progress), edf, enc, store,
-                                  speeds, progress, augment, augment_seed)
+                                  speeds, progress, augment, augment_seed, [labels[i] for i in ey])
         extra_y.append(np.tile(ey, 1 + len(speeds) + len(augment)))
         extra_info.append(meta)
     data = FeatureSet(arrays, taps=taps, dtype=torch.float16)
@@ -136,14 +137,20 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
                   np.concatenate(extra_y) if extra_y else None, extra_info, augment)
 
 
-def _with_perturbed(arrays, df, enc, store, speeds, progress, augment=(), augment_seed=0) -> list:
+def _with_perturbed(arrays, df, enc, store, speeds, progress, augment=(), augment_seed=0, emotions=None) -> list:
     """``arrays`` followed by the features of every clip of ``df`` played at each of ``speeds``, then of
-    its random ``augment`` copies (in that order)."""
+    its random ``augment`` copies (in that order). ``emotions``: the clips' labels (join copies pair each
+    clip with a neutral utterance of its speaker)."""
     if not speeds and not augment:
         return list(arrays)
-    from .augment import perturbed_features
+    from .augment import join_partners, perturbed_features
 
-    extra = perturbed_features(df["path"], enc, store, speeds, progress=progress, augment=augment, seed=augment_seed)
+    partners = None
+    if "join" in augment:
+        spk = df["speaker"].astype(str).tolist() if "speaker" in df.columns else [""] * len(df)
+        partners = join_partners(spk, emotions, seed=augment_seed)
+    extra = perturbed_features(df["path"], enc, store, speeds, progress=progress, augment=augment, seed=augment_seed,
+                               partners=partners)
     return list(arrays) + [a for key in extra for a in extra[key]]  # dict order: speeds, then augment kinds
 
 

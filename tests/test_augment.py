@@ -51,3 +51,35 @@ def test_perturbed_features_are_cached(tmp_path, tiny_encoder):
     assert [a.shape[1] for a in (first[0.9][0], first[1.1][0])] == [33, 27]  # 0.667 s and 0.545 s of 20 ms frames
     again = perturbed_features([path], tiny_encoder, store, (0.9, 1.1), progress=False)
     assert store.hits == 2 and np.array_equal(again[1.1][0], first[1.1][0])
+
+
+def test_join_copy_is_the_clip_and_its_partner_whole_label_kept_either_order():
+    from explain_ser.augment import augment_clip, join_partners
+
+    clip, mate = _tone(440, 0.5), _tone(220, 0.3)
+    firsts = set()
+    for seed in range(8):
+        j = augment_clip(clip, "join", seed=seed, partner=mate).samples
+        assert len(j) == len(clip.samples) + len(mate.samples)
+        first = np.array_equal(j[: len(clip.samples)], clip.samples)
+        assert first or np.array_equal(j[len(mate.samples):], clip.samples)
+        firsts.add(first)
+        assert np.array_equal(j, augment_clip(clip, "join", seed=seed, partner=mate).samples)  # repeatable
+    assert firsts == {True, False}  # both orders occur
+    with pytest.raises(ValueError, match="partner"):
+        augment_clip(clip, "join")
+
+
+def test_join_partners_same_speaker_neutral_never_itself():
+    from explain_ser.augment import join_partners
+
+    spk = ["a"] * 4 + ["b"] * 2 + ["c"]
+    emo = ["angry", "neutral", "neutral", "sad", "neutral", "happy", "sad"]
+    got = join_partners(spk, emo, seed=0)
+    assert got[0] in (1, 2) and got[3] in (1, 2)  # a's neutral clips
+    assert got[1] == 2 and got[2] == 1  # a neutral clip is joined with ANOTHER neutral clip
+    assert got[4] == 4 and got[5] == 4  # b has one neutral clip: it joins with itself, happy with it
+    assert got[6] == 6  # c has none: the clip is repeated
+    assert got == join_partners(spk, emo, seed=0)
+    with pytest.raises(InputError, match="--augment join"):
+        join_partners(["a"], ["angry"])

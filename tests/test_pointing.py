@@ -9,7 +9,7 @@ import soundfile as sf
 
 from _env import needs_espeak
 from explain_ser.errors import InputError
-from explain_ser.pointing import (build_splice, build_vocalization, cue_mass, frames_in_cue, pointing_hit,
+from explain_ser.pointing import (build_join, build_splice, build_vocalization, cue_mass, frames_in_cue, pointing_hit,
                                   read_cue_manifest, score_map, summarize)
 
 RATE = 16_000
@@ -158,6 +158,28 @@ def test_build_splice_emotion_and_binary(tmp_path):
     _check_insertions(tmp_path / "bin", b)
     with pytest.raises(InputError, match="no 'calm' clips"):
         build_splice(src, tmp_path / "x", base="calm", progress=False)
+
+
+@needs_espeak
+def test_build_join_whole_utterances_both_orders(tmp_path):
+    src = _speech_corpus(tmp_path, emotions=("neutral", "angry"))
+    df = build_join(src, tmp_path / "join", n_clips=4, seed=2, progress=False)
+    again = pd.read_csv(tmp_path / "join" / "manifest.csv")
+    assert len(df) == len(again) == 4 and set(again["emotion"]) == {"angry"}
+    assert sorted(again["first"]) == ["base", "base", "emotion", "emotion"]
+    for r in again.itertuples():
+        y = sf.read(tmp_path / "join" / r.path, dtype="float32")[0]
+        base, emo = (sf.read(p, dtype="float32")[0] for p in (r.source, r.donor))
+        a, b = int(r.cue_start_sample), int(r.cue_end_sample)
+        assert len(y) == len(base) + len(emo) and b - a == len(emo)
+        assert (r.cue_start, r.cue_end) == (a / RATE, b / RATE)  # exact to the sample
+        assert np.abs(y[a:b] - emo).max() < 2e-4  # the cue IS the emotional utterance
+        rest = np.concatenate([y[:a], y[b:]])
+        assert np.abs(rest - base).max() < 2e-4 and a in (0, len(base))
+    pairs = again.groupby(["source", "donor"]).size()
+    assert (pairs == 2).all()  # each pair in both orders
+    with pytest.raises(InputError, match="no 'calm' clips"):
+        build_join(src, tmp_path / "x", base="calm", progress=False)
 
 
 # ---- end to end ------------------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ def add_parser(sub):
                                              "attention and attributions point at them")
     ps = p.add_subparsers(dest="pointing_command", metavar="ACTION")
     b = ps.add_parser("build", help="write a cue corpus (audio + manifest with cue_start/cue_end)")
-    b.add_argument("--kind", required=True, choices=["vocalization", "splice"],
+    b.add_argument("--kind", required=True, choices=["vocalization", "splice", "join"],
                    help="vocalization: synthetic laugh/breath/sigh/cough vs own background; "
-                        "splice: another emotion's speech spliced into neutral speech")
+                        "splice: another emotion's speech spliced into neutral speech; "
+                        "join: a whole neutral and a whole emotional utterance of one speaker, both orders")
     b.add_argument("--manifest", required=True, help="source speech: manifest CSV or corpus directory")
     b.add_argument("--out", required=True, help="new directory to write")
     b.add_argument("--n-clips", type=int, default=288, help="clips to write, spread evenly over speakers (default 288)")
@@ -23,7 +24,7 @@ def add_parser(sub):
     b.add_argument("--vocalizations", default="laugh,breath,sigh,cough", help="kinds to plant (vocalization)")
     b.add_argument("--labels", default="emotion", choices=["emotion", "binary"],
                    help="splice: label = the spliced emotion, or spliced vs none")
-    b.add_argument("--base", default="neutral", help="splice: the emotion spliced into (default neutral)")
+    b.add_argument("--base", default="neutral", help="splice/join: the emotion spliced into or joined with (default neutral)")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=run_build)
 
@@ -72,7 +73,7 @@ def run_score(args) -> int:
 
 def run_build(args) -> int:
     from ..errors import InputError
-    from ..pointing import build_splice, build_vocalization
+    from ..pointing import build_join, build_splice, build_vocalization
 
     if args.n_clips < 2:
         raise InputError(f"--n-clips {args.n_clips}", "must be at least 2")
@@ -80,6 +81,9 @@ def run_build(args) -> int:
         kinds = [k.strip() for k in args.vocalizations.split(",") if k.strip()]
         df = build_vocalization(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, kinds=kinds,
                                 progress=not args.quiet)
+    elif args.kind == "join":
+        df = build_join(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, base=args.base,
+                        progress=not args.quiet)
     else:
         df = build_splice(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, base=args.base,
                           labels=args.labels, progress=not args.quiet)
