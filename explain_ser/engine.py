@@ -45,8 +45,8 @@ from typing import Callable, Iterator, Sequence
 
 from .errors import InputError
 
-__all__ = ["add_engine_args", "cluster_from_args", "engine", "map_clips", "stage", "ClipFailed", "StageError",
-           "resident", "write_failures", "report_failures", "default_jobs", "FAILURES", "EXIT_FAILED"]
+__all__ = ["add_engine_args", "check_engine_args", "cluster_from_args", "engine", "map_clips", "stage", "ClipFailed", "StageError",
+           "map_tasks", "resident", "write_failures", "report_failures", "default_jobs", "FAILURES", "EXIT_FAILED"]
 
 FAILURES = "failures.csv"
 EXIT_FAILED = 1  # some clips failed (listed in failures.csv); 0: all done, 2: bad input, nothing done
@@ -187,12 +187,7 @@ def engine(jobs: int | None = None, scheduler: str | None = None, cluster: str |
     ...     client is None
     True
     """
-    if jobs is not None and jobs < 1:
-        raise InputError("--jobs", "must be at least 1")
-    if sum(x is not None for x in (scheduler, cluster)) > 1:
-        raise InputError("--scheduler", "give either --scheduler or --cluster, not both")
-    if cluster_config is not None and cluster is None:
-        raise InputError("--cluster-config", "needs --cluster slurm or --cluster pbs")
+    _check(jobs, scheduler, cluster, cluster_config)
     from distributed import Client
 
     if scheduler is not None:
@@ -224,6 +219,21 @@ def engine(jobs: int | None = None, scheduler: str | None = None, cluster: str |
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as lc, Client(lc) as client:
         yield client
+
+
+def _check(jobs, scheduler, cluster, cluster_config) -> None:
+    if jobs is not None and jobs < 1:
+        raise InputError("--jobs", "must be at least 1")
+    if sum(x is not None for x in (scheduler, cluster)) > 1:
+        raise InputError("--scheduler", "give either --scheduler or --cluster, not both")
+    if cluster_config is not None and cluster is None:
+        raise InputError("--cluster-config", "needs --cluster slurm or --cluster pbs")
+
+
+def check_engine_args(args) -> None:
+    """Refuse contradictory engine options before slow work (loading a corpus), not after it."""
+    _check(getattr(args, "jobs", None), getattr(args, "scheduler", None), getattr(args, "cluster", None),
+           getattr(args, "cluster_config", None))
 
 
 def cluster_from_args(args, n_items: int | None = None):
@@ -289,6 +299,52 @@ def map_clips(fn: Callable, items: Sequence, client=None, keys: Sequence[str] | 
     bar.close()
     failures = [{"clip": keys[i], "stage": s, "message": m} for i, (s, m) in sorted(errors.items())]
     return results, failures
+
+
+# ---- work that must all succeed: the folds of a cross-validation -----------------------------------------
+
+def map_tasks(fn: Callable, items: Sequence, client=None, shared=None, on_done: Callable | None = None) -> list:
+    """``fn(item, shared)`` for every item, one task each, where every task must succeed (a fold of a
+    cross-validation is not a bad clip to skip): the results in the order of ``items``; the first error
+    is raised here, with its traceback, and the other tasks are cancelled. ``on_done(i, result)`` is
+    called as each finishes (in completion order).
+
+    ``shared`` is what every task reads (the training features): with a ``client`` it is sent ONCE to
+    every worker (``client.scatter(..., broadcast=True)``) and the tasks get it from their own worker's
+    memory; a worker that starts later (the Nanny's replacement of a killed one) copies it from a peer
+    when it is given a task. It is released when the tasks are done. Without a client, ``fn`` runs here,
+    one item after the other, on ``shared`` itself.
+
+    >>> map_tasks(divmod, [7, 9], shared=4)
+    [(1, 3), (2, 1)]
+    """
+    items = list(items)
+    results: list = [None] * len(items)
+    if client is None:
+        for i, item in enumerate(items):
+            results[i] = fn(item, shared)
+            if on_done is not None:
+                on_done(i, results[i])
+        return results
+    from distributed import as_completed
+
+    # hash=False: a content hash of a large tensor costs a pass over it, and the key only has to be unique
+    [ref] = client.scatter([shared], broadcast=True, hash=False)  # a list: ``shared`` may itself be one
+    # pure=False: a task's key never matches an earlier run's; retries=0: an exception here is
+    # deterministic (a worker's death is not an exception: the scheduler reruns its tasks elsewhere)
+    futures = client.map(fn, items, [ref] * len(items), pure=False, retries=0)
+    position = {f.key: i for i, f in enumerate(futures)}
+    try:
+        for fut in as_completed(futures):
+            i = position[fut.key]
+            results[i] = fut.result()  # re-raises the task's exception
+            fut.release()
+            if on_done is not None:
+                on_done(i, results[i])
+    finally:
+        client.cancel(futures)
+        ref.release()
+    return results
 
 
 def write_failures(out_dir, failures: list[dict]) -> Path | None:

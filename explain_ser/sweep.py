@@ -4,11 +4,12 @@
 (encoding the misses) and returns what training needs; :func:`sweep` cross-validates every (tap, pooler)
 pair with identical training settings and returns one row per pair (mean ± std over folds), the table that
 ``explain-ser sweep`` writes as CSV and the figure scripts read ("do intermediate layers beat the last?").
+Each (pair, fold) is one task on the Dask engine (:mod:`explain_ser.engine`; ``explain-ser sweep --jobs N``
+or ``--scheduler``), or runs in this process without a client; the table is the same either way.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import torch
 
 from .errors import InputError
 from .splits import make_folds
-from .train import FeatureSet, TrainConfig, cross_validate
+from .train import CVData, FeatureSet, FoldJob, TrainConfig, combine_folds, run_folds
 
 __all__ = ["Corpus", "load_corpus", "sweep", "DEFAULT_POOLER_HPARAMS", "parse_taps"]
 
@@ -183,34 +184,58 @@ def _extra_corpus(src, df: pd.DataFrame, manifest, labels, extra_map):
 
 
 def sweep(corpus: Corpus, folds, taps, poolers, config: TrainConfig, model_kwargs: dict | None = None,
-          progress: bool = True, on_row=None) -> pd.DataFrame:
-    """Cross-validate every tap (int, or a list for a weighted sum) x pooler name; one row per pair."""
-    rows = []
+          progress: bool = True, on_row=None, client=None) -> pd.DataFrame:
+    """Cross-validate every tap (int, or a list for a weighted sum) x pooler name; one row per pair, in
+    that order.
+
+    Every (configuration, fold) is one :func:`explain_ser.train.run_fold` task — on the workers of a Dask
+    ``client`` (the corpus' features sent once to each worker) or here — and a configuration's row is
+    made from its folds' results by :func:`explain_ser.train.combine_folds`, the code
+    :func:`~explain_ser.train.cross_validate` uses, so the rows do not depend on where the folds ran
+    (``seconds``, the folds' summed wall time, aside). ``on_row(row)`` is called as each configuration's
+    last fold finishes (not necessarily in table order).
+    """
+    configs = []
     for tap in taps:
         tap_list = list(tap) if isinstance(tap, (list, tuple)) else [int(tap)]
         for name in poolers:
             pooler, hp = pooler_spec(name)
-            kw = {"dim": corpus.encoder["dim"], "taps": tap_list, "n_taps": corpus.encoder["n_taps"],
-                  "pooler": pooler, "pooler_hparams": hp, **(model_kwargs or {})}
-            t0 = time.perf_counter()
-            res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=kw,
-                                 config=config, extra_y=corpus.extra_y)
-            s, pooled = res.summary, res.pooled_metrics(corpus.y)
-            row = {"tap": ",".join(map(str, tap_list)), "pooler": name, "n_folds": len(folds),
-                   "fold_kind": folds[0].kind,
-                   **{f"{k}_{stat}": s[k][stat] for k in ("ua", "wa", "macro_f1") for stat in ("mean", "std")},
-                   "ua_pooled": round(pooled["ua"], 4),
-                   "best_epoch_median": float(np.median([f["best_epoch"] for f in res.folds])),
-                   "seconds": round(time.perf_counter() - t0, 1), "seed": config.seed,
-                   "encoder": corpus.encoder["source"], "window": corpus.encoder["window"]}
-            rows.append(row)
-            if on_row:
-                on_row(row)
-            if progress:
-                print(f"tap {row['tap']:>6} {name:12s} UA {100 * row['ua_mean']:.1f} ± {100 * row['ua_std']:.1f}  "
-                      f"WA {100 * row['wa_mean']:.1f}  F1 {100 * row['macro_f1_mean']:.1f}  ({row['seconds']:.0f} s)",
-                      flush=True)
+            configs.append((tap_list, name, {"dim": corpus.encoder["dim"], "taps": tap_list,
+                                             "n_taps": corpus.encoder["n_taps"], "pooler": pooler,
+                                             "pooler_hparams": hp, **(model_kwargs or {})}))
+    n = len(folds)
+    jobs = [FoldJob(f, tuple(corpus.labels), kw, config) for _, _, kw in configs for f in folds]
+    outs: list = [None] * len(jobs)
+    rows: list = [None] * len(configs)
+
+    def done(i, out):
+        outs[i] = out
+        c = i // n
+        if any(o is None for o in outs[c * n : (c + 1) * n]):
+            return
+        tap_list, name, _ = configs[c]
+        rows[c] = _row(corpus, folds, config, tap_list, name, outs[c * n : (c + 1) * n])
+        if on_row:
+            on_row(rows[c])
+        if progress:
+            r = rows[c]
+            print(f"tap {r['tap']:>6} {name:12s} UA {100 * r['ua_mean']:.1f} ± {100 * r['ua_std']:.1f}  "
+                  f"WA {100 * r['wa_mean']:.1f}  F1 {100 * r['macro_f1_mean']:.1f}  ({r['seconds']:.0f} s)", flush=True)
+
+    run_folds(jobs, CVData(corpus.data, np.asarray(corpus.y, dtype=np.int64), corpus.extra_y), client, on_done=done)
     return pd.DataFrame(rows)
+
+
+def _row(corpus: Corpus, folds, config: TrainConfig, tap_list, name: str, outs: list[dict]) -> dict:
+    """One configuration's row of the sweep table, from its folds' :func:`~explain_ser.train.run_fold` results."""
+    res = combine_folds(folds, outs, len(corpus.y), corpus.labels)
+    s, pooled = res.summary, res.pooled_metrics(corpus.y)
+    return {"tap": ",".join(map(str, tap_list)), "pooler": name, "n_folds": len(folds), "fold_kind": folds[0].kind,
+            **{f"{k}_{stat}": s[k][stat] for k in ("ua", "wa", "macro_f1") for stat in ("mean", "std")},
+            "ua_pooled": round(pooled["ua"], 4),
+            "best_epoch_median": float(np.median([f["best_epoch"] for f in res.folds])),
+            "seconds": round(sum(o["seconds"] for o in outs), 1), "seed": config.seed,
+            "encoder": corpus.encoder["source"], "window": corpus.encoder["window"]}
 
 
 def default_folds(df: pd.DataFrame, scheme: str | None = None, k: int | None = None, seed: int = 0, n_val: int = 2):

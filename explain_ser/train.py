@@ -18,6 +18,8 @@ True
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,7 +32,7 @@ from .metrics import classification_metrics, summarize_folds
 from .model import SERModel
 
 __all__ = ["TrainConfig", "FeatureSet", "fit", "fit_model", "evaluate", "cross_validate", "set_seed", "with_copies",
-           "distill"]
+           "distill", "CVData", "FoldJob", "run_fold", "run_folds", "combine_folds", "fold_threads", "cv_engine"]
 
 
 def with_copies(idx, n_clips: int, copies: int) -> np.ndarray:
@@ -426,35 +428,117 @@ class CVResult:
         return classification_metrics(np.asarray(y)[seen], self.pred[seen], labels=range(len(self.labels)))
 
 
+@dataclass(frozen=True)
+class CVData:
+    """What every fold of a cross-validation reads: the features, the labels of the original clips and of
+    the extra training items (see :func:`cross_validate`). Sent once to each worker, not once per task."""
+
+    data: FeatureSet
+    y: np.ndarray
+    extra_y: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One task of a cross-validation: train a model with these settings on one fold and test it."""
+
+    fold: object  # explain_ser.splits.Fold
+    labels: tuple
+    model_kwargs: dict
+    config: TrainConfig
+    keep_model: bool = False
+
+
+def fold_threads(cfg: TrainConfig) -> int:
+    """Torch intra-op threads a fold runs with: ``cfg.threads``, else 1 — wherever it runs. How many
+    threads split a sum changes the last digits of the result, and a Dask worker's torch has one thread
+    (the Nanny sets OMP_NUM_THREADS=1), so a fold run here uses the same count as on a worker."""
+    return int(cfg.threads) if cfg.threads else 1
+
+
+def run_fold(job: FoldJob, cv: CVData) -> dict:
+    """Train and test one fold: ``{"row": the fold's row of CVResult.folds, "probs": test probabilities
+    [n_test, C], "model": the model or None, "seconds": wall time}``. The same result in this process and
+    on any worker (seeded by the config, threads by :func:`fold_threads`)."""
+    from .threads import torch_threads
+
+    t0 = time.perf_counter()
+    f, cfg, labels = job.fold, job.config, list(job.labels)
+    y = np.asarray(cv.y, dtype=np.int64)
+    # perturbed copies and extra corpora train only: validation and test clips are originals of ``y``
+    copies, y_all, extra = _layout(cv.data, y, cv.extra_y)
+    train_idx = np.concatenate([with_copies(f.train, len(y), copies), extra])
+    with torch_threads(fold_threads(cfg)):
+        model, hist = fit_model(cv.data, y_all, train_idx, f.val, labels=labels, model_kwargs=job.model_kwargs,
+                                config=cfg)
+        p, _ = evaluate(model, cv.data, f.test, taps_pos=_model_taps(cv.data, job.model_kwargs))
+    m = classification_metrics(y[f.test], p.argmax(1), labels=range(len(labels)))
+    m["recall"] = {labels[int(k)]: v for k, v in m["recall"].items()}
+    row = {"fold": f.name, "kind": f.kind, "test_speakers": f.test_speakers, "val_speakers": f.val_speakers,
+           "best_epoch": hist["best_epoch"], "epochs_run": hist["epochs_run"], "seconds": hist["seconds"],
+           "metrics": m}
+    return {"row": row, "probs": p, "model": model if job.keep_model else None,
+            "seconds": time.perf_counter() - t0}
+
+
+def fold_line(out: dict) -> str:
+    """One progress line for a finished fold."""
+    r, m = out["row"], out["row"]["metrics"]
+    return (f"  {r['fold']} test {','.join(r['test_speakers'])}: UA {m['ua']:.3f} WA {m['wa']:.3f} "
+            f"F1 {m['macro_f1']:.3f} (epoch {r['best_epoch']}, {r['seconds']:.1f}s)")
+
+
+def combine_folds(folds, outs: list[dict], n_clips: int, labels) -> CVResult:
+    """The :class:`CVResult` of :func:`run_fold` results (in the order of ``folds``)."""
+    res = CVResult(labels=list(labels), pred=np.full(n_clips, -1), probs=np.zeros((n_clips, len(labels))))
+    for f, out in zip(folds, outs):
+        res.pred[f.test] = out["probs"].argmax(1)
+        res.probs[f.test] = out["probs"]
+        res.folds.append(out["row"])
+        if out["model"] is not None:
+            res.models.append(out["model"])
+    return res
+
+
 def cross_validate(data: FeatureSet, y, folds, *, labels, model_kwargs: dict, config: TrainConfig | None = None,
-                   keep_models: bool = False, progress: bool = False, extra_y=None) -> CVResult:
+                   keep_models: bool = False, progress: bool = False, extra_y=None, client=None) -> CVResult:
     """Train one model per fold (early stopping on the fold's validation speakers) and test it.
 
     ``y`` labels the original clips; when ``data`` also holds speed-perturbed copies (after the
     originals, see :func:`explain_ser.sweep.load_corpus`), the copies of each fold's training clips
     join its training set. ``extra_y`` labels items after those (clips of other corpora, and their
     copies): they join EVERY fold's training set and are never validated or tested on.
+
+    Each fold is one :func:`run_fold` task: on the workers of a Dask ``client`` (the features sent once
+    to each worker; see :func:`explain_ser.engine.map_tasks`), or here, one after the other. Without
+    ``client``, the one of an enclosing :func:`cv_engine` block is used. The result is the same either way.
     """
     cfg = config or TrainConfig()
-    y = np.asarray(y, dtype=np.int64)
-    # perturbed copies and extra corpora train only: validation and test clips are originals of ``y``
-    copies, y_all, extra = _layout(data, y, extra_y)
-    res = CVResult(labels=list(labels), pred=np.full(len(y), -1), probs=np.zeros((len(y), len(labels))))
-    for f in folds:
-        train_idx = np.concatenate([with_copies(f.train, len(y), copies), extra])
-        model, hist = fit_model(data, y_all, train_idx, f.val, labels=labels,
-                                model_kwargs=model_kwargs, config=cfg)
-        p, _ = evaluate(model, data, f.test, taps_pos=_model_taps(data, model_kwargs))
-        res.pred[f.test] = p.argmax(1)
-        res.probs[f.test] = p
-        m = classification_metrics(y[f.test], p.argmax(1), labels=range(len(labels)))
-        m["recall"] = {labels[int(k)]: v for k, v in m["recall"].items()}
-        res.folds.append({"fold": f.name, "kind": f.kind, "test_speakers": f.test_speakers,
-                          "val_speakers": f.val_speakers, "best_epoch": hist["best_epoch"],
-                          "epochs_run": hist["epochs_run"], "seconds": hist["seconds"], "metrics": m})
-        if keep_models:
-            res.models.append(model)
-        if progress:
-            print(f"  {f.name} test {','.join(f.test_speakers)}: UA {m['ua']:.3f} WA {m['wa']:.3f} "
-                  f"F1 {m['macro_f1']:.3f} (epoch {hist['best_epoch']}, {hist['seconds']:.1f}s)", flush=True)
-    return res
+    _layout(data, np.asarray(y), extra_y)  # a bad layout fails here, before any task starts
+    jobs = [FoldJob(f, tuple(labels), model_kwargs, cfg, keep_models) for f in folds]
+    outs = run_folds(jobs, CVData(data, np.asarray(y, dtype=np.int64), extra_y),
+                     client if client is not None else _CV_CLIENT.get(),
+                     on_done=(lambda i, out: print(fold_line(out), flush=True)) if progress else None)
+    return combine_folds(folds, outs, len(y), labels)
+
+
+def run_folds(jobs: list[FoldJob], cv: CVData, client=None, on_done=None) -> list[dict]:
+    """:func:`run_fold` of every job, as tasks on ``client`` (or here); results in the order of ``jobs``."""
+    from .engine import map_tasks
+
+    return map_tasks(run_fold, jobs, client, shared=cv, on_done=on_done)
+
+
+_CV_CLIENT: contextvars.ContextVar = contextvars.ContextVar("cv_client", default=None)
+
+
+@contextlib.contextmanager
+def cv_engine(client):
+    """Inside the block, :func:`cross_validate` calls that are given no client run their folds on
+    ``client`` (None: here). For a command whose cross-validation is run by a library function on its
+    behalf (:func:`explain_ser.publish.train_checkpoint`), without threading the client through it."""
+    token = _CV_CLIENT.set(client)
+    try:
+        yield client
+    finally:
+        _CV_CLIENT.reset(token)

@@ -77,6 +77,8 @@ def add_training_args(p):
 
 
 def add_parser(sub):
+    from ..engine import add_engine_args
+
     p = sub.add_parser("train", help="cross-validate a pooler on a corpus and save the checkpoint trained on all of it")
     add_training_args(p)
     p.add_argument("--taps", default="2", help="encoder tap(s): 2, 1,2,3, 1-3 or all (several = learned weighted sum)")
@@ -90,6 +92,7 @@ def add_parser(sub):
     p.add_argument("--save-fold-models", action="store_true",
                    help="also save each fold's model in OUT/folds/<fold>/, to score new conditions held out "
                         "(explain-ser robustness --cv-run OUT); works with --cv-only")  # issue 20
+    add_engine_args(p)  # the CV folds are tasks on the engine; the final model trains here
     p.set_defaults(func=run)
 
 
@@ -155,11 +158,14 @@ def common_setup(args, taps_spec=None):
 def run(args) -> int:
     import json
 
+    from ..engine import check_engine_args, cluster_from_args
     from ..errors import InputError
     from ..metrics import format_mean_std
     from ..sweep import parse_taps, pooler_spec
     from ..publish import train_checkpoint
+    from ..train import cv_engine
 
+    check_engine_args(args)
     if not args.out and not args.cv_only:
         raise InputError("--out", "give a checkpoint directory (or --cv-only)")
     if args.save_fold_models and not args.out:  # issue 20
@@ -178,9 +184,10 @@ def run(args) -> int:
         print("note: random folds are speaker-DEPENDENT; their scores overstate accuracy on new speakers",
               file=sys.stderr)
     cmd = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
-    info = train_checkpoint(corpus, folds, kw, config, args.out, final="none" if args.cv_only else "retrain",
-                            name=None, command=cmd, progress=not args.quiet,
-                            save_folds=args.save_fold_models)  # issue 20
+    with cluster_from_args(args, n_items=len(folds)) as client, cv_engine(client):  # one task per fold
+        info = train_checkpoint(corpus, folds, kw, config, args.out, final="none" if args.cv_only else "retrain",
+                                name=None, command=cmd, progress=not args.quiet,
+                                save_folds=args.save_fold_models)  # issue 20
     s = info["metrics"]["cv"]["summary"]
     print(f"{folds[0].kind} CV ({len(folds)} folds): UA {format_mean_std(s, 'ua')}  WA {format_mean_std(s, 'wa')}  "
           f"macro-F1 {format_mean_std(s, 'macro_f1')}")
