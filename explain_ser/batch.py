@@ -5,6 +5,8 @@
   FrameTable, metadata and deletion curves written atomically to ``<work>/clips/<clip_id>.*``, then read
   back in manifest order into the tables — the same reading whether the clips were computed now, by any
   number of workers, or by an earlier run (a clip already there is not recomputed);
+- :func:`randomization_checks` (``explain-ser faithfulness --sanity N``): the model-randomisation check of
+  each clip, one task per clip like the rest;
 - :func:`extract_features` (``explain-ser extract``): every clip's encoder taps into the feature cache;
 - :func:`align_corpus` (``explain-ser align``): TextGrids (and frame tables) per clip, with a small
   record per finished clip under ``<out>/.work`` so a rerun with the same options skips it;
@@ -42,7 +44,7 @@ from .engine import map_clips, resident, stage
 from .errors import InputError
 from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, annotate  # noqa: F401  (re-exported)
 
-__all__ = ["CorpusRun", "attribute_clips", "explain_corpus", "run_corpus", "extract_features", "align_corpus", "annotate_manifest",
+__all__ = ["CorpusRun", "attribute_clips", "explain_corpus", "run_corpus", "randomization_checks", "extract_features", "align_corpus", "annotate_manifest",
            "ExplainerSpec", "ANNOTATION_COLUMNS", "AnnotationStore"]
 
 
@@ -272,6 +274,42 @@ def run_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, **kwargs)
         raise InputError(f["clip"], f"{f['stage']}: {f['message']}"
                          + (f" (and {len(run.failures) - 1} more clips)" if len(run.failures) > 1 else ""))
     return run.frames, run.meta, run.deletion
+
+
+# ---- model-randomisation check (faithfulness) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _SanityJob:
+    explainer: object  # ExplainerSpec or _Here
+    methods: tuple
+
+
+def _sanity_task(job: _SanityJob, row: dict) -> dict:
+    """One clip's model-randomisation check (:func:`explain_ser.explain.faithfulness.randomization_check`),
+    on one torch thread wherever it runs: the thread count changes the last digits of encoder and IG sums."""
+    from .explain.faithfulness import randomization_check
+    from .threads import single_thread
+
+    with stage("load"):
+        ex = job.explainer.load()
+    with stage("audio"):
+        clip = load_audio(row["path"])
+    with stage("explain"), single_thread():
+        return {"clip_id": row["clip_id"], **randomization_check(ex.model, ex.features(clip), methods=job.methods)}
+
+
+def randomization_checks(manifest: pd.DataFrame, explainer: Explainer, methods=("ig",), client=None,
+                         progress: bool = True) -> tuple[pd.DataFrame, list]:
+    """(one row per clip of ``manifest``: clip_id and the Spearman similarity of attention and of each
+    method between the trained and the re-initialised model; failures), one task per clip on ``client``'s
+    workers (each loads the checkpoint once) or here. The same table either way."""
+    if client is not None and explainer.ckpt.directory is None:
+        client = None
+    loader = ExplainerSpec.of(explainer) if client is not None else _Here(explainer)
+    rows = _rows(manifest)
+    results, failures = map_clips(functools.partial(_sanity_task, _SanityJob(loader, tuple(methods))), rows, client,
+                                  keys=[str(r["clip_id"]) for r in rows], desc="randomisation", progress=progress)
+    return pd.DataFrame([r for r in results if r is not None]), failures
 
 
 # ---- extract -------------------------------------------------------------------------------------------

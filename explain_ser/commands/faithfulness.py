@@ -1,4 +1,8 @@
-"""``explain-ser faithfulness MANIFEST``: deletion/insertion curves, AOPC, agreement, randomisation check."""
+"""``explain-ser faithfulness MANIFEST``: deletion/insertion curves, AOPC, agreement, randomisation check.
+
+Each clip's explanation and curves, and each of the first ``--sanity`` clips' randomisation check, is one
+task on the Dask engine (``--jobs``, ``--scheduler``, ``--cluster``; :mod:`explain_ser.engine`).
+"""
 
 from __future__ import annotations
 
@@ -27,11 +31,10 @@ def run(args) -> int:
 
     from ..api import Explainer
     from ..atomic import write_text
-    from ..audio import load_audio
-    from ..batch import explain_corpus
+    from ..batch import explain_corpus, randomization_checks
     from ..corpora import load_manifest_or_dir
     from ..engine import cluster_from_args, report_failures
-    from ..explain.faithfulness import aopc, randomization_check, spearman
+    from ..explain.faithfulness import aopc, spearman
 
     manifest = load_manifest_or_dir(args.manifest)
     ex = Explainer(args.checkpoint)
@@ -41,12 +44,17 @@ def run(args) -> int:
     with cluster_from_args(args, n_items=len(rows)) as client:
         run = explain_corpus(rows, ex, out / "work", methods=methods, align=False, prosody=False,
                              progress=not args.quiet, client=client)
-    code = report_failures(out, run.failures, len(rows))
+        failed = {f["clip"] for f in run.failures}
+        # the randomisation check: the first --sanity clips that could be explained, tasks on the same workers
+        checked = rows[~rows["clip_id"].astype(str).isin(failed)].head(max(args.sanity, 0))
+        sanity, sanity_failures = (randomization_checks(checked, ex, methods=("ig",), client=client,
+                                                        progress=not args.quiet)
+                                   if len(checked) else (pd.DataFrame(), []))
+    code = report_failures(out, run.failures + sanity_failures, len(rows))
     if run.meta.empty:
         print("faithfulness: no clip could be explained", file=sys.stderr)
         return code
     frames, curves = run.frames, run.deletion
-    failed = {f["clip"] for f in run.failures}
     a = aopc(curves)
     summary = a.groupby("method")["aopc"].agg(["mean", "std", "count"]).reset_index()
     agree = []
@@ -54,11 +62,6 @@ def run(args) -> int:
         for m in methods:
             agree.append({"clip_id": cid, "method": m, "spearman": spearman(g["att_mean"], np.abs(g[f"attr_{m}"]))})
     agree = pd.DataFrame(agree)
-    sanity = []
-    for _, row in rows[~rows["clip_id"].astype(str).isin(failed)].head(args.sanity).iterrows():
-        feats = ex.features(load_audio(row["path"]))
-        sanity.append({"clip_id": row["clip_id"], **randomization_check(ex.model, feats, methods=("ig",))})
-    sanity = pd.DataFrame(sanity)
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("deletion_curves", curves), ("aopc", a), ("aopc_summary", summary), ("agreement", agree),
                         ("randomization", sanity)):
