@@ -212,6 +212,10 @@ def _explain_task(job: _ExplainJob, row: dict) -> bool:
             **{f"prob_{l}": float(p) for l, p in zip(res.labels, probs)}}
     if "fold" in row:
         meta["fold"] = row["fold"]
+    for c in ("cue_start", "cue_end"):  # cue times in the manifest: the report scores every map against them
+        v = pd.to_numeric(pd.Series([row.get(c)]), errors="coerce").iloc[0]
+        if pd.notna(v):
+            meta[c] = float(v)
     seg = top_segments(res.frames)
     meta["top_segment"] = f"{seg[0]['start']:.2f}-{seg[0]['end']:.2f}s" if seg else ""
     with stage("write"):

@@ -49,7 +49,7 @@ from .errors import InputError
 from .timegrid import SAMPLE_RATE, frame_bounds
 
 __all__ = ["frames_in_cue", "cue_mass", "pointing_hit", "score_map", "read_cue_manifest", "build_vocalization",
-           "build_splice", "build_join", "run_pointing_game", "score_models", "fold_explainers", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
+           "build_splice", "build_join", "frames_localisation", "run_pointing_game", "score_models", "fold_explainers", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
 
 VOCALIZATIONS = ("laugh", "breath", "sigh", "cough")
 SIGNED_METHODS = ("ig", "occlusion", "deep_ig")  # attributions with a sign: only their positive part is mass
@@ -101,6 +101,41 @@ def score_map(scores: np.ndarray, start: float, end: float, signed: bool = False
     inside = frames_in_cue(start, end, len(scores))
     return {"mass": cue_mass(scores, inside, signed), "hit": pointing_hit(scores, inside),
             "chance": float(inside.mean()), "cue_frames": int(inside.sum())}
+
+
+def frames_localisation(frames: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
+    """Score the maps of FrameTables (``att_*`` heads and mean, ``attr_*`` attributions) against the cues of
+    the clips that have one (``meta``'s ``cue_start`` / ``cue_end``): one :func:`score_map` row per clip and
+    map (``method`` as in :func:`score_models`: ``attention:h0``, ``attention:mean``, ``ig`` ...). Empty when
+    no clip has a cue. This is how a report over a manifest with cue columns scores its own clips.
+
+    >>> fr = pd.DataFrame({"clip_id": "c", "frame": range(4), "att_h0": [.1, .1, .7, .1], "attr_ig": [0, -1, 2, 0.]})
+    >>> meta = pd.DataFrame({"clip_id": ["c"], "speaker": ["s"], "cue_start": [0.04], "cue_end": [0.06]})
+    >>> frames_localisation(fr, meta)[["method", "mass", "hit"]].round(2).values.tolist()
+    [['attention:h0', 0.7, 1.0], ['attention:mean', 0.7, 1.0], ['ig', 1.0, 1.0]]
+    """
+    if not set(CUE_COLUMNS) <= set(meta.columns) or frames.empty:
+        return pd.DataFrame()
+    cues = meta[["clip_id", *CUE_COLUMNS] + (["speaker"] if "speaker" in meta else [])].copy()
+    for c in CUE_COLUMNS:
+        cues[c] = pd.to_numeric(cues[c], errors="coerce")
+    cues = cues[np.isfinite(cues["cue_start"]) & np.isfinite(cues["cue_end"])]
+    heads = [c for c in frames.columns if c.startswith("att_") and c != "att_mean"]
+    attrs = [c for c in frames.columns if c.startswith("attr_")]
+    rows = []
+    for r in cues.itertuples(index=False):
+        fr = frames[frames["clip_id"] == r.clip_id].sort_values("frame")
+        if fr.empty:
+            continue
+        maps = {f"attention:{c[4:]}": fr[c].to_numpy(float) for c in heads}
+        maps["attention:mean"] = (fr["att_mean"].to_numpy(float) if "att_mean" in fr
+                                  else np.mean([fr[c].to_numpy(float) for c in heads], axis=0))
+        maps.update({c[5:]: fr[c].to_numpy(float) for c in attrs})
+        spk = str(getattr(r, "speaker", r.clip_id))
+        for name, m in maps.items():
+            rows.append({"clip_id": r.clip_id, "speaker": spk, "method": name,
+                         **score_map(m, float(r.cue_start), float(r.cue_end), signed=name in SIGNED_METHODS)})
+    return pd.DataFrame(rows)
 
 
 # ---- manifests -----------------------------------------------------------------------------------------------

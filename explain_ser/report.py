@@ -411,6 +411,13 @@ def compute_report(
         tables["agreement"] = agr
         tables["agreement_summary"] = coverage.summarize(
             agr, by=("method",), statistics=("spearman", "top_overlap"), cluster=cluster, **common)
+    # --- localisation: clips whose manifest gives a cue (cue_start/cue_end) score every map against it ---
+    from .pointing import frames_localisation, summarize as summarize_localisation
+
+    loc = frames_localisation(fr, meta)
+    if len(loc):
+        tables["localisation"] = loc
+        tables["localisation_summary"] = summarize_localisation(loc, n_boot=n_boot, seed=seed)
     if deletion is not None and len(deletion):
         tables["deletion"] = _deletion_summary(deletion, n_boot, seed)
         tables["aopc"] = aopc_summary(deletion, meta, cluster, **common)

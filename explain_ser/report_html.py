@@ -347,6 +347,7 @@ def _card_html(card: Mapping) -> str:
         return '<p class="note">not given</p>'
     card = dict(card)
     metrics, training = card.pop("metrics", None), card.pop("training", None)
+    card.pop("localisation", None)  # shown in its own section
     labels = card.get("labels")
     if isinstance(labels, (list, tuple)):
         card["labels"] = f"{len(labels)} classes: " + ", ".join(map(str, labels))
@@ -362,6 +363,30 @@ def _card_html(card: Mapping) -> str:
         parts.append("<h4>Training data</h4>" + _training_html(training))
     elif training:
         parts.append("<h4>Training data</h4>" + _value_html(training))
+    return "".join(parts)
+
+
+def _localisation_html(card, tables) -> str:
+    """The checkpoint's recorded pointing-game result (its recipe scored where the evidence's place is known)
+    and, when the manifest gave cues (``cue_start``/``cue_end``), every map of this run scored against them."""
+    parts = []
+    loc = (card or {}).get("localisation") if isinstance(card, Mapping) else None
+    if isinstance(loc, Mapping) and loc.get("text"):
+        parts.append(f"<h3>This checkpoint's recipe on the pointing game</h3><p>{_e(loc['text'])}</p>"
+                     + (f"<pre>{_e(loc['command'])}</pre>" if loc.get("command") else ""))
+    else:
+        parts.append('<p class="note">The checkpoint records no pointing-game result (config.json has no '
+                     '"localisation"): how well its attention localises evidence is unknown.</p>')
+    if "localisation_summary" in tables:
+        t = tables["localisation_summary"]
+        parts.append("<h3>Maps of this run against the manifest's cues</h3><p>Share of each map's mass on the cue "
+                     "(positive part for signed attributions) and the pointing-game hit rate (top frame on the "
+                     "cue), over the clips with a cue; <i>chance</i> is a flat map's share.</p>"
+                     + _table_html(t[[c for c in ("method", "clips", "mass", "mass_lo", "mass_hi", "hit", "chance")
+                                      if c in t]], "localisation per map"))
+    else:
+        parts.append('<p class="note">The manifest gives no cue times (columns cue_start, cue_end in seconds), so '
+                     "this run's maps are not scored against known evidence.</p>")
     return "".join(parts)
 
 
@@ -466,7 +491,7 @@ def _page(title, prov, data: ReportData, tables, figs, pngs) -> str:
 
     sections = [("findings", "Key findings"), ("run", "Run"), ("classification", "Classification"),
                 ("coverage", "Coverage"), ("enrichment", "Enrichment"), ("prosody", "Prosody"),
-                ("faithfulness", "Faithfulness"), ("files", "Files")]
+                ("faithfulness", "Faithfulness"), ("localisation", "Localisation"), ("files", "Files")]
     present = {"classification": "classification" in tables or any(s == "classification" for s, _ in figs.values()),
                "enrichment": "enrichment" in tables, "prosody": "prosody" in tables,
                "faithfulness": "agreement" in tables or "deletion" in tables}
@@ -554,6 +579,8 @@ def _page(title, prov, data: ReportData, tables, figs, pngs) -> str:
                         "fractions (higher = more faithful; a random order is the floor).</p>"
                         + _table_html(tables["aopc"], "AOPC per method"))
         body.append(section_figs("faithfulness", skip=("Attention vs attribution agreement",)))
+    body.append("<h2 id='localisation'>Localisation: does the evidence's place get the weight?</h2>"
+                + _localisation_html(prov["model_card"], tables))
     files = "".join(f"<li>tables/{_e(n)}.csv, tables/{_e(n)}.parquet</li>" for n in tables) + "".join(
         f"<li>figures/{_e(p.name)}</li>" for p in pngs.values()) + "<li>report.json (provenance)</li>"
     body.append(f"<h2 id='files'>Files</h2><details><summary>{len(tables)} tables, {len(pngs)} figures"

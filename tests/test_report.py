@@ -204,3 +204,31 @@ def test_model_card_is_tables_and_long_tables_fold(one_speaker, written):
     cls = page[page.index("<h2 id='classification'>"):page.index("<h2 id='coverage'>")]
     assert "<details>" not in cls.split("Confusion matrix")[0]  # a short table stays open
     assert len(tables) > 5
+
+
+def test_localisation_scores_the_maps_against_manifest_cues(tmp_path):
+    """Clips whose manifest gives a cue: the laugh stretch planted in head 0's scores. Head 0 must put far more
+    of its mass there than chance and than head 1 (which does not prefer laughs); the page says so, and shows
+    the checkpoint's recorded pointing-game result."""
+    frames, meta = report.synthetic_corpus(n_speakers=3, clips_per_speaker=6, effect=3.0, seed=4)
+    cue = {}
+    for cid, g in frames.groupby("clip_id"):
+        laugh = g.loc[g["vocalization"] == "laugh", "frame"]
+        if len(laugh):
+            cue[cid] = (0.02 * laugh.min(), 0.02 * (laugh.max() + 1))
+    assert len(cue) >= 4
+    meta = meta.assign(cue_start=meta["clip_id"].map(lambda c: cue.get(c, (np.nan,))[0]),
+                       cue_end=meta["clip_id"].map(lambda c: cue.get(c, (np.nan, np.nan))[1]))
+    data = report.compute_report(frames, meta, n_boot=200, n_perm=50)
+    loc = data.tables["localisation_summary"].set_index("method")
+    assert int(loc.loc["attention:h0", "clips"]) == len(cue)
+    assert loc.loc["attention:h0", "mass"] > 3 * loc.loc["attention:h0", "chance"]
+    assert loc.loc["attention:h0", "mass"] > loc.loc["attention:h1", "mass"] + 0.2
+    card = {"labels": ["a", "b"], "localisation": {"text": "pointing game: 97 % on the cue", "command": "explain-ser x"}}
+    rep = report.write_report(frames, meta, tmp_path / "r", model_card=card, n_boot=200, n_perm=50)
+    html = rep.html.read_text()
+    assert "id='localisation'" in html and "pointing game: 97 % on the cue" in html
+    assert "Maps of this run against the manifest" in html
+    no_cue = report.write_report(*report.synthetic_corpus(n_speakers=2, clips_per_speaker=2), tmp_path / "n",
+                                 n_boot=50, n_perm=20).html.read_text()
+    assert "gives no cue times" in no_cue and "records no pointing-game result" in no_cue

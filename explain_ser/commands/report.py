@@ -65,7 +65,7 @@ def run(args) -> int:
     card = {"checkpoint": args.checkpoint, "pooler": cfg.get("model", {}).get("pooler"),
             "taps": cfg.get("model", {}).get("taps"), "encoder": cfg.get("encoder", {}).get("source"),
             "window": cfg.get("encoder", {}).get("window"), "labels": cfg.get("model", {}).get("labels"),
-            "metrics": cfg.get("metrics"), "training": cfg.get("training")}
+            "metrics": cfg.get("metrics"), "training": cfg.get("training"), "localisation": cfg.get("localisation")}
     seen = meta["seen_in_training"].dropna() if "seen_in_training" in meta else []
     corpus = {"manifest": str(Path(args.manifest).resolve()), "clips": len(meta)}
     if len(seen) and bool(seen.any()):
