@@ -1,13 +1,17 @@
-"""The one engine for batch work over many clips: Dask distributed.
+"""The one engine for batch work: Dask distributed.
 
-Every batch command (``extract``, ``align``, ``report``, ``faithfulness``, annotation) runs its clips
-through :func:`map_clips`: one task per clip, on a :class:`distributed.Client` or, without one, in this
-process (the same task function, no Dask). Where the client comes from is decided once, by
-:func:`cluster_from_args` / :func:`engine`:
+Every batch command over clips (``extract``, ``align``, ``report``, ``attribute``, ``faithfulness`` with
+its randomisation check, annotation) runs them through :func:`map_clips`: one task per clip, on a
+:class:`distributed.Client` or, without one, in this process (the same task function, no Dask).
+Training runs through :func:`map_tasks`: ``sweep`` as one task per (tap x pooler, fold) and ``train``'s
+cross-validation as one task per fold (:func:`explain_ser.train.run_fold`), the features sent once to
+each worker; every such task must succeed, and its result does not depend on where it ran. Where the
+client comes from is decided once, by :func:`cluster_from_args` / :func:`engine`:
 
 - ``--jobs N`` (N > 1): a ``LocalCluster`` of N worker processes with one thread each (the default on
   one machine; each worker holds its own model, and torch runs single-threaded there because the
-  Nanny sets ``OMP_NUM_THREADS=1``); ``--jobs 1`` and single-clip runs stay in this process;
+  Nanny sets ``OMP_NUM_THREADS=1``; :func:`local_cluster`); ``--jobs 1`` and single-item runs stay in
+  this process;
 - ``--scheduler ADDRESS``: a cluster that is already running (``dask scheduler`` + ``dask worker``);
 - ``--cluster slurm|pbs [--cluster-config FILE]``: a dask-jobqueue cluster of ``--jobs`` workers
   (jobqueue's own config in ``~/.config/dask/jobqueue.yaml`` applies; FILE adds or overrides
@@ -46,7 +50,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import InputError
 
 __all__ = ["add_engine_args", "check_engine_args", "cluster_from_args", "engine", "map_clips", "stage", "ClipFailed", "StageError",
-           "map_tasks", "resident", "write_failures", "report_failures", "default_jobs", "FAILURES", "EXIT_FAILED"]
+           "map_tasks", "resident", "write_failures", "report_failures", "default_jobs", "local_cluster", "FAILURES", "EXIT_FAILED"]
 
 FAILURES = "failures.csv"
 EXIT_FAILED = 1  # some clips failed (listed in failures.csv); 0: all done, 2: bad input, nothing done
@@ -211,14 +215,43 @@ def engine(jobs: int | None = None, scheduler: str | None = None, cluster: str |
     if n <= 1:
         yield None
         return
+    with local_cluster(n) as lc, Client(lc) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def local_cluster(n: int):
+    """The ``LocalCluster`` of ``--jobs n``: n worker processes of one thread each.
+
+    Processes: torch and the aligners hold the GIL. One thread each: one clip at a time per worker, and
+    torch single-threaded there (the Nanny sets OMP_NUM_THREADS=1), so N workers use N cores. ":0": the
+    scheduler's HTTP endpoint on a free port (a second run on the machine must not clash on 8787).
+
+    Two Dask defaults cost a task its time inside the worker (an encoder pass is many small torch calls),
+    and are off here:
+
+    - the Nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (glibc hands freed memory back to the
+      system at once, against unmanaged-memory growth), so every clip's encoder pass faults its buffers in
+      afresh. Measured on 60 RAVDESS clips, one thread, in one process: 50 ms/clip without it, 60-78 ms
+      with it. A worker here holds one model and frees per-clip buffers, so glibc's default is kept
+      (unless MALLOC_TRIM_THRESHOLD_ is set in this environment, which the workers then inherit);
+    - the statistical profiler samples the task's stack every 10 ms for the dashboard, taking the GIL
+      from it: with it, 83-92 ms/clip inside the task vs 65-69 without (same clips, one worker, machine
+      under load ~3, so read the order of magnitude, not the digits).
+
+    ``--scheduler`` and ``--cluster`` workers are started elsewhere; the same two keys can be set in their
+    Dask config (``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null``,
+    ``distributed.worker.profile.enabled: false``).
+    """
+    import dask
     from distributed import LocalCluster
 
-    # processes: torch and the aligners hold the GIL; one thread each: one clip at a time per worker, and
-    # torch single-threaded there (the Nanny sets OMP_NUM_THREADS=1), so N workers use N cores. ":0": the
-    # scheduler's HTTP endpoint on a free port (a second run on the machine must not clash on 8787).
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as lc, Client(lc) as client:
-        yield client
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                          "distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+    with cluster:
+        yield cluster
 
 
 def _check(jobs, scheduler, cluster, cluster_config) -> None:

@@ -139,6 +139,21 @@ def scheduler():
         yield client
 
 
+def test_workers_run_tasks_without_malloc_trimming_or_the_profiler(scheduler):
+    """The two Dask defaults that slowed extraction inside the task (engine.local_cluster) are off; torch
+    keeps one thread per worker."""
+    def settings():
+        import dask
+        import torch
+
+        return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled"),
+                torch.get_num_threads())
+
+    if "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        pytest.skip("MALLOC_TRIM_THRESHOLD_ is set in this environment; the workers inherit it by design")
+    assert set(scheduler.run(settings).values()) == {(None, False, 1)}
+
+
 def _files(root: Path, pattern: str) -> dict:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob(pattern))}
 
