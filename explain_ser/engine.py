@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -50,7 +51,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import InputError
 
 __all__ = ["add_engine_args", "check_engine_args", "cluster_from_args", "engine", "map_clips", "stage", "ClipFailed", "StageError",
-           "map_tasks", "resident", "write_failures", "report_failures", "default_jobs", "local_cluster", "FAILURES", "EXIT_FAILED"]
+           "map_tasks", "resident", "write_failures", "report_failures", "default_jobs", "jobs_within_memory", "local_cluster", "FAILURES", "EXIT_FAILED"]
 
 FAILURES = "failures.csv"
 EXIT_FAILED = 1  # some clips failed (listed in failures.csv); 0: all done, 2: bad input, nothing done
@@ -267,6 +268,39 @@ def check_engine_args(args) -> None:
     """Refuse contradictory engine options before slow work (loading a corpus), not after it."""
     _check(getattr(args, "jobs", None), getattr(args, "scheduler", None), getattr(args, "cluster", None),
            getattr(args, "cluster_config", None))
+
+
+def jobs_within_memory(args, nbytes: int, available: int | None = None, file=None) -> None:
+    """Lower ``args.jobs`` so that a local cluster whose every worker holds a copy of ``nbytes`` (the
+    training features :func:`map_tasks` sends to each) fits in the memory available now, with a one-line
+    note; below two workers, the work stays in this process. A remote cluster (``--scheduler``,
+    ``--cluster``) is left alone: its memory is elsewhere.
+
+    Room is kept for one more copy (sending the data serialises it here) and 10 % per worker.
+
+    >>> import argparse
+    >>> a = argparse.Namespace(jobs=2, scheduler=None, cluster=None)
+    >>> jobs_within_memory(a, nbytes=8 << 30, available=12 << 30, file=sys.stdout)
+    explain-ser: note: --jobs 2 -> 1 (in this process): every worker would hold its own copy of the 8.0 GB of features, and 12.0 GB are free
+    >>> a.jobs
+    1
+    """
+    if getattr(args, "scheduler", None) is not None or getattr(args, "cluster", None) is not None:
+        return
+    wanted = args.jobs if args.jobs is not None else default_jobs()
+    if wanted <= 1:
+        return
+    if available is None:
+        import psutil  # a dependency of distributed
+
+        available = psutil.virtual_memory().available
+    fits = int((0.9 * available - nbytes) // (1.1 * max(nbytes, 1)))
+    if fits >= wanted:
+        return
+    args.jobs = fits if fits >= 2 else 1
+    where = "in this process" if args.jobs == 1 else f"{args.jobs} workers"
+    print(f"explain-ser: note: --jobs {wanted} -> {args.jobs} ({where}): every worker would hold its own copy of the "
+          f"{nbytes / 2**30:.1f} GB of features, and {available / 2**30:.1f} GB are free", file=file or sys.stderr)
 
 
 def cluster_from_args(args, n_items: int | None = None):

@@ -158,6 +158,22 @@ def test_a_failing_fold_raises_its_error_from_the_workers(corpus, client):
     assert str(there.value) == str(here.value)
 
 
+def test_local_workers_are_capped_by_the_memory_their_copies_of_the_features_need(capsys):
+    from argparse import Namespace
+
+    from explain_ser.engine import jobs_within_memory
+
+    gb = 1 << 30
+    roomy, tight, remote = (Namespace(jobs=None, scheduler=None, cluster=None), Namespace(jobs=4, scheduler=None,
+                            cluster=None), Namespace(jobs=4, scheduler="tcp://10.0.0.5:8786", cluster=None))
+    jobs_within_memory(roomy, nbytes=gb, available=64 * gb)
+    jobs_within_memory(tight, nbytes=4 * gb, available=16 * gb)  # 4 copies + one to send do not fit; 2 do
+    jobs_within_memory(remote, nbytes=4 * gb, available=gb)  # a remote cluster's memory is not this machine's
+    assert (roomy.jobs, tight.jobs, remote.jobs) == (None, 2, 4)
+    assert capsys.readouterr().err.strip() == ("explain-ser: note: --jobs 4 -> 2 (2 workers): every worker would hold "
+                                               "its own copy of the 4.0 GB of features, and 16.0 GB are free")
+
+
 def test_contradictory_engine_options_fail_before_the_corpus_is_loaded(tmp_path, capsys):
     missing = str(tmp_path / "no_such_manifest.csv")  # never read: the options are refused first
     assert main(["sweep", missing, "--jobs", "0"]) == 2

@@ -28,7 +28,7 @@ def run(args) -> int:
     import pandas as pd
 
     from ..atomic import write_text
-    from ..engine import check_engine_args, cluster_from_args
+    from ..engine import check_engine_args, cluster_from_args, jobs_within_memory
     from ..sweep import parse_taps, pooler_spec, sweep
     from .train import common_setup
 
@@ -38,6 +38,7 @@ def run(args) -> int:
         pooler_spec(p)  # validates the names before any work
     corpus, folds, config, head = common_setup(args)
     taps = parse_taps(args.taps, corpus.encoder["n_taps"])
+    jobs_within_memory(args, corpus.data.x.nbytes)  # each worker holds the features
     rows = []
 
     def write(row):  # a long sweep keeps what is done if it is stopped

@@ -1,4 +1,8 @@
-"""``explain-ser train``: cross-validate a (tap, pooler) model on a manifest and save a checkpoint."""
+"""``explain-ser train``: cross-validate a (tap, pooler) model on a manifest and save a checkpoint.
+
+The cross-validation folds are tasks on the Dask engine (``--jobs N``, ``--scheduler``, ``--cluster``;
+:mod:`explain_ser.engine`), the same results as in this process (``--jobs 1``); the final model trains here.
+"""
 
 from __future__ import annotations
 
@@ -158,7 +162,7 @@ def common_setup(args, taps_spec=None):
 def run(args) -> int:
     import json
 
-    from ..engine import check_engine_args, cluster_from_args
+    from ..engine import check_engine_args, cluster_from_args, jobs_within_memory
     from ..errors import InputError
     from ..metrics import format_mean_std
     from ..sweep import parse_taps, pooler_spec
@@ -178,6 +182,7 @@ def run(args) -> int:
     hp = attention_hparams(args, hp)  # issue 19
     corpus, folds, config, head = common_setup(args, taps_spec=args.taps)
     taps = parse_taps(args.taps, corpus.encoder["n_taps"])
+    jobs_within_memory(args, corpus.data.x.nbytes)  # each worker holds the features
     kw = {"dim": corpus.encoder["dim"], "taps": taps, "n_taps": corpus.encoder["n_taps"], "pooler": pooler,
           "pooler_hparams": hp, **head}
     if folds[0].kind == "random":
