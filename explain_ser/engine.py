@@ -50,8 +50,9 @@ from typing import Callable, Iterator, Sequence
 
 from .errors import InputError
 
-__all__ = ["add_engine_args", "check_engine_args", "cluster_from_args", "engine", "map_clips", "stage", "ClipFailed", "StageError",
-           "map_tasks", "resident", "write_failures", "report_failures", "default_jobs", "jobs_within_memory", "local_cluster", "FAILURES", "EXIT_FAILED"]
+__all__ = ["add_engine_args", "check_engine_args", "cluster_from_args", "engine", "local_cluster", "default_jobs",
+           "jobs_within_memory", "map_clips", "map_tasks", "stage", "ClipFailed", "StageError", "resident",
+           "write_failures", "report_failures", "FAILURES", "EXIT_FAILED"]
 
 FAILURES = "failures.csv"
 EXIT_FAILED = 1  # some clips failed (listed in failures.csv); 0: all done, 2: bad input, nothing done
@@ -139,12 +140,18 @@ def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def add_engine_args(parser) -> None:
-    """``--jobs``, ``--scheduler``, ``--cluster`` and ``--cluster-config`` for a batch command."""
+def add_engine_args(parser, jobs: int | None = None) -> None:
+    """``--jobs``, ``--scheduler``, ``--cluster`` and ``--cluster-config`` for a batch command.
+
+    ``jobs``: the command's own default for ``--jobs`` (None: the cores, :func:`default_jobs`). Training
+    commands keep 1: every worker holds a copy of the features, and a training run often shares the
+    machine with others (``--threads``), so more processes are asked for, not taken.
+    """
     g = parser.add_argument_group("engine (Dask)")
-    g.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help=f"worker processes of a local Dask cluster (default: the cores, at most 4, here "
-                        f"{default_jobs()}; 1 = in this process); with --cluster: workers to start")
+    default = f"the cores, at most 4, here {default_jobs()}" if jobs is None else str(jobs)
+    g.add_argument("--jobs", type=int, default=jobs, metavar="N",
+                   help=f"worker processes of a local Dask cluster (default: {default}; 1 = in this process); "
+                        f"with --cluster: workers to start")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="use a running Dask cluster, e.g. tcp://10.0.0.5:8786 (caches and outputs on a shared "
                         "filesystem)")

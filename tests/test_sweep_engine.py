@@ -46,10 +46,23 @@ def synthetic(n_spk=4, per=9, n_cls=3, D=12, L=3, seed=0):
 
 @pytest.fixture(scope="module")
 def client():
-    """A LocalCluster of 2 worker processes (what ``--jobs 2`` starts)."""
-    with engine(jobs=2) as c:
-        assert len(c.scheduler_info()["workers"]) == 2
-        yield c
+    """A LocalCluster of 2 worker processes (what ``--jobs 2`` starts).
+
+    A spawned worker first re-runs the parent's ``__main__`` script, and test_explorer's Streamlit AppTest
+    leaves its app there for the rest of the session (the worker then dies at start). The workers only run
+    explain_ser functions, so while this module's cluster lives (restarts included) ``__main__`` is bare.
+    """
+    import sys
+    import types
+
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        with engine(jobs=2) as c:
+            assert len(c.scheduler_info()["workers"]) == 2
+            yield c
+    finally:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def add_parser(sub):
                    help="comma-separated pooler names")
     p.add_argument("--out", default="sweep.csv",
                    help="CSV to write (rows written as configurations finish, in table order at the end)")
-    add_engine_args(p)
+    add_engine_args(p, jobs=1)
     p.set_defaults(func=run)
 
 

@@ -96,7 +96,7 @@ def add_parser(sub):
     p.add_argument("--save-fold-models", action="store_true",
                    help="also save each fold's model in OUT/folds/<fold>/, to score new conditions held out "
                         "(explain-ser robustness --cv-run OUT); works with --cv-only")  # issue 20
-    add_engine_args(p)  # the CV folds are tasks on the engine; the final model trains here
+    add_engine_args(p, jobs=1)  # the CV folds are tasks on the engine; the final model trains here
     p.set_defaults(func=run)
 
 
