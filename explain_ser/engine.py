@@ -5,8 +5,10 @@ its randomisation check, annotation) runs them through :func:`map_clips`: one ta
 :class:`distributed.Client` or, without one, in this process (the same task function, no Dask).
 Training runs through :func:`map_tasks`: ``sweep`` as one task per (tap x pooler, fold) and ``train``'s
 cross-validation as one task per fold (:func:`explain_ser.train.run_fold`), the features sent once to
-each worker; every such task must succeed, and its result does not depend on where it ran. Where the
-client comes from is decided once, by :func:`cluster_from_args` / :func:`engine`:
+each worker; every such task must succeed, and its result does not depend on where it ran. (These two
+default to ``--jobs 1``, and :func:`jobs_within_memory` keeps a local cluster within the memory its
+copies of the features need.) Where the client comes from is decided once, by :func:`cluster_from_args`
+/ :func:`engine`:
 
 - ``--jobs N`` (N > 1): a ``LocalCluster`` of N worker processes with one thread each (the default on
   one machine; each worker holds its own model, and torch runs single-threaded there because the

@@ -1,7 +1,8 @@
 """``explain-ser sweep``: every encoder tap x every pooler, cross-validated, to a CSV.
 
 One task per (tap x pooler, fold) on the Dask engine (``--jobs N``, ``--scheduler``, ``--cluster``; see
-:mod:`explain_ser.engine`); ``--jobs 1`` runs them in this process. The table is the same either way.
+:mod:`explain_ser.engine`); ``--jobs 1``, the default, runs them in this process. The table is the same
+either way.
 """
 
 from __future__ import annotations

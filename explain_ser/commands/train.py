@@ -1,7 +1,8 @@
 """``explain-ser train``: cross-validate a (tap, pooler) model on a manifest and save a checkpoint.
 
 The cross-validation folds are tasks on the Dask engine (``--jobs N``, ``--scheduler``, ``--cluster``;
-:mod:`explain_ser.engine`), the same results as in this process (``--jobs 1``); the final model trains here.
+:mod:`explain_ser.engine`), the same results as in this process (``--jobs 1``, the default); the final model
+trains here.
 """
 
 from __future__ import annotations
