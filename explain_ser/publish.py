@@ -257,3 +257,58 @@ explain_ser {c['explain_ser_version']}.
     from .atomic import write_text
 
     write_text(d / "MODEL_CARD.md", text)
+
+
+# -- issue 19/20: a checkpoint carries the scores of its recipe where the answer is known --
+def robustness_entry(record: dict, command: str) -> dict:
+    """``config["robustness"]`` from an ``explain-ser robustness --cv-run`` record (robustness.json)."""
+    rows = [{"condition": r["condition"], "ua": r["ua"], "ua_lo": r["ua_lo"], "ua_hi": r["ua_hi"],
+             "drop": r.get("ua_drop", 0.0), "drop_lo": r.get("ua_drop_lo", 0.0), "drop_hi": r.get("ua_drop_hi", 0.0),
+             "rho_mean": r.get("rho_mean", 1.0)} for r in record["table"]]
+    what = (f"held-out fold models, {record['n_clips']} clips of {record['n_speakers']} speakers (each scored by the "
+            "fold model that never heard its speaker), speaker-bootstrap 95 % CIs")
+    return {"what": what, "rows": rows, "command": command}
+
+
+BENCHMARK_TEXT = {
+    "join": "Join benchmark ({n} clips: a whole neutral and a whole emotional utterance of one speaker, both orders; "
+            "the cue is the emotional utterance, {chance:.1f} % of the frames)",
+    "splice": "Splice benchmark ({n} clips: a stretch of one emotion's speech spliced into the same speaker's neutral "
+              "speech, the cue {chance:.1f} % of the frames)",
+}
+
+
+def localisation_entry(result: dict, kind: str, command: str) -> dict:
+    """``config["localisation"]`` from a ``pointing-game score`` result (pointing_score.json): how often the
+    fold models name the planted emotion, and where they do, how much of each map lies on it."""
+    rec = {r["method"]: r for r in result["table"].get("recognised", [])}
+    r = result["recognised"]
+    att, ig = rec.get("attention:mean"), rec.get("ig")
+    head = BENCHMARK_TEXT.get(kind, "Cue benchmark ({n} clips, the cue {chance:.1f} % of the frames)").format(
+        n=result["clips"], chance=100 * (att or {}).get("chance", float("nan")))
+    text = (f"{head}, scored with the held-out fold models: the planted emotion is predicted for "
+            f"{100 * r['accuracy']:.1f} % [{100 * r['lo']:.1f}, {100 * r['hi']:.1f}] of the clips")
+    if att:
+        text += (f"; where it is, the mean attention puts {100 * att['mass']:.1f} % [{100 * att['mass_lo']:.1f}, "
+                 f"{100 * att['mass_hi']:.1f}] of its mass on the cue (uniform {100 * att['chance']:.1f} %), "
+                 f"top frame on it in {100 * att['hit']:.0f} %")
+    if ig:
+        text += f"; IG {100 * ig['mass']:.1f} % of its positive mass"
+    return {"text": text + ".", "command": command, "benchmark": kind, "recognised": r, "table": result["table"]}
+
+
+def record_evaluation(directory, **entries) -> None:
+    """Write ``entries`` (``robustness=...``, ``localisation=...``) into a checkpoint's config.json and
+    re-render its MODEL_CARD.md, both atomically."""
+    import json
+    from pathlib import Path
+
+    from .atomic import write_text
+    from .checkpoint import read_config
+
+    d = Path(directory)
+    c = read_config(d)
+    c.update(entries)
+    write_text(d / "config.json", json.dumps(c, indent=2) + "\n")
+    if (d / "MODEL_CARD.md").exists() or "metrics" in c:
+        write_model_card(d)

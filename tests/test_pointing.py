@@ -256,3 +256,25 @@ def test_cli_refuses_a_manifest_without_cues_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
     assert main(["pointing-game", "run", str(m), "--out", str(tmp_path / "o"), "--methods", "ig,lime"]) == 2
     assert "unknown method 'lime'" in capsys.readouterr().err
+
+
+def test_score_result_is_recorded_in_the_checkpoint_config_and_card(tmp_path):
+    import json
+    import shutil
+
+    from explain_ser.checkpoint import read_config, resolve_checkpoint
+    from explain_ser.publish import localisation_entry, record_evaluation
+
+    ck = tmp_path / "ck"
+    shutil.copytree(resolve_checkpoint("ravdess-tiny.en"), ck, ignore=shutil.ignore_patterns("folds"))
+    row = lambda m, mass: {"method": m, "clips": 10, "mass": mass, "mass_lo": mass - .05, "mass_hi": mass + .05,  # noqa: E731
+                           "hit": 0.9, "hit_lo": .8, "hit_hi": 1.0, "chance": 0.52, "chance_lo": .5, "chance_hi": .54}
+    result = {"clips": 252, "recognised": {"accuracy": 0.718, "lo": 0.635, "hi": 0.802},
+              "table": {"recognised": [row("attention:mean", 0.807), row("ig", 0.865)], "all": []}}
+    record_evaluation(ck, localisation=localisation_entry(result, "join", "explain-ser pointing-game score X"))
+    loc = read_config(ck)["localisation"]
+    assert loc["benchmark"] == "join" and loc["recognised"]["accuracy"] == 0.718
+    assert "71.8 % [63.5, 80.2]" in loc["text"] and "80.7 %" in loc["text"] and "uniform 52.0 %" in loc["text"]
+    card = (ck / "MODEL_CARD.md").read_text()
+    assert "## Localisation (pointing game)" in card and "Join benchmark (252 clips" in card
+    assert json.loads((ck / "config.json").read_text())["model"] == read_config(resolve_checkpoint("ravdess-tiny.en"))["model"]

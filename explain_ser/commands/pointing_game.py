@@ -48,6 +48,9 @@ def add_parser(sub):
     s.add_argument("--cv-run", required=True, metavar="DIR", help="an explain-ser train --save-fold-models output")
     s.add_argument("--methods", default="ig", help="attributions besides attention (comma list; '' for none)")
     s.add_argument("--out", required=True, help="directory for pointing_score.json and pointing_score_clips.csv")
+    s.add_argument("--record", metavar="CHECKPOINT_DIR", default=None,
+                   help="also write the result into this checkpoint's config.json and model card (the checkpoint "
+                        "the --cv-run's recipe produced)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=run_score)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -58,11 +61,25 @@ def run_score(args) -> int:
 
     df = read_cue_manifest(args.manifest)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if args.record:
+        from ..checkpoint import read_config
+
+        read_config(args.record)  # a wrong --record fails now, not after the scoring
     res = score_models(df, args.cv_run, methods=methods, out=args.out, progress=not args.quiet,
-                       command=" ".join(shlex.quote(a) for a in sys.argv))
+                       command="explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     r = res["recognised"]
     print(f"{res['clips']} cue clips: the spliced emotion is predicted for {100 * r['accuracy']:.1f} % "
           f"[{100 * r['lo']:.1f}, {100 * r['hi']:.1f}]")
+    if args.record:
+        import json
+        from pathlib import Path
+
+        from ..publish import localisation_entry, record_evaluation
+
+        build = Path(args.manifest).parent / "build.json"
+        kind = json.loads(build.read_text()).get("kind", "cue") if build.exists() else "cue"
+        record_evaluation(args.record, localisation=localisation_entry(res, kind, res["command"]))
+        print(f"recorded in {args.record}/config.json and MODEL_CARD.md")
     for scope, rows in res["table"].items():
         for row in rows:
             print(f"  {scope:>10} {row['method']:>16}: mass on the splice {100 * row['mass']:.1f} % "

@@ -27,6 +27,9 @@ def add_parser(sub):
     p.add_argument("--n-boot", type=int, default=2000, help="speaker-bootstrap resamples (default 2000)")
     p.add_argument("--cache", default=None, help="feature cache directory (default: user cache)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (1 is kind to a shared machine)")
+    p.add_argument("--record", metavar="CHECKPOINT_DIR", default=None,
+                   help="also write the table into this checkpoint's config.json and model card (the checkpoint "
+                        "the --cv-run's recipe produced)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -42,6 +45,10 @@ def run(args) -> int:
     from ..threads import torch_threads
 
     conditions = parse_conditions(args.conditions)  # bad specs fail before anything loads
+    if args.record:
+        from ..checkpoint import read_config
+
+        read_config(args.record)  # a wrong --record fails now, not after the benchmark
     if any(c.needs_ffmpeg for c in conditions):
         import shutil
 
@@ -78,4 +85,13 @@ def run(args) -> int:
     if args.out:
         paths = write_outputs(res, args.out)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
+    if args.record:
+        import shlex
+        import sys
+
+        from ..publish import record_evaluation, robustness_entry
+
+        record_evaluation(args.record, robustness=robustness_entry(
+            res.record, "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
+        print(f"recorded in {args.record}/config.json and MODEL_CARD.md")
     return 0
