@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .timegrid import SAMPLE_RATE, frame_bounds
+from .timegrid import FRAME_SECONDS, SAMPLE_RATE, frame_bounds
 
 __all__ = ["frames_in_cue", "cue_mass", "pointing_hit", "score_map", "read_cue_manifest", "build_vocalization",
            "build_splice", "build_join", "frames_localisation", "run_pointing_game", "score_models", "fold_explainers", "summarize", "VOCALIZATIONS", "SIGNED_METHODS"]
@@ -547,6 +547,16 @@ def summarize(rows: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     return pd.DataFrame(out)
 
 
+def _first_frame(path, rule) -> int:
+    """The clip frame the model's first frame is (0 without an input rule that trims the start)."""
+    if rule.is_identity:
+        return 0
+    from .audio import load_audio
+    from .inputs import prepare
+
+    return int(prepare(load_audio(path), rule).first_frame)
+
+
 def run_pointing_game(corpus, folds, model_kwargs: dict, config, out=None, methods=("ig", "saliency", "occlusion"),
                       deep: bool = False, source: str = "tiny.en", window: str = "trim", command: str | None = None,
                       progress: bool = True, n_boot: int = 2000) -> dict:
@@ -567,11 +577,14 @@ def run_pointing_game(corpus, folds, model_kwargs: dict, config, out=None, metho
     res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=model_kwargs,
                          config=config, keep_models=True, progress=progress)
     t_train = time.perf_counter() - t0
+    from .inputs import InputRule
+
+    rule = InputRule.from_config(corpus.encoder.get("input"))
     encoder = None
     if deep:
         from .encoder import Encoder
 
-        encoder = Encoder(source, window=window)
+        encoder = Encoder(source, window=window, input_rule=rule)
     taps_pos = None if corpus.data.taps is None else [corpus.data.taps.index(t) for t in model_kwargs["taps"]]
     rows = []
     for f, model in zip(folds, res.models):
@@ -589,11 +602,15 @@ def run_pointing_game(corpus, folds, model_kwargs: dict, config, out=None, metho
 
                 _, frame, _ = attribute_mel(model, encoder, load_audio(df.at[i, "path"]), target=target)
                 maps["deep_ig"] = frame
+            # the maps cover the frames the model saw: with an input rule that trims the ends they start
+            # first_frame frames into the clip, so the cue (clip time) moves back by as much
+            shift = _first_frame(df.at[i, "path"], rule) * FRAME_SECONDS
             for name, m in maps.items():
                 rows.append({"clip_id": df.at[i, "clip_id"], "speaker": str(df.at[i, "speaker"]), "fold": f.name,
                              "label": corpus.labels[target], "predicted": corpus.labels[int(res.pred[i])],
-                             "method": name, **score_map(m, float(df.at[i, "cue_start"]), float(df.at[i, "cue_end"]),
-                                                        signed=name in SIGNED_METHODS)})
+                             "method": name, "shift_s": shift,
+                             **score_map(m, float(df.at[i, "cue_start"]) - shift, float(df.at[i, "cue_end"]) - shift,
+                                         signed=name in SIGNED_METHODS)})
     per_clip = pd.DataFrame(rows)
     if per_clip.empty:
         raise InputError(corpus.path, "no held-out clip has a cue")

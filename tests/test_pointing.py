@@ -278,3 +278,17 @@ def test_score_result_is_recorded_in_the_checkpoint_config_and_card(tmp_path):
     card = (ck / "MODEL_CARD.md").read_text()
     assert "## Localisation (pointing game)" in card and "Join benchmark (252 clips" in card
     assert json.loads((ck / "config.json").read_text())["model"] == read_config(resolve_checkpoint("ravdess-tiny.en"))["model"]
+
+
+def test_maps_of_a_trimming_input_rule_are_scored_on_the_clip_grid(tmp_path):
+    """The model of a checkpoint with an input rule sees the clip without its silent ends; the pointing game
+    moves the cue back by the frames trimmed at the start (else every map would look beside the cue)."""
+    from explain_ser.inputs import AS_RECORDED, RECOMMENDED
+    from explain_ser.pointing import _first_frame
+
+    t = np.arange(16000) / 16000
+    x = np.concatenate([np.zeros(16000), 0.3 * np.sin(2 * np.pi * 220 * t), np.zeros(16000)]).astype(np.float32)
+    sf.write(tmp_path / "c.wav", x, RATE)
+    first = _first_frame(tmp_path / "c.wav", RECOMMENDED)
+    assert 40 <= first <= 50  # 1 s of silence = 50 frames, less the rule's margin
+    assert _first_frame(tmp_path / "c.wav", AS_RECORDED) == 0
