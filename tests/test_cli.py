@@ -107,6 +107,10 @@ def test_report_and_faithfulness_end_to_end(ckpt, tmp_path):
              "transcript": (EXAMPLES / f"{n}.txt").read_text().strip()}
             for n, s, e in [("calm_statement", "s1", "calm"), ("excited_question", "s2", "happy"),
                             ("laugh_breath", "s1", "happy")]]
+    laugh = pd.read_csv(EXAMPLES / "laugh_breath.events.csv").query("tag == 'laugh'").iloc[0]
+    for r in rows:  # the planted laugh is a known cue: report and faithfulness score the maps against it
+        known = r["path"].endswith("laugh_breath.wav")
+        r["cue_start"], r["cue_end"] = (laugh["start"], laugh["end"]) if known else ("", "")
     pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
     assert main(["report", str(tmp_path / "m.csv"), "--checkpoint", ckpt, "--out", str(tmp_path / "rep"),
                  "--n-boot", "50", "--n-perm", "50", "--quiet", "--jobs", "2"]) == 0
@@ -124,6 +128,10 @@ def test_report_and_faithfulness_end_to_end(ckpt, tmp_path):
                  "--sanity", "1", "--quiet"]) == 0
     summary = pd.read_csv(tmp_path / "f" / "aopc_summary.csv")
     assert set(summary["method"]) == {"attention", "ig", "occlusion", "random"}
+    for loc in (pd.read_csv(tmp_path / "f" / "localisation_summary.csv"),
+                pd.read_csv(tmp_path / "rep" / "tables" / "localisation_summary.csv")):
+        assert {"attention:mean", "ig", "occlusion"} <= set(loc["method"]) and (loc["clips"] == 1).all()
+        assert loc["mass"].between(0, 1).all() and loc["chance"].between(0.01, 0.2).all()
 
 
 def test_extract_save(tmp_path, capsys):

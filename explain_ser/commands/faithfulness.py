@@ -1,4 +1,6 @@
-"""``explain-ser faithfulness MANIFEST``: deletion/insertion curves, AOPC, agreement, randomisation check.
+"""``explain-ser faithfulness MANIFEST``: deletion/insertion curves, AOPC, agreement, randomisation check,
+and, when the manifest gives cue times (``cue_start``, ``cue_end`` in seconds, as the pointing-game corpora
+do), the localisation of attention, IG and occlusion against them.
 
 Each clip's explanation and curves, and each of the first ``--sanity`` clips' randomisation check, is one
 task on the Dask engine (``--jobs``, ``--scheduler``, ``--cluster``; :mod:`explain_ser.engine`).
@@ -62,9 +64,17 @@ def run(args) -> int:
         for m in methods:
             agree.append({"clip_id": cid, "method": m, "spearman": spearman(g["att_mean"], np.abs(g[f"attr_{m}"]))})
     agree = pd.DataFrame(agree)
+    # localisation: with cue times in the manifest, where each method puts its weight against where the
+    # evidence is (attention per head and mean, IG and occlusion positive mass; explain_ser.pointing)
+    from ..pointing import frames_localisation, summarize as summarize_localisation
+
+    loc = frames_localisation(frames, run.meta)
+    loc_summary = summarize_localisation(loc) if len(loc) else pd.DataFrame()
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("deletion_curves", curves), ("aopc", a), ("aopc_summary", summary), ("agreement", agree),
-                        ("randomization", sanity)):
+                        ("randomization", sanity), ("localisation", loc), ("localisation_summary", loc_summary)):
+        if name.startswith("localisation") and table.empty:
+            continue
         write_text(out / f"{name}.csv", table.to_csv(index=False))
     print("AOPC (mean drop of the target probability over deletion fractions; higher = more faithful):")
     for _, r in summary.iterrows():
@@ -75,5 +85,12 @@ def run(args) -> int:
     if len(sanity):
         print("  randomisation check (Spearman trained vs re-initialised; should be far below 1): "
               + ", ".join(f"{c} {sanity[c].median():.3f}" for c in sanity.columns if c != "clip_id"))
+    if len(loc_summary):
+        print(f"localisation against the manifest's cues ({int(loc_summary['clips'].max())} clips; chance = a flat map):")
+        for _, r in loc_summary.iterrows():
+            print(f"  {r['method']:>16}: mass on the cue {100 * r['mass']:.1f} % [{100 * r['mass_lo']:.1f}, "
+                  f"{100 * r['mass_hi']:.1f}], top frame on it {100 * r['hit']:.0f} % (chance {100 * r['chance']:.1f} %)")
+    elif {"cue_start", "cue_end"} & set(manifest.columns):
+        print("  localisation: no explained clip has a cue time")
     print(f"wrote {out}")
     return code
