@@ -113,7 +113,8 @@ def _robustness_md(r: dict | None) -> str:
     if not r:
         return ""
     rows = "\n".join(f"| {x['condition']} | {100 * x['ua']:.1f} [{100 * x['ua_lo']:.1f}, {100 * x['ua_hi']:.1f}] | "
-                     + ("–" if x["condition"] == "none" else f"{-100 * x['drop']:+.1f}") + " |"
+                     + ("–" if x["condition"] == "none" else f"{-100 * x['drop'] + 0.0:+.1f}".replace("-0.0", "0.0"))
+                     + " |"
                      for x in r["rows"])
     return (f"## Robustness ({r['what']})\n\n| condition | UA % [95 % CI] | change from clean (points) |\n"
             f"| --- | --- | --- |\n{rows}\n\n```\n{r['command']}\n```\n\n")
