@@ -210,6 +210,7 @@ def engine(jobs: int | None = None, scheduler: str | None = None, cluster: str |
         except OSError as e:
             raise InputError(scheduler, f"no Dask scheduler answers there ({e})") from None
         with client:
+            _announce(client)
             yield client
         return
     if cluster is not None:
@@ -217,6 +218,7 @@ def engine(jobs: int | None = None, scheduler: str | None = None, cluster: str |
         with _jobqueue_cluster(cluster, conf) as jq:
             jq.scale(jobs or 1)
             with Client(jq) as client:
+                _announce(client)
                 yield client
         return
     n = jobs if jobs is not None else default_jobs()
@@ -226,7 +228,20 @@ def engine(jobs: int | None = None, scheduler: str | None = None, cluster: str |
         yield None
         return
     with local_cluster(n) as lc, Client(lc) as client:
+        _announce(client)
         yield client
+
+
+def _announce(client, file=None) -> None:
+    """One stderr line with the scheduler and its dashboard (served when ``bokeh`` is installed), so a long
+    run can be watched; the line says how to get the dashboard when it is not served."""
+    import importlib.util
+
+    link = client.dashboard_link
+    served = importlib.util.find_spec("bokeh") is not None
+    print(f"explain-ser: note: Dask scheduler {client.scheduler.address}; dashboard "
+          + (link if served else f"{link} once bokeh is installed (pip install 'bokeh>=3.1')"),
+          file=file or sys.stderr)
 
 
 @contextlib.contextmanager

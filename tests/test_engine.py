@@ -313,3 +313,13 @@ def test_attribute_distributed_matches_in_process_and_lists_failures(corpus, sch
     assert main(["attribute", str(clips), "--out", str(tmp_path / "one"), *opts]) == 0
     two = _files(tmp_path / "two", "*.frames.csv")
     assert two and two == _files(tmp_path / "one", "*.frames.csv")
+
+
+def test_a_local_cluster_announces_its_scheduler_and_dashboard(capsys):
+    from explain_ser.engine import engine
+
+    with engine(jobs=2) as client:
+        assert client is not None
+    err = capsys.readouterr().err.strip().splitlines()
+    line = [l for l in err if "Dask scheduler" in l]
+    assert len(line) == 1 and "tcp://127.0.0.1:" in line[0] and "dashboard http://127.0.0.1:" in line[0]
