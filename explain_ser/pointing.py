@@ -386,6 +386,24 @@ def _active_span(x: np.ndarray) -> tuple[int, int]:
     return int(on[0] * 320), int((on[-1] + 1) * 320)
 
 
+def _emotion_source(manifest, base: str, emotions, verb: str):
+    """(source manifest, its emotions as text, the emotions to plant) of a splice/join build, checked."""
+    from .corpora import load_manifest_or_dir
+
+    src = load_manifest_or_dir(manifest)
+    for col in ("speaker", "emotion"):
+        if col not in src.columns or (src[col].astype(str) == "").all():
+            raise InputError(manifest, f"needs a {col!r} column")
+    emo = src["emotion"].astype(str)
+    if not (emo == base).any():
+        raise InputError(manifest, f"has no {base!r} clips to {verb}")
+    emotions = sorted(set(emo) - {base}) if emotions is None else list(emotions)
+    missing = set(emotions) - set(emo)
+    if missing:
+        raise InputError(manifest, f"has no clips of {sorted(missing)}")
+    return src, emo, emotions
+
+
 def build_splice(manifest, out, n_clips: int = 288, seed: int = 0, base: str = "neutral", emotions=None,
                  labels: str = "emotion", stretch=(0.4, 1.2), progress: bool = True) -> pd.DataFrame:
     """Splice a stretch of one emotion's speech into the same speaker's ``base`` (neutral) speech.
@@ -396,21 +414,9 @@ def build_splice(manifest, out, n_clips: int = 288, seed: int = 0, base: str = "
     the same splice points. The stretch (``stretch`` seconds, uniform) is cut from inside the donor's speech
     and inserted at a random sample of the base clip's speech.
     """
-    from .corpora import load_manifest_or_dir
-
     if labels not in ("emotion", "binary"):
         raise InputError(labels, "labels must be 'emotion' or 'binary'")
-    src = load_manifest_or_dir(manifest)
-    for col in ("speaker", "emotion"):
-        if col not in src.columns or (src[col].astype(str) == "").all():
-            raise InputError(manifest, f"needs a {col!r} column")
-    emo = src["emotion"].astype(str)
-    if not (emo == base).any():
-        raise InputError(manifest, f"has no {base!r} clips to splice into")
-    emotions = sorted(set(emo) - {base}) if emotions is None else list(emotions)
-    missing = set(emotions) - set(emo)
-    if missing:
-        raise InputError(manifest, f"has no clips of {sorted(missing)}")
+    src, emo, emotions = _emotion_source(manifest, base, emotions, "splice into")
     rng = np.random.default_rng(seed)
     speakers = sorted(s for s in src["speaker"].astype(str).unique()
                       if ((src["speaker"].astype(str) == s) & (emo == base)).any())
@@ -469,16 +475,7 @@ def build_join(manifest, out, n_clips: int = 252, seed: int = 0, base: str = "ne
     pair is written ``base + emotional`` and ``emotional + base``. The utterances keep their recorded
     levels (a louder emotion stays louder: that is part of its manner).
     """
-    from .corpora import load_manifest_or_dir
-
-    src = load_manifest_or_dir(manifest)
-    for col in ("speaker", "emotion"):
-        if col not in src.columns or (src[col].astype(str) == "").all():
-            raise InputError(manifest, f"needs a {col!r} column")
-    emo = src["emotion"].astype(str)
-    if not (emo == base).any():
-        raise InputError(manifest, f"has no {base!r} clips to join with")
-    emotions = sorted(set(emo) - {base}) if emotions is None else list(emotions)
+    src, emo, emotions = _emotion_source(manifest, base, emotions, "join with")
     rng = np.random.default_rng(seed)
     spk = src["speaker"].astype(str)
     speakers = sorted(s for s in spk.unique() if ((spk == s) & (emo == base)).any())

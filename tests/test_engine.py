@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from _env import needs_espeak, needs_tiny
+from _env import kill_a_worker_midway, needs_espeak, needs_tiny
 from explain_ser.cli import main
 from explain_ser.engine import (ClipFailed, StageError, engine, map_clips, report_failures, resident, stage,
                                 write_failures)
@@ -240,17 +237,8 @@ def test_worker_killed_mid_run_gives_identical_tables(corpus, scheduler, single_
         result["run"] = explain_corpus(manifest, ex, work, annotations=AnnotationStore(tmp_path / "ann"),
                                        client=scheduler, progress=False)
 
-    pids = set(scheduler.run(os.getpid).values())
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not list((work / "clips").glob("*.meta.json")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    done_at_kill = len(list((work / "clips").glob("*.meta.json")))
-    victim = sorted(pids)[0]
-    os.kill(victim, signal.SIGKILL)
-    thread.join(timeout=600)
-    assert not thread.is_alive()
+    done_at_kill, victim = kill_a_worker_midway(
+        scheduler, run, lambda: len(list((work / "clips").glob("*.meta.json"))))
     assert 0 < done_at_kill < len(manifest), "the kill must land mid-run"
     assert victim not in set(scheduler.run(os.getpid).values())  # the Nanny replaced the killed worker
     run = result["run"]

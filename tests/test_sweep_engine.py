@@ -8,16 +8,13 @@ One cluster serves the module, because starting one costs seconds.
 from __future__ import annotations
 
 import os
-import signal
-import threading
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from _env import needs_espeak, needs_tiny
+from _env import kill_a_worker_midway, needs_espeak, needs_tiny
 from explain_ser.cli import main
 from explain_ser.engine import engine
 from explain_ser.splits import make_folds
@@ -125,17 +122,7 @@ def test_worker_killed_mid_sweep_gives_identical_table(corpus, client, sweep_her
         result["table"] = sweep(corpus, folds, SWEEP["taps"], SWEEP["poolers"], SWEEP["config"],
                                 model_kwargs={"hidden": 16}, progress=False, on_row=rows.append, client=client)
 
-    pids = set(client.run(os.getpid).values())
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not rows and time.monotonic() < deadline:
-        time.sleep(0.01)
-    done_at_kill = len(rows)
-    victim = sorted(pids)[0]
-    os.kill(victim, signal.SIGKILL)
-    thread.join(timeout=300)
-    assert not thread.is_alive()
+    done_at_kill, victim = kill_a_worker_midway(client, run, lambda: len(rows), wait_s=120, poll_s=0.01)
     assert 0 < done_at_kill < len(ref), "the kill must land mid-sweep"
     assert victim not in set(client.run(os.getpid).values())  # the Nanny replaced the killed worker
     _same_table(ref, result["table"])
