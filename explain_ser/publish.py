@@ -124,7 +124,8 @@ def _localisation_md(loc: dict | None) -> str:
     """The card's pointing-game result, from ``config["localisation"]``."""
     if not loc:
         return ""
-    return f"## Localisation (pointing game)\n\n{loc['text']}\n\n```\n{loc['command']}\n```\n\n"
+    cmd = f"```\n{loc['command']}\n```\n\n" if loc.get("command") else ""
+    return f"## Localisation (pointing game)\n\n{loc['text']}\n\n{cmd}"
 
 
 def _language_of(df, corpus_name: str, known: dict) -> dict:
@@ -296,6 +297,25 @@ def localisation_entry(result: dict, kind: str, command: str) -> dict:
     if ig:
         text += f"; IG {100 * ig['mass']:.1f} % of its positive mass"
     return {"text": text + ".", "command": command, "benchmark": kind, "recognised": r, "table": result["table"]}
+
+
+def pooler_localisation_entry(result: dict, command: str) -> dict:
+    """``config["localisation"]`` for a checkpoint without fold models: the ``pointing-game run`` result
+    (pointing.json) of a one-head pooler of the same kind and attention normaliser on the synthetic
+    vocalization benchmark: what this pooler's attention does where the evidence's place is known."""
+    rows = {r["method"]: r for r in result["table"]}
+    att = rows.get("attention:mean") or next(r for m, r in rows.items() if m.startswith("attention:"))
+    det = result["detection"]["all"]
+    m = result["model"]
+    hp = m.get("pooler_hparams", {})
+    what = f"{m['pooler']}, {hp.get('normalizer', 'softmax')} attention"
+    text = (f"Not scored with this checkpoint's own fold models. Its pooler ({what}), one head at tap "
+            f"{','.join(map(str, m['taps']))}, trained on the synthetic vocalization benchmark ({det['clips']} "
+            f"RAVDESS clips, held-out speakers): detection {100 * det['accuracy']:.1f} %, "
+            f"{100 * att['mass']:.1f} % [{100 * att['mass_lo']:.1f}, {100 * att['mass_hi']:.1f}] of the attention "
+            f"on the cue (chance {100 * att['chance']:.1f} %), top frame on it in {100 * att['hit']:.0f} %.")
+    return {"text": text, "command": command, "benchmark": "vocalization (pooler)", "detection": det,
+            "table": result["table"]}
 
 
 def record_evaluation(directory, **entries) -> None:
