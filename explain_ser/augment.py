@@ -129,10 +129,14 @@ def join_partners(speakers: Sequence[str], emotions: Sequence[str], seed: int = 
     """
     speakers, emotions = [str(s) for s in speakers], [str(e) for e in emotions]
     if base not in emotions:
-        raise InputError(f"--augment join", f"needs {base!r} clips to join the others with (none in the labels)")
+        raise InputError("--augment join", f"needs {base!r} clips to join the others with (none in the labels)")
+    bases: dict[str, list[int]] = {}  # speaker -> indices of its base clips (one pass: corpora can be large)
+    for j, (t, f) in enumerate(zip(speakers, emotions)):
+        if f == base:
+            bases.setdefault(t, []).append(j)
     out = []
-    for i, (s, e) in enumerate(zip(speakers, emotions)):
-        pool = [j for j, (t, f) in enumerate(zip(speakers, emotions)) if t == s and f == base and j != i]
+    for i, s in enumerate(speakers):
+        pool = [j for j in bases.get(s, []) if j != i]
         out.append(pool[int(clip_rng(seed, "join-partner", s, str(i)).integers(len(pool)))] if pool else i)
     return out
 
