@@ -307,7 +307,8 @@ def test_a_local_cluster_announces_its_scheduler_and_dashboard(capsys):
     from explain_ser.engine import engine
 
     with engine(jobs=2) as client:
-        assert client is not None
+        address, dashboard = client.scheduler.address, client.dashboard_link
     err = capsys.readouterr().err.strip().splitlines()
     line = [l for l in err if "Dask scheduler" in l]
-    assert len(line) == 1 and "tcp://127.0.0.1:" in line[0] and "dashboard http://127.0.0.1:" in line[0]
+    assert len(line) == 1 and f"Dask scheduler {address};" in line[0] and f"dashboard {dashboard}" in line[0]
+    assert dashboard.startswith("http://127.0.0.1:")  # the run's own cluster, on a free port
