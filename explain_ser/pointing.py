@@ -122,11 +122,12 @@ def frames_localisation(frames: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFram
     cues = cues[np.isfinite(cues["cue_start"]) & np.isfinite(cues["cue_end"])]
     heads = [c for c in frames.columns if c.startswith("att_") and c != "att_mean"]
     attrs = [c for c in frames.columns if c.startswith("attr_")]
+    by_clip = {cid: g for cid, g in frames[frames["clip_id"].isin(cues["clip_id"])].groupby("clip_id", sort=False)}
     rows = []
     for r in cues.itertuples(index=False):
-        fr = frames[frames["clip_id"] == r.clip_id].sort_values("frame")
-        if fr.empty:
+        if r.clip_id not in by_clip:
             continue
+        fr = by_clip[r.clip_id].sort_values("frame")
         maps = {f"attention:{c[4:]}": fr[c].to_numpy(float) for c in heads}
         maps["attention:mean"] = (fr["att_mean"].to_numpy(float) if "att_mean" in fr
                                   else np.mean([fr[c].to_numpy(float) for c in heads], axis=0))
