@@ -12,7 +12,8 @@ run with the same factors reads everything from the cache.
 Random copies (issue 20, ``explain-ser train --augment gain,noise,pad,crop``) draw one
 :mod:`explain_ser.perturb` condition per clip and kind: ``gain`` -30..+10 dB, ``noise`` white at
 5..30 dB SNR, ``pad`` 0..2 s before and after (digital silence or white noise at -70..-45 dBFS, half
-each), ``crop`` a random 60..95 % of the clip, ``join`` the clip joined whole with a neutral utterance of
+each), ``crop`` a random 60..95 % of the clip, ``codec`` an MP3 round trip at 16..64 kbit/s or an Opus one at
+8..32 kbit/s (half each; ffmpeg, as :mod:`explain_ser.perturb` does it), ``join`` the clip joined whole with a neutral utterance of
 the same speaker, in random order, keeping the clip's label (:func:`join_partners`: "neutral" is what the
 speaker sounds like when nothing is expressed, so a clip that is half neutral and half angry is angry; this
 teaches the pooler to weigh the emotional stretch of a clip twice the training length, issue 19). The draw is seeded by the run's seed, the kind and the
@@ -46,7 +47,7 @@ from .perturb import Condition, apply, clip_rng
 __all__ = ["speed_perturb", "parse_speeds", "perturbed_features", "parse_augment", "draw_condition", "augment_clip",
            "join_partners", "AUGMENT_KINDS"]
 
-AUGMENT_KINDS = ("gain", "noise", "pad", "crop", "join")
+AUGMENT_KINDS = ("gain", "noise", "pad", "crop", "codec", "join")
 JOIN_BASE = "neutral"  # the label of the utterances that join copies are joined with
 
 
@@ -97,6 +98,10 @@ def draw_condition(kind: str, rng: np.random.Generator) -> Condition:
         return Condition.parse(f"pad:noise:{rng.uniform(-70, -45):.1f}:{before:.2f}:{after:.2f}")
     if kind == "crop":
         return Condition.parse(f"crop:{rng.uniform(0.6, 0.95):.2f}")
+    if kind == "codec":  # the bit rates people's recordings come at: voice-chat Opus to low-rate MP3 podcasts
+        if rng.random() < 0.5:
+            return Condition.parse(f"mp3:{int(rng.choice([16, 24, 32, 48, 64]))}")
+        return Condition.parse(f"opus:{int(rng.choice([8, 12, 16, 24, 32]))}")
     raise InputError(kind, f"unknown augmentation (choose from {', '.join(AUGMENT_KINDS)})")
 
 

@@ -179,7 +179,7 @@ def test_parse_augment():
 
 
 def test_random_conditions_stay_in_their_ranges():
-    rng = _rng(5)
+    rng, kinds = _rng(5), set()
     for _ in range(200):
         g = draw_condition("gain", rng).args[0]
         s = draw_condition("noise", rng).args[1]
@@ -190,6 +190,10 @@ def test_random_conditions_stay_in_their_ranges():
         assert len(secs) == 2 and all(0 <= v <= 2 for v in secs)
         if pad.args[0] == "noise":
             assert -70 <= pad.args[1] <= -45
+        codec = draw_condition("codec", rng)
+        kinds.add(codec.kind)
+        assert (codec.kind, codec.args[0]) in {("mp3", b) for b in (16, 24, 32, 48, 64)} | {("opus", b) for b in (8, 12, 16, 24, 32)}
+    assert kinds == {"mp3", "opus"}  # both codecs are drawn
 
 
 def test_augmented_copies_are_seeded_by_run_seed_and_audio():
@@ -199,3 +203,12 @@ def test_augmented_copies_are_seeded_by_run_seed_and_audio():
     assert a.sha256 != augment_clip(clip, "noise", seed=1).sha256
     assert a.sha256 != augment_clip(clip, "noise", seed=0, copy=1).sha256
     assert a.clip_id.startswith("c1@noise:white:")
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+def test_codec_copy_keeps_the_clip_length_and_changes_the_audio():
+    clip = Clip.from_array(_speechlike(), SR, name="c1")
+    c = augment_clip(clip, "codec", seed=0)
+    assert len(c.samples) == len(clip.samples) and not np.array_equal(c.samples, clip.samples)
+    assert np.array_equal(c.samples, augment_clip(clip, "codec", seed=0).samples)  # same copy -> cache hit
+    assert c.clip_id.split("@")[1].split(":")[0] in ("mp3", "opus")
