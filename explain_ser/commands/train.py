@@ -59,7 +59,8 @@ def add_training_args(p):
     # -- issue 20 (robustness) --
     p.add_argument("--augment", default="", metavar="KINDS",
                    help="add one random training copy per clip and kind: gain (-30..+10 dB), noise (white, 5..30 dB "
-                        "SNR), pad (0..2 s of silence or faint noise each side), crop (60..95 %% of the clip), join (the whole "
+                        "SNR), pad (0..2 s of silence or faint noise each side), crop (60..95 %% of the clip), codec (MP3 16..64 or "
+                        "Opus 8..32 kbit/s round trip, needs ffmpeg), join (the whole "
                         "clip joined with a neutral utterance of its speaker, either order, label kept), e.g. "
                         "gain,noise,pad,crop; drawn with --seed; test clips stay original; cached like other features")
     # -- end issue 20 --
