@@ -30,7 +30,10 @@ def main():
         cmd = [sys.executable, "-m", "explain_ser.cli", "report", str(manifest), "--checkpoint", args.checkpoint,
                "--out", out, "--quiet"] + (["--limit", str(args.limit)] if args.limit else [])
         wall, rss, stdout = peak_rss_of(cmd)
-    save("report_ravdess", {"checkpoint": args.checkpoint, "clips": args.limit or 1080, "warm_wall_s": wall,
+    # the default's result is report_ravdess.json; another shipped checkpoint's keeps its suffix
+    # (ravdess-tiny.en-dense -> report_ravdess_dense.json) so comparing them needs no renaming
+    suffix = args.checkpoint.removeprefix("ravdess-tiny.en").lstrip("-").replace("/", "_")
+    save("report_ravdess" + (f"_{suffix}" if suffix else ""), {"checkpoint": args.checkpoint, "clips": args.limit or 1080, "warm_wall_s": wall,
                             "peak_rss_mb": rss, "output": stdout.strip()})
 
 

@@ -106,9 +106,11 @@ def add_parser(sub):
 def add_attention_args(p):
     """Pooler options that shape attention (mhaap, qkv, mqmha); unset ones keep the pooler's defaults."""
     p.add_argument("--score", default=None, choices=["dot", "additive"],
-                   help="qkv frame scores: dot product with a query, or additive v.tanh(Wx)")
+                   help="qkv frame scores: additive v.tanh(Wx) (the default of --pooler qkv) or a dot product with a query "
+                        "(the default of qkv-tanh and qkv-stats)")
     p.add_argument("--normalizer", default=None, choices=["softmax", "sparsemax", "entmax15"],
-                   help="attention normaliser; sparsemax and entmax15 give many frames exactly 0")
+                   help="attention normaliser (default: entmax15 for mhaap and qkv-stats, softmax otherwise); sparsemax and "
+                        "entmax15 give many frames exactly 0")
     p.add_argument("--temperature", default=None, choices=["on", "off"], help="learnable score temperature")
 
 
