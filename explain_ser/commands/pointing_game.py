@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
+from . import command_line
 
 
 def add_parser(sub):
@@ -66,7 +65,7 @@ def run_score(args) -> int:
 
         read_config(args.record)  # a wrong --record fails now, not after the scoring
     res = score_models(df, args.cv_run, methods=methods, out=args.out, progress=not args.quiet,
-                       command="explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+                       command=command_line())
     r = res["recognised"]
     print(f"{res['clips']} cue clips: the spliced emotion is predicted for {100 * r['accuracy']:.1f} % "
           f"[{100 * r['lo']:.1f}, {100 * r['hi']:.1f}]")
@@ -143,7 +142,7 @@ def run_game(args) -> int:
     taps = parse_taps(args.taps, corpus.encoder["n_taps"])
     kw = {"dim": corpus.encoder["dim"], "taps": taps, "n_taps": corpus.encoder["n_taps"], "pooler": pooler,
           "pooler_hparams": hp, **head}
-    cmd = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["pointing-game"] else None
+    cmd = command_line("pointing-game")
     result = run_pointing_game(corpus, folds, kw, config, out, methods=methods, deep=args.deep, source=args.model,
                                window=args.window, command=cmd, progress=not args.quiet)
     print(format_table(result))

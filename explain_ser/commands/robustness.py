@@ -86,12 +86,9 @@ def run(args) -> int:
         paths = write_outputs(res, args.out)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
     if args.record:
-        import shlex
-        import sys
-
         from ..publish import record_evaluation, robustness_entry
+        from . import command_line
 
-        record_evaluation(args.record, robustness=robustness_entry(
-            res.record, "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:])))
+        record_evaluation(args.record, robustness=robustness_entry(res.record, command_line()))
         print(f"recorded in {args.record}/config.json and MODEL_CARD.md")
     return 0

@@ -3,9 +3,10 @@ interviews), utterance by utterance, in flat memory (see :mod:`explain_ser.timel
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
+
+from . import command_line
 
 
 def add_parser(sub):
@@ -84,7 +85,7 @@ def run(args) -> int:
             print(f"explain-ser: note: {p}: {note}", file=sys.stderr)
     ck = Checkpoint.load(args.checkpoint)
     enc = ck.encoder()
-    command = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv else None
+    command = command_line() if sys.argv else None
     for p in paths:
         res = explain_recording(p, ck, enc, args.out, opts, turns=turns[p], segmentation=segs[p],
                                 progress=not args.quiet, command=command)

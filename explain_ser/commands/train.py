@@ -7,10 +7,10 @@ trains here.
 
 from __future__ import annotations
 
-import shlex
 import sys
 
 from ..inputs import AS_RECORDED, RECOMMENDED
+from . import command_line
 
 INPUT_RULES = {"as-recorded": AS_RECORDED, "normalized": RECOMMENDED}  # --input
 
@@ -192,7 +192,7 @@ def run(args) -> int:
     if folds[0].kind == "random":
         print("note: random folds are speaker-DEPENDENT; their scores overstate accuracy on new speakers",
               file=sys.stderr)
-    cmd = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else None
+    cmd = command_line("train")
     with cluster_from_args(args, n_items=len(folds)) as client, cv_engine(client):  # one task per fold
         info = train_checkpoint(corpus, folds, kw, config, args.out, final="none" if args.cv_only else "retrain",
                                 name=None, command=cmd, progress=not args.quiet,

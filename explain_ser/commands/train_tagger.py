@@ -7,9 +7,9 @@ of synthetic vocalizations planted into speech, :mod:`explain_ser.vocal_corpus`)
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
+
+from . import command_line
 
 
 def add_parser(sub):
@@ -54,7 +54,7 @@ def run(args) -> int:
 
     if not args.events:
         raise InputError("train-tagger", "needs EVENTS (an events CSV, or with --plant a manifest)")
-    command = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train-tagger"] else ""
+    command = command_line("train-tagger") or ""
     if args.plant:
         from ..vocal_corpus import build_planted
 
@@ -118,7 +118,7 @@ def _evaluate(args) -> int:
             text.append(f"| all (micro) | {rp['micro']['tp'] + rp['micro']['fn']} | {_pct(rp['micro']['f1'])} | "
                         f"{_pct(tp['micro']['f1'])} |")
             text.append("")
-    command = "explain-ser " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train-tagger"] else ""
+    command = command_line("train-tagger") or ""
     if command:
         text += ["Reproduce:", "", "```", command, "```", ""]
     out.mkdir(parents=True, exist_ok=True)
