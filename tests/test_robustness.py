@@ -166,3 +166,29 @@ def test_shipped_checkpoint_and_bad_input(tiny_corpus, tmp_path, capsys):
     assert main(["robustness", str(man), "--cv-run", str(tmp_path)]) == 2
     assert "no cv_predictions.csv" in capsys.readouterr().err
     assert not (tmp_path / "rob").exists()
+
+
+def test_robustness_record_writes_the_table_into_the_checkpoint(tiny_corpus, tmp_path, capsys):
+    """`robustness --record CKPT`: the table lands in CKPT's config.json and its card; a --record that is no
+    checkpoint fails in one line before any clip is scored, writing nothing."""
+    from explain_ser.cli import main
+
+    man, cache, ckpt = tiny_corpus / "manifest.csv", tmp_path / "cache", tmp_path / "ckpt"
+    assert main(["train", str(man), "--folds", "loso", "--val-speakers", "0", "--epochs", "2", "--pooler", "qkv",
+                 "--taps", "2", "--cache", str(cache), "--save-fold-models", "--out", str(ckpt), "--threads", "1",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["robustness", str(man), "--cv-run", str(ckpt), "--cache", str(cache), "--conditions",
+                 "pad:silence:1", "--record", str(tmp_path / "nowhere"), "--out", str(tmp_path / "bad"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("explain-ser: error: ") and "nowhere" in err[0]
+    assert not (tmp_path / "bad").exists()
+    assert main(["robustness", str(man), "--cv-run", str(ckpt), "--cache", str(cache), "--conditions",
+                 "pad:silence:1", "--record", str(ckpt), "--n-boot", "100", "--threads", "1", "--quiet"]) == 0
+    cfg = json.loads((ckpt / "config.json").read_text())
+    rows = cfg["robustness"]["rows"]
+    assert [r["condition"] for r in rows] == ["none", "pad:silence:1"] and rows[0]["drop"] == 0
+    assert "16 clips of 4 speakers" in cfg["robustness"]["what"]
+    card = (ckpt / "MODEL_CARD.md").read_text()
+    assert "## Robustness" in card and "| pad:silence:1 |" in card
