@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import shutil
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -82,6 +83,8 @@ def parse_augment(spec: str | Sequence[str] | None) -> tuple[str, ...]:
     bad = [k for k in kinds if k not in AUGMENT_KINDS]
     if bad:
         raise InputError(str(spec), f"unknown augmentation {bad} (choose from {', '.join(AUGMENT_KINDS)})")
+    if "codec" in kinds and shutil.which("ffmpeg") is None:  # fail here, not after the originals are encoded
+        raise InputError("--augment codec", "needs ffmpeg on PATH (apt-get install ffmpeg)")
     return kinds
 
 

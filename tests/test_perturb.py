@@ -178,6 +178,15 @@ def test_parse_augment():
         parse_augment("gain,echo")
 
 
+def test_codec_copies_without_ffmpeg_fail_when_parsed(monkeypatch):
+    import explain_ser.augment as augment
+
+    monkeypatch.setattr(augment.shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match="needs ffmpeg on PATH"):
+        parse_augment("noise,codec")
+    assert parse_augment("noise,pad") == ("noise", "pad")  # the other kinds need no ffmpeg
+
+
 def test_random_conditions_stay_in_their_ranges():
     rng, kinds = _rng(5), set()
     for _ in range(200):
