@@ -462,7 +462,7 @@ def align_corpus(manifest: pd.DataFrame, out, aligner: str = "auto", whisper: st
     todo = [i for i, r in enumerate(records) if r is None]
     trained: dict = {}
     if aligner == "kaldi" and todo:
-        from .align.kaldi_train import train_and_align
+        from .align.kaldi_corpus import train_and_align
 
         trained = train_and_align(manifest, language=language, progress=progress)
     items = []
@@ -513,7 +513,7 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
     store_root = str(AnnotationStore(root).root)
     made: dict = {}
     if aligner == "kaldi":
-        from .align.kaldi_train import train_and_align
+        from .align.kaldi_corpus import train_and_align
 
         made = train_and_align(manifest, progress=progress)
     rows = _rows(manifest)
