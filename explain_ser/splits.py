@@ -4,8 +4,16 @@
   (male, female, male, ...) so consecutive chunks of k are gender-balanced; RAVDESS' 18 actors with k=3 give
   6 folds (Actor_01-03, 04-06, ...), the full 24 with k=4 also 6 folds.
 - ``"loso"``: leave-one-speaker-out (EmoDB: 10 folds).
+- ``"emobox"``: EmoBox's own RAVDESS folds (Ma et al. 2024, ``data/ravdess/fold_<i>``: 6 folds of 4 actors
+  over all 24), so numbers sit beside EmoBox's table. A manifest with fewer actors runs on the folds' actors
+  it has (RAVDESS' 18 actors here: folds of 2-4 actors), which :func:`emobox_coverage` reports.
 - ``"random"``: stratified random folds, speaker-DEPENDENT. Only when asked; every fold is labelled
   ``kind="random"`` and results from it must not be compared with speaker-independent ones.
+
+The **lockbox** (``explain_ser/lockbox.json``, drawn once by :func:`draw_lockbox`): 6 of RAVDESS' 18 actors,
+gender-balanced, are locked away from every recipe comparison; recipes are compared by CV on the other 12
+(``train --lockbox dev``) and the locked actors are scored only for a final candidate
+(``evaluate --lockbox locked``), each opening logged in RESULTS.md.
 
 In each speaker fold the validation speakers used for early stopping are drawn from the training speakers
 (gender-balanced, seeded), never from the test fold.
@@ -21,17 +29,29 @@ In each speaker fold the validation speakers used for early stopping are drawn f
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["Fold", "make_folds", "speaker_order", "pick_validation_speakers", "fold_table", "SCHEMES"]
+__all__ = ["Fold", "make_folds", "speaker_order", "pick_validation_speakers", "fold_table", "SCHEMES",
+           "EMOBOX_RAVDESS_FOLDS", "emobox_coverage", "draw_lockbox", "load_lockbox", "lockbox_subset",
+           "LOCKBOX_FILE"]
 
-SCHEMES = ("speakers", "loso", "random")
+SCHEMES = ("speakers", "loso", "emobox", "random")
+
+# EmoBox's RAVDESS test folds (github.com/emo-box/EmoBox, data/ravdess/fold_<i>/ravdess_test_fold_<i>.jsonl,
+# read 2026-12-07): actor numbers per fold. Folds 1-5 were read from their test files; fold 6 holds the
+# four actors no other fold tests (each file lists 240 clips = 4 actors).
+EMOBOX_RAVDESS_FOLDS = ((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18),
+                        (6, 13, 17, 22))
+
+LOCKBOX_FILE = Path(__file__).with_name("lockbox.json")
 
 
 @dataclass
@@ -131,20 +151,28 @@ def make_folds(df: pd.DataFrame, scheme: str = "speakers", k: int = 3, n_folds: 
             folds.append(Fold(f"random{i}", "random", np.sort(tr), np.sort(va), te))
         return folds
     order = speaker_order(df, seed if shuffle_speakers else None)
-    if scheme == "loso":
-        k = 1
-    if k < 1 or k >= len(order):
-        raise InputError(f"k={k}", f"needs 1 <= k < number of speakers ({len(order)})")
-    chunks = [order[i : i + k] for i in range(0, len(order), k)]
-    if len(chunks) > 1 and len(chunks[-1]) < k:  # a short last chunk joins the one before
-        last = chunks.pop()
-        chunks[-1] = chunks[-1] + last
+    if scheme == "emobox":
+        cov = emobox_coverage(df)["folds"]
+        names = [f"emobox{i + 1}" for i, c in enumerate(cov) if c]  # EmoBox's own fold numbers
+        chunks = [c for c in cov if c]
+        if len(chunks) < 2:
+            raise InputError("--folds emobox", f"the manifest has actors of {len(chunks)} EmoBox fold(s); CV needs 2")
+    else:
+        if scheme == "loso":
+            k = 1
+        if k < 1 or k >= len(order):
+            raise InputError(f"k={k}", f"needs 1 <= k < number of speakers ({len(order)})")
+        chunks = [order[i : i + k] for i in range(0, len(order), k)]
+        if len(chunks) > 1 and len(chunks[-1]) < k:  # a short last chunk joins the one before
+            last = chunks.pop()
+            chunks[-1] = chunks[-1] + last
+        names = [f"fold{i}" for i in range(len(chunks))]
     folds = []
     for i, test_spk in enumerate(chunks):
         rest = [s for s in order if s not in test_spk]
         val_spk = pick_validation_speakers(rest, genders, n_val, seed=seed * 1000 + i)
         is_test, is_val = np.isin(speakers, test_spk), np.isin(speakers, val_spk)
-        folds.append(Fold(f"fold{i}", scheme, all_idx[~is_test & ~is_val], all_idx[is_val], all_idx[is_test],
+        folds.append(Fold(names[i], scheme, all_idx[~is_test & ~is_val], all_idx[is_val], all_idx[is_test],
                           sorted(test_spk, key=_natural), val_spk))
     for f in folds:  # the rule this module exists for
         assert not set(speakers[f.test]) & set(speakers[f.train]) and not set(speakers[f.val]) & set(speakers[f.test])
@@ -161,3 +189,80 @@ def fold_table(df: pd.DataFrame, folds: list[Fold]) -> pd.DataFrame:
         for role, idx in (("train", f.train), ("val", f.val), ("test", f.test)):
             rows += [(f.name, f.kind, role, cid[i], spk[i]) for i in idx]
     return pd.DataFrame(rows, columns=["fold", "kind", "role", "clip_id", "speaker"])
+
+
+def _actor_number(speaker: str) -> int | None:
+    """RAVDESS actor number of a speaker id ('Actor_07', '07', '7' -> 7), None without digits."""
+    digits = re.findall(r"\d+", str(speaker))
+    return int(digits[-1]) if digits else None
+
+
+def emobox_coverage(df: pd.DataFrame) -> dict:
+    """The manifest's speakers in each EmoBox RAVDESS fold (``folds``: lists, possibly empty) and the
+    EmoBox actors it lacks (``missing``). A speaker that is no RAVDESS actor 1-24 is an :class:`InputError`.
+
+    >>> df = pd.DataFrame({"speaker": ["Actor_01", "Actor_04", "Actor_11"]})
+    >>> cov = emobox_coverage(df)
+    >>> cov["folds"][:2], len(cov["missing"])
+    ([['Actor_01', 'Actor_11'], ['Actor_04']], 21)
+    """
+    speakers = sorted(df["speaker"].astype(str).unique(), key=_natural)
+    number = {s: _actor_number(s) for s in speakers}
+    strangers = [s for s, n in number.items() if n is None or not 1 <= n <= 24]
+    if strangers:
+        raise InputError("--folds emobox", f"EmoBox's folds are RAVDESS actors 1-24; speakers {strangers[:3]} are not")
+    folds = [[s for s in speakers if number[s] in fold] for fold in EMOBOX_RAVDESS_FOLDS]
+    present = set(number.values())
+    return {"folds": folds, "missing": [n for fold in EMOBOX_RAVDESS_FOLDS for n in fold if n not in present]}
+
+
+def draw_lockbox(df: pd.DataFrame, n_locked: int = 6, seed: int = 20261207) -> dict:
+    """Draw the locked speakers once: ``n_locked / 2`` of each gender (sorted, then ``rng.choice``).
+
+    >>> df = pd.DataFrame({"speaker": [f"A{i}" for i in range(8)], "gender": ["male", "female"] * 4})
+    >>> box = draw_lockbox(df, n_locked=2, seed=0)
+    >>> len(box["locked"]), len(box["dev"]), sorted(df.set_index("speaker").loc[box["locked"], "gender"])
+    (2, 6, ['female', 'male'])
+    """
+    genders = _genders(df)
+    groups = sorted({g for g in genders.values()}, key=lambda g: (g not in ("male", "m"), g))
+    if len(groups) != 2 or n_locked % 2:
+        raise InputError("lockbox", "needs two genders and an even number of locked speakers")
+    rng = np.random.default_rng(seed)
+    locked = []
+    for g in groups:
+        members = sorted((s for s, gg in genders.items() if gg == g), key=_natural)
+        locked += rng.choice(members, n_locked // 2, replace=False).tolist()
+    locked = sorted(locked, key=_natural)
+    return {"seed": seed, "locked": locked,
+            "dev": sorted((s for s in genders if s not in locked), key=_natural)}
+
+
+def load_lockbox(path=None) -> dict:
+    """The project's lockbox (``explain_ser/lockbox.json``): ``corpus``, ``locked``, ``dev``, ``seed``, ``rule``."""
+    return json.loads(Path(path or LOCKBOX_FILE).read_text())
+
+
+def lockbox_subset(df: pd.DataFrame, part: str, name: str = "manifest", box: dict | None = None) -> pd.DataFrame:
+    """Rows of ``df`` whose speaker is in the lockbox's ``part`` ("dev" or "locked"), re-indexed.
+
+    Every speaker of that part must be in ``df``: a manifest that lacks one is not the corpus the lockbox
+    was drawn from, and scoring it would quietly change what "lockbox UA" means (:class:`InputError`).
+
+    >>> box = {"dev": ["a", "b"], "locked": ["c"]}
+    >>> df = pd.DataFrame({"speaker": ["a", "b", "c", "c"]})
+    >>> lockbox_subset(df, "locked", box=box)["speaker"].tolist()
+    ['c', 'c']
+    """
+    box = box or load_lockbox()
+    if part not in ("dev", "locked"):
+        raise InputError(f"--lockbox {part}", "choose dev or locked")
+    if "speaker" not in df.columns:
+        raise InputError(name, "has no 'speaker' column, so the lockbox cannot be applied")
+    want = list(box[part])
+    have = set(df["speaker"].astype(str))
+    missing = [s for s in want if s not in have]
+    if missing:
+        raise InputError(name, f"lockbox {part} speaker(s) {', '.join(missing)} missing from the manifest "
+                               f"(the lockbox holds {box.get('corpus', 'RAVDESS')}'s speakers)")
+    return df[df["speaker"].astype(str).isin(want)].reset_index(drop=True)

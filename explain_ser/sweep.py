@@ -94,7 +94,7 @@ def parse_taps(spec: str, n_taps: int) -> list[int]:
 
 def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=None, cache=None,
                 labels=None, progress: bool = True, speeds=(), extra=(), extra_map=None, augment=(),
-                augment_seed: int = 0, input_rule=None) -> Corpus:
+                augment_seed: int = 0, input_rule=None, lockbox: str | None = None) -> Corpus:
     """Manifest + features (only ``taps`` kept in memory: a list or a :func:`parse_taps` spec; None = all)
     + labels for training.
 
@@ -111,6 +111,8 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     ``input_rule``: how every clip (and copy) is prepared before the encoder (:mod:`explain_ser.inputs`);
     recorded in the checkpoint's encoder section when it changes anything.
 
+    ``lockbox``: "dev" keeps only the lockbox's development speakers (:func:`explain_ser.splits.lockbox_subset`).
+
     ``augment``: kinds of random training copies (:func:`explain_ser.augment.parse_augment`), one copy per
     kind and clip, drawn with ``augment_seed``; held after the speed copies, train-only like them.
     """
@@ -119,6 +121,10 @@ def load_corpus(manifest, source: str = "tiny.en", window: str = "trim", taps=No
     from .features import FeatureStore, features_for_manifest
 
     df = load_manifest_or_dir(manifest).reset_index(drop=True)
+    if lockbox:  # only the lockbox's dev (or locked) speakers (explain_ser.splits.lockbox_subset)
+        from .splits import lockbox_subset
+
+        df = lockbox_subset(df, lockbox, name=str(manifest))
     if "emotion" not in df.columns or df["emotion"].isna().any():
         raise InputError(manifest, "every clip needs an 'emotion' label for training")
     enc = Encoder(source, window=window, input_rule=input_rule)

@@ -25,9 +25,14 @@ def add_training_args(p):
                         "loudness set to -23 LUFS, or clips as recorded (explain_ser.inputs; recorded in the "
                         "checkpoint, so explaining feeds the encoder the same way)")
     p.add_argument("--cache", default=None, help="feature cache directory (default: user cache)")
-    p.add_argument("--folds", default=None, choices=["speakers", "loso", "random"],
-                   help="fold scheme (default: loso for <= 12 speakers, else leave-k-speakers-out); "
+    p.add_argument("--folds", default=None, choices=["speakers", "loso", "emobox", "random"],
+                   help="fold scheme (default: loso for <= 12 speakers, else leave-k-speakers-out); emobox = "
+                        "EmoBox's 6 RAVDESS folds of 4 actors (on the actors the manifest has); "
                         "random is speaker-DEPENDENT and labelled so")
+    p.add_argument("--lockbox", default=None, choices=["dev"],
+                   help="dev: train and cross-validate on the lockbox's development actors only "
+                        "(explain_ser/lockbox.json), leaving its locked actors unseen; every lockbox speaker of "
+                        "that part must be in the manifest")
     p.add_argument("--k", type=int, default=None, help="speakers per test fold for --folds speakers (default 3)")
     p.add_argument("--val-speakers", type=int, default=2, help="training speakers held out for early stopping")
     p.add_argument("--epochs", type=int, default=40, help="maximum epochs (default 40)")
@@ -154,11 +159,20 @@ def common_setup(args, taps_spec=None):
     corpus = load_corpus(args.manifest, source=args.model, window=args.window, cache=args.cache,
                          progress=not args.quiet, speeds=speeds, taps=taps_spec, extra=args.extra_train,
                          extra_map=parse_label_map(args.extra_map), augment=augment, augment_seed=args.seed,
-                         input_rule=INPUT_RULES[args.input])
+                         input_rule=INPUT_RULES[args.input], lockbox=getattr(args, "lockbox", None))
     if "speaker" not in corpus.manifest.columns and args.folds != "random":
         raise InputError(args.manifest, "has no speaker column; speaker-independent folds need one "
                                         "(--folds random gives speaker-dependent folds, labelled as such)")
     folds = default_folds(corpus.manifest, args.folds, args.k, seed=args.seed, n_val=args.val_speakers)
+    if args.folds == "emobox":
+        from ..splits import emobox_coverage
+
+        missing = emobox_coverage(corpus.manifest)["missing"]
+        if missing:  # the user must not read these numbers as EmoBox's 24-actor protocol
+            print(f"note: EmoBox's RAVDESS folds on the {24 - len(missing)} actors this manifest has (missing actors "
+                  f"{', '.join(str(n) for n in sorted(missing))}): folds of "
+                  f"{', '.join(str(len(f.test_speakers)) for f in folds)} actors, not EmoBox's 6 x 4",
+                  file=sys.stderr)
     head = {"hidden": args.hidden, "dropout": args.dropout, "input_dropout": args.input_dropout}
     return corpus, folds, config, head
 
