@@ -31,7 +31,7 @@ INSTALL_HINTS = {
 EXIT_MISSING = 3  # a required optional part is not installed
 
 # The order commands appear in --help; modules not listed follow alphabetically.
-ORDER = ["attribute", "info", "extract", "train", "evaluate", "cv_ensemble", "sweep", "align", "faithfulness", "report", "explore"]
+ORDER = ["attribute", "info", "extract", "train", "evaluate", "cv_ensemble", "cv_select", "sweep", "align", "faithfulness", "report", "explore"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["classification_metrics", "summarize_folds", "format_mean_std"]
+__all__ = ["classification_metrics", "summarize_folds", "format_mean_std", "ua_speaker_ci"]
 
 SUMMARY_KEYS = ("ua", "wa", "macro_f1")
 
@@ -69,3 +69,38 @@ def format_mean_std(summary: dict, key: str, percent: bool = True) -> str:
     """
     s = 100 if percent else 1
     return f"{summary[key]['mean'] * s:.1f} ± {summary[key]['std'] * s:.1f}"
+
+
+def ua_speaker_ci(y_true, y_pred, speakers, labels, n_boot: int = 2000, ci: float = 0.95, seed: int = 0) -> dict:
+    """UA with a speaker-bootstrap percentile CI: whole speakers are resampled with replacement (clips of one
+    speaker are not independent), and UA is recomputed on every replicate from per-speaker, per-class counts.
+
+    Returns ``{"ua", "low", "high", "n_speakers", "n_boot", "seed"}``. A replicate missing a class averages the
+    recalls of the classes it has (as :func:`classification_metrics` does).
+
+    >>> y = ["a", "a", "b", "b", "a", "b"]; p = ["a", "b", "b", "b", "a", "a"]; s = ["s1"] * 2 + ["s2"] * 2 + ["s3"] * 2
+    >>> r = ua_speaker_ci(y, p, s, ["a", "b"], n_boot=500)
+    >>> round(r["ua"], 4), r["n_speakers"], bool(r["low"] <= r["ua"] <= r["high"])
+    (0.6667, 3, True)
+    """
+    from .stats import seeded_resample_counts
+
+    labels = list(labels)
+    y_true, y_pred, speakers = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), np.asarray(speakers).astype(str)
+    spk, codes = np.unique(speakers, return_inverse=True)
+    cls = np.array([labels.index(v) if v in labels else -1 for v in y_true])
+    keep = cls >= 0
+    correct = np.zeros((len(spk), len(labels)))
+    total = np.zeros((len(spk), len(labels)))
+    np.add.at(total, (codes[keep], cls[keep]), 1.0)
+    np.add.at(correct, (codes[keep], cls[keep]), (y_true == y_pred)[keep].astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ua = float(np.nanmean(np.where(total.sum(0) > 0, correct.sum(0) / total.sum(0), np.nan)))
+        m = seeded_resample_counts(len(spk), int(n_boot), int(seed))  # [n_boot, n_speakers]
+        tot = m @ total
+        rec = np.where(tot > 0, (m @ correct) / np.where(tot > 0, tot, 1.0), np.nan)
+        reps = np.nanmean(rec, axis=1)
+    alpha = (1.0 - ci) / 2.0
+    lo, hi = np.nanquantile(reps, [alpha, 1.0 - alpha])
+    return {"ua": ua, "low": float(lo), "high": float(hi), "n_speakers": int(len(spk)), "n_boot": int(n_boot),
+            "seed": int(seed), "ci": ci}

@@ -3,7 +3,8 @@
 ``explain-ser train`` writes them as ``cv_predictions.csv`` next to the checkpoint (or next to ``cv.json``
 with ``--cv-only``). Averaging the probabilities of several such runs over the SAME folds is exactly what an
 ensemble of those recipes would have scored in cross-validation, without training anything again:
-``explain-ser cv-ensemble run_a run_b run_c``.
+``explain-ser cv-ensemble run_a run_b run_c``. The same files give the selection-aware estimate of a recipe
+search (:func:`nested_selection`, ``explain-ser cv-select``).
 
 >>> import numpy as np, pandas as pd
 >>> from explain_ser.splits import Fold
@@ -31,7 +32,8 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["FILENAME", "predictions_frame", "read_predictions", "average", "fold_scores"]
+__all__ = ["FILENAME", "predictions_frame", "read_predictions", "average", "aligned", "nested_selection",
+           "fold_scores"]
 
 FILENAME = "cv_predictions.csv"
 _KEY = ["clip_id", "speaker", "fold", "emotion"]
@@ -85,15 +87,7 @@ def average(frames: Sequence[pd.DataFrame], names: Sequence[str] | None = None) 
     ref = frames[0].reset_index(drop=True)  # its row (and so fold) order is kept
     pcols = [c for c in ref.columns if c.startswith("p_")]
     total = ref[pcols].to_numpy(dtype=np.float64)
-    for name, df in zip(names, frames):
-        if df["clip_id"].duplicated().any():
-            raise InputError(name, "names some clips twice (clip_id must be unique)")
-    for name, df in zip(names[1:], frames[1:]):
-        if sorted(c for c in df.columns if c.startswith("p_")) != sorted(pcols):
-            raise InputError(name, f"has other labels than {names[0]}")
-        d = df.set_index("clip_id").reindex(ref["clip_id"]).reset_index()  # rows matched by clip, not position
-        if len(df) != len(ref) or not (d[_KEY].astype(str).to_numpy() == ref[_KEY].astype(str).to_numpy()).all():
-            raise InputError(name, f"was not cross-validated on the same clips and folds as {names[0]}")
+    for d in aligned(frames, names)[1:]:
         total += d[pcols].to_numpy(dtype=np.float64)
     out = ref[_KEY].copy()
     mean = total / len(frames)
@@ -101,6 +95,65 @@ def average(frames: Sequence[pd.DataFrame], names: Sequence[str] | None = None) 
     for j, c in enumerate(pcols):
         out[c] = mean[:, j]
     return out
+
+
+def aligned(frames: Sequence[pd.DataFrame], names: Sequence[str]) -> list[pd.DataFrame]:
+    """``frames`` with rows in the first one's clip order, after checking that all were cross-validated on
+    the same clips, folds and labels (:class:`InputError` naming the first run that was not)."""
+    ref = frames[0].reset_index(drop=True)
+    pcols = sorted(c for c in ref.columns if c.startswith("p_"))
+    for name, df in zip(names, frames):
+        if df["clip_id"].duplicated().any():
+            raise InputError(name, "names some clips twice (clip_id must be unique)")
+    out = [ref]
+    for name, df in zip(names[1:], frames[1:]):
+        if sorted(c for c in df.columns if c.startswith("p_")) != pcols:
+            raise InputError(name, f"has other labels than {names[0]}")
+        d = df.set_index("clip_id").reindex(ref["clip_id"]).reset_index()  # rows matched by clip, not position
+        if len(df) != len(ref) or not (d[_KEY].astype(str).to_numpy() == ref[_KEY].astype(str).to_numpy()).all():
+            raise InputError(name, f"was not cross-validated on the same clips and folds as {names[0]}")
+        out.append(d)
+    return out
+
+
+def nested_selection(frames: Sequence[pd.DataFrame], names: Sequence[str], key: str = "ua") -> dict:
+    """Selection-aware CV of a search over candidate runs made on the same folds.
+
+    For every fold f, the candidate with the best mean ``key`` over the OTHER folds is chosen (ties: the
+    first given) and scored on f; the mean over folds of those scores is the nested estimate of "run the
+    whole search, keep the winner". Beside it: the winner on all folds and its plain CV (what picking the
+    best and reporting its own CV would claim; optimistic by the amount of selection).
+
+    Returns ``{"per_fold": [{fold, chosen, score}], "nested": {mean, std}, "winner", "winner_cv": {mean, std},
+    "candidates": {name: {mean, std, per_fold}}}``.
+
+    >>> f = lambda p: pd.DataFrame({"clip_id": list("abcd"), "speaker": ["1", "1", "2", "2"],
+    ...     "fold": ["f0", "f0", "f1", "f1"], "emotion": list("xyxy"), "predicted": p,
+    ...     "p_x": [0.5] * 4, "p_y": [0.5] * 4})
+    >>> r = nested_selection([f(list("xyyx")), f(list("yxxy"))], ["A", "B"])
+    >>> r["winner"], r["winner_cv"]["mean"], r["nested"]["mean"], [d["chosen"] for d in r["per_fold"]]
+    ('A', 0.5, 0.0, ['B', 'A'])
+    """
+    frames = aligned(frames, names)
+    scores = [fold_scores(f).set_index("fold")[key] for f in frames]  # per candidate: fold -> score
+    folds = list(scores[0].index)
+    if len(folds) < 2:
+        raise InputError(names[0], "has one fold; selection-aware CV needs at least 2")
+    table = np.array([[s[f] for f in folds] for s in scores])  # [candidates, folds]
+    per_fold = []
+    for j, fold in enumerate(folds):
+        others = np.delete(table, j, axis=1).mean(1)
+        best = int(np.argmax(others))  # argmax keeps the first of equal candidates
+        per_fold.append({"fold": fold, "chosen": names[best], "score": float(table[best, j])})
+    nested = np.array([d["score"] for d in per_fold])
+    means = table.mean(1)
+    win = int(np.argmax(means))
+    std = lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return {"key": key, "folds": folds, "per_fold": per_fold,
+            "nested": {"mean": float(nested.mean()), "std": std(nested)},
+            "winner": names[win], "winner_cv": {"mean": float(means[win]), "std": std(table[win])},
+            "candidates": {n: {"mean": float(table[i].mean()), "std": std(table[i]),
+                               "per_fold": [float(v) for v in table[i]]} for i, n in enumerate(names)}}
 
 
 def fold_scores(df: pd.DataFrame) -> pd.DataFrame:
