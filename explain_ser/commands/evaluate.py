@@ -1,4 +1,6 @@
-"""``explain-ser evaluate``: a checkpoint on a labelled manifest: UA, WA, macro-F1, recall, confusion."""
+"""``explain-ser evaluate``: a checkpoint on a labelled manifest: UA (with a speaker-bootstrap CI), WA, macro-F1,
+recall, confusion; ``--classes`` scores the shared classes of another corpus (argmax over them), ``--lockbox``
+the lockbox's actors."""
 
 from __future__ import annotations
 
@@ -8,6 +10,15 @@ def add_parser(sub):
     p.add_argument("manifest", help="manifest CSV or corpus directory with an emotion column")
     p.add_argument("--checkpoint", default="ravdess-tiny.en", help="shipped name or directory (default ravdess-tiny.en)")
     p.add_argument("--cache", default=None, help="feature cache directory")
+    p.add_argument("--classes", default=None, metavar="LIST",
+                   help="score only these emotions, e.g. angry,happy,neutral,sad (EmoBox's cross-corpus track): clips "
+                        "of other emotions are left out and the prediction is the argmax over these classes; names "
+                        "match across corpora (anger = angry)")
+    p.add_argument("--lockbox", default=None, choices=["locked", "dev"],
+                   help="score only the lockbox's locked (or dev) actors (explain_ser/lockbox.json); opening the "
+                        "locked ones is for a final candidate, logged in RESULTS.md")
+    p.add_argument("--n-boot", type=int, default=2000, help="speaker-bootstrap replicates for the UA CI (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--predictions", default=None, metavar="CSV", help="write per-clip predictions here")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--quiet", action="store_true")
@@ -25,37 +36,106 @@ def run(args) -> int:
     from ..corpora import load_manifest_or_dir
     from ..errors import InputError
     from ..features import FeatureStore, features_for_manifest
-    from ..metrics import classification_metrics
+    from ..labels import map_labels
+    from ..metrics import classification_metrics, ua_speaker_ci
     from ..model import predict_proba
 
     ck = Checkpoint.load(args.checkpoint)
+    model = ck.model
+    classes = _shared_classes(args.classes, model.labels)  # checked before any audio is read
     df = load_manifest_or_dir(args.manifest).reset_index(drop=True)
     if "emotion" not in df.columns or df["emotion"].isna().any():
         raise InputError(args.manifest, "every clip needs an 'emotion' label to be evaluated")
+    if args.lockbox:
+        from ..splits import lockbox_subset
+
+        df = lockbox_subset(df, args.lockbox, name=str(args.manifest))
+    _warn_if_seen(ck, args.manifest, df)
+    labels = model.labels
+    truth = df["emotion"].astype(str)
+    if classes is not None:  # EmoBox cross-corpus: the clips of the shared classes, argmax over them
+        truth = pd.Series(map_labels(truth, classes), index=df.index)
+        left_out = int(truth.isna().sum())
+        df, truth = df[truth.notna()].reset_index(drop=True), truth[truth.notna()].reset_index(drop=True)
+        if df.empty:
+            raise InputError(args.manifest, f"has no clip of the classes {classes}")
+        labels = classes
+    else:
+        left_out = 0
+        unknown = sorted(set(truth) - set(model.labels))
+        if unknown:
+            raise InputError(args.manifest, f"emotions {unknown} are not among the checkpoint's labels {model.labels}")
     encoder = ck.encoder()  # carries the checkpoint's input rule into the feature path
-    model = ck.model
-    unknown = sorted(set(df["emotion"].astype(str)) - set(model.labels))
-    if unknown:
-        raise InputError(args.manifest, f"emotions {unknown} are not among the checkpoint's labels {model.labels}")
     feats = features_for_manifest(df, encoder, FeatureStore(args.cache), layers=model.taps, progress=not args.quiet)
-    probs = predict_proba(model, feats)
-    pred = [model.labels[i] for i in probs.argmax(1)]
-    m = classification_metrics(df["emotion"].astype(str), pred, labels=model.labels)
+    probs = predict_proba(model, feats)[:, [model.labels.index(c) for c in labels]]
+    pred = [labels[i] for i in probs.argmax(1)]
+    m = classification_metrics(truth, pred, labels=labels)
+    ci = (ua_speaker_ci(truth, pred, df["speaker"], labels, n_boot=args.n_boot, seed=args.seed)
+          if "speaker" in df.columns else None)
     if args.predictions:
-        out = pd.DataFrame({"clip_id": df.get("clip_id", pd.Series(range(len(df)))), "emotion": df["emotion"],
+        out = pd.DataFrame({"clip_id": df.get("clip_id", pd.Series(range(len(df)))),
+                            **({"speaker": df["speaker"]} if "speaker" in df.columns else {}), "emotion": truth,
                             "predicted": pred, "confidence": probs.max(1).round(4)})
-        for i, lab in enumerate(model.labels):
+        for i, lab in enumerate(labels):
             out[f"p_{lab}"] = probs[:, i].round(4)
         write_path(args.predictions, lambda tmp: out.to_csv(tmp, index=False), suffix=".csv")
     if args.json:
-        print(json.dumps({"checkpoint": str(args.checkpoint), "manifest": str(args.manifest), **m}, indent=2))
+        print(json.dumps({"checkpoint": str(args.checkpoint), "manifest": str(args.manifest), "classes": labels,
+                          "lockbox": args.lockbox, "left_out": left_out, **m, "ua_ci": ci}, indent=2))
         return 0
-    print(f"{args.checkpoint} on {args.manifest} ({m['n']} clips): UA {100 * m['ua']:.1f}  WA {100 * m['wa']:.1f}  "
-          f"macro-F1 {100 * m['macro_f1']:.1f}")
-    width = max(len(lab) for lab in model.labels)
+    scope = (f", classes {','.join(labels)}: argmax over them, {left_out} clips of other emotions left out"
+             if classes is not None else "") + (f", lockbox {args.lockbox} actors" if args.lockbox else "")
+    print(f"{args.checkpoint} on {args.manifest} ({m['n']} clips{scope}): UA {100 * m['ua']:.1f}  "
+          f"WA {100 * m['wa']:.1f}  macro-F1 {100 * m['macro_f1']:.1f}")
+    if ci is not None:
+        print(f"UA {100 * ci['ua']:.1f}, 95% CI {100 * ci['low']:.1f}-{100 * ci['high']:.1f} (bootstrap over "
+              f"{ci['n_speakers']} speakers, {ci['n_boot']} replicates, seed {ci['seed']})")
+    else:
+        print("no speaker column: no speaker-bootstrap CI")
+    width = max(len(lab) for lab in labels)
     print("recall: " + "  ".join(f"{k} {100 * v:.0f}" for k, v in m["recall"].items() if not np.isnan(v)))
     print("confusion (rows = true, columns = predicted):")
-    print(" " * (width + 1) + " ".join(f"{lab[:5]:>5}" for lab in model.labels))
-    for lab, row in zip(model.labels, m["confusion"]):
+    print(" " * (width + 1) + " ".join(f"{lab[:5]:>5}" for lab in labels))
+    for lab, row in zip(labels, m["confusion"]):
         print(f"{lab:>{width}} " + " ".join(f"{v:5d}" for v in row))
     return 0
+
+
+def _shared_classes(spec, model_labels) -> list | None:
+    """``--classes`` as the checkpoint's own label names (``angry`` finds EmoDB's ``anger``); None without it.
+
+    >>> _shared_classes("angry,sad", ["anger", "boredom", "sadness"])
+    ['anger', 'sadness']
+    """
+    from ..errors import InputError
+    from ..labels import map_labels
+
+    if spec is None:
+        return None
+    names = [c.strip() for c in str(spec).split(",") if c.strip()]
+    mapped = map_labels(names, model_labels)
+    unknown = [n for n, m in zip(names, mapped) if m is None]
+    if unknown or len(names) < 2:
+        raise InputError(f"--classes {spec}", f"{'unknown class ' + repr(unknown[0]) if unknown else 'give at least two classes'}"
+                                              f" (the checkpoint's classes: {', '.join(model_labels)})")
+    if len(set(mapped)) != len(mapped):
+        raise InputError(f"--classes {spec}", "names a class twice")
+    return mapped
+
+
+def _warn_if_seen(ck, manifest, df) -> None:
+    """One warning line when the checkpoint trained on clips of this corpus (its own or an --extra-train one):
+    its score here is then no held-out, let alone cross-corpus, number."""
+    import sys
+
+    from ..corpora import corpus_name
+
+    t = ck.training if isinstance(ck.training, dict) else {}
+    seen = {str(t.get("corpus", "")).lower()} | {str(x.get("corpus", "")).lower() for x in t.get("extra", []) or []}
+    name = corpus_name(manifest).lower()
+    trained_speakers = set(map(str, t.get("speakers", []) or []))
+    if name in seen - {""}:
+        overlap = (f"; {len(set(df['speaker'].astype(str)) & trained_speakers)} of its speakers were trained on"
+                   if "speaker" in df.columns and name == str(t.get("corpus", "")).lower() else "")
+        print(f"explain-ser: warning: {manifest}: the checkpoint was trained on clips of this corpus ({name}){overlap}; "
+              f"this is not a held-out score", file=sys.stderr)
