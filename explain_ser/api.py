@@ -63,15 +63,17 @@ class Explainer:
     def head_names(self) -> list[str]:
         return list(self.model.head_names)
 
+    def model_input(self, clip: Clip | str | os.PathLike, mel: bool = False):
+        """Stage 1 of the per-clip path for ``clip`` under this checkpoint
+        (:func:`explain_ser.pipeline.model_input`): the input rule applied, features through the cache."""
+        from .pipeline import model_input
+
+        return model_input(clip, self.ckpt, self.encoder, self.store, mel=mel)
+
     def features(self, clip: Clip) -> np.ndarray:
         """All encoder taps ``[n_taps, T, D]`` (float32) of the model's input for ``clip`` (the checkpoint's
         input rule applied), through the cache when enabled."""
-        from .inputs import prepare
-
-        prepared = prepare(clip, self.ckpt.input_rule).clip
-        if self.store is not None:
-            return np.asarray(self.store.get(prepared, self.encoder), dtype=np.float32)
-        return self.encoder.encode(prepared)
+        return self.model_input(clip).features
 
     def attribute(self, clip: Clip | str | os.PathLike, transcript: str | None = None,
                   methods=("ig", "occlusion"), target: int | None = None, align: bool = True,

@@ -42,7 +42,7 @@ from .attribution import safe_stem, top_segments
 from .audio import load_audio
 from .engine import map_clips, resident, stage
 from .errors import InputError
-from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, annotate  # noqa: F401  (re-exported)
+from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, ClipOptions, annotate, plan_annotation  # noqa: F401
 
 __all__ = ["CorpusRun", "attribute_clips", "explain_corpus", "run_corpus", "randomization_checks", "extract_features", "align_corpus", "annotate_manifest",
            "ExplainerSpec", "ANNOTATION_COLUMNS", "AnnotationStore"]
@@ -485,16 +485,20 @@ class _AnnotateJob:
     prosody: bool
     whisper_source: str
     root: str
+    language: str | None  # the default language (the checkpoint's) when the manifest does not say
 
 
 def _annotate_task(job: _AnnotateJob, item: tuple) -> dict:
-    row, transcript, language, alignment = item
+    """One clip's annotation into the cache: the same plan (transcript rule, language decision) and the same
+    :func:`~explain_ser.pipeline.annotate` stage the report worker's :func:`~explain_ser.pipeline.explain_clip`
+    runs, so the report finds it there."""
+    row, alignment = item
     with stage("audio"):
         clip = _clip_of(row)
     with stage("align"):
-        _, _, _, info = annotate(clip, transcript, job.aligner, language, job.prosody, job.whisper_source,
-                                 AnnotationStore(job.root), alignment=alignment)
-    return info
+        plan = plan_annotation(clip, ClipOptions(aligner=job.aligner, prosody=job.prosody), row,
+                               default_language=job.language, whisper_source=job.whisper_source)
+        return annotate(clip, plan, AnnotationStore(job.root), alignment=alignment).info
 
 
 def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bool = True, client=None,
@@ -508,8 +512,6 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
     Returns one row per clip: clip_id, the aligner used or the alignment error, and ``failed``
     (``stage: message``) for clips that could not be annotated at all.
     """
-    from .language import decide_language
-
     store_root = str(AnnotationStore(root).root)
     made: dict = {}
     if aligner == "kaldi":
@@ -517,11 +519,10 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
 
         made = train_and_align(manifest, progress=progress)
     rows = _rows(manifest)
-    items = [(r, _text(r.get("transcript")), decide_language(None, r.get("language"), language).language,
-              made.get(str(r["clip_id"]))) for r in rows]
+    items = [(r, made.get(str(r["clip_id"]))) for r in rows]
     keys = [str(r["clip_id"]) for r in rows]
     infos, failures = map_clips(functools.partial(_annotate_task, _AnnotateJob(aligner, prosody, whisper_source,
-                                                                               store_root)),
+                                                                               store_root, language)),
                                 items, client, keys=keys, desc="annotate", progress=progress)
     failed = {f["clip"]: f"{f['stage']}: {f['message']}" for f in failures}
     return pd.DataFrame([{"clip_id": k, **(info or {}), **({"failed": failed[k]} if k in failed else {})}

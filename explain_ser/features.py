@@ -99,9 +99,23 @@ class FeatureStore:
         return out
 
 
+def prepared_features(clips: Sequence[Clip], encoder, store: FeatureStore | None = None,
+                      mels: Sequence | None = None) -> list[np.ndarray]:
+    """Encoder taps ``[n_taps, n_frames, dim]`` of clips that are already the model's input: through the
+    cache (float16, memory-mapped) or, with ``store=None``, from the encoder (float32). ``mels``: their
+    log-mels when the caller has them (used on a cache miss only). The one place features are computed:
+    :func:`features_of` (training, evaluation, augmented copies) and the per-clip stage
+    :func:`explain_ser.pipeline.model_input` both come here.
+    """
+    if store is None:
+        return encoder.encode_batch(list(clips)) if mels is None else encoder.encode_batch(list(clips), mels=list(mels))
+    return store.get_many(list(clips), encoder, mels=None if mels is None else list(mels))
+
+
 def features_of(clips: Sequence[Clip], encoder, store: FeatureStore | None = None) -> list[np.ndarray]:
     """Features of the model's input for each clip: ``encoder.input_rule`` applied
-    (:func:`explain_ser.inputs.prepare`), then the cache (or the encoder when ``store`` is None).
+    (:func:`explain_ser.inputs.prepare`), then :func:`prepared_features` (the cache, or the encoder when
+    ``store`` is None).
 
     Training, evaluation and perturbed copies all come through here, so they see what explaining sees.
     """
@@ -109,9 +123,7 @@ def features_of(clips: Sequence[Clip], encoder, store: FeatureStore | None = Non
 
     rule = getattr(encoder, "input_rule", None)
     ready = [c if rule is None or rule.is_identity else prepare(c, rule).clip for c in clips]
-    if store is None:
-        return encoder.encode_batch(ready)
-    return store.get_many(ready, encoder)
+    return prepared_features(ready, encoder, store)
 
 
 def features_for_manifest(

@@ -1,19 +1,23 @@
-"""The one per-clip path: (clip, checkpoint, options) -> :class:`~explain_ser.attribution.Attribution`.
+"""The one per-clip path, as four public stages: (clip, checkpoint, options) -> :class:`~explain_ser.attribution.Attribution`.
 
-Every command, worker and view that explains a clip calls :func:`explain_clip`: ``attribute``, the
-report and faithfulness workers (:mod:`explain_ser.batch`), the explorer, and (per utterance) long
-recordings. In order:
+Every command, worker and view that explains a clip goes through these stages (``attribute``, the report
+and faithfulness workers of :mod:`explain_ser.batch`, the explorer, ``timeline`` per utterance,
+``robustness``, the pointing game, the tagger). :func:`explain_clip` is their composition:
 
-1. input: the checkpoint's rule (:mod:`explain_ser.inputs`: loudness, silence trim) gives the model's
-   input and where it sits on the clip's 20 ms grid;
-2. features: the log-mel is computed once and feeds the encoder (on a cache miss), the deep
-   attributions and the display;
-3. prediction and per-head attention; attributions (:mod:`explain_ser.explain.attributions`);
-   optionally deletion/insertion curves;
-4. the clip's language is decided once (:mod:`explain_ser.language`) and picks the aligner; alignment
-   and prosody are computed on the original clip (cached per clip when an :class:`AnnotationStore` is
-   given) — never English phones on non-English speech;
-5. the FrameTable on the original clip's grid (frames the model did not see get zero attention and
+1. :func:`model_input` ``(clip, checkpoint, encoder)`` -> :class:`ModelInput`: the checkpoint's input rule
+   (:mod:`explain_ser.inputs`: loudness, silence trim), the log-mel computed once, the encoder taps (through
+   the feature cache, :func:`explain_ser.features.prepared_features`) and where the model's frame 0 sits on
+   the clip's 20 ms grid;
+2. :func:`maps` ``(model, features, methods)`` -> :class:`Maps`: prediction, per-head attention and the
+   attribution registry (:mod:`explain_ser.explain.attributions`; ``deep=True`` adds IG through the encoder
+   onto the log-mel, which needs a :class:`ModelInput`), optionally deletion/insertion curves, all on the
+   *model's* grid;
+3. :func:`annotate` ``(clip, plan)`` -> :class:`Annotation`: the language decided once
+   (:func:`plan_annotation`, :mod:`explain_ser.language`) picks the aligner; alignment, tagger and prosody on
+   the original clip (cached per clip with an :class:`AnnotationStore`) — never English phones on
+   non-English speech;
+4. :func:`assemble` ``(inp, mp, ann, checkpoint)`` -> :class:`~explain_ser.attribution.Attribution`: the
+   FrameTable on the original clip's grid (frames the model did not see get zero attention and
    ``model_input = False``) and the summary.
 
 >>> from explain_ser.checkpoint import Checkpoint                           # doctest: +SKIP
@@ -39,7 +43,9 @@ from .errors import InputError
 from .inputs import prepare
 from .language import decide_language, plan_alignment
 
-__all__ = ["ClipOptions", "explain_clip", "AnnotationStore", "annotate", "ANNOTATION_COLUMNS", "transcript_beside"]
+__all__ = ["ClipOptions", "explain_clip", "ModelInput", "model_input", "Maps", "maps", "AnnotationPlan",
+           "plan_annotation", "Annotation", "annotate", "assemble", "on_clip_grid", "AnnotationStore",
+           "ANNOTATION_COLUMNS", "transcript_beside"]
 
 ANNOTATION_COLUMNS_VERSION = 2  # 2: the language decides the aligner (no English phones on other languages)
 ANNOTATION_COLUMNS = ("word", "word_index", "phone", "phone_class", "stress", "vocalization", "vocalization_conf",
@@ -123,38 +129,103 @@ def _no_words(clip, reason: str):
                      notes=[reason, "no vocalization tags: they need word boundaries"]).check()
 
 
-def annotate(clip: Clip, transcript: str | None, aligner: str, language: str, prosody: bool,
-             encoder_source: str, store: AnnotationStore | None = None, alignment=None,
-             voice_quality: bool = False, tagger=None,
-             tagger_features=None) -> tuple[pd.DataFrame, "object | None", object, dict]:
-    """Alignment + prosody of one clip on its frame grid.
+# ---- stage 3: annotate (model independent: language, transcript, alignment, tagger, prosody) -----------
 
-    Returns ``(columns, alignment, prosody, info)``: the annotation columns of the FrameTable, the
-    :class:`~explain_ser.align.base.Alignment` and :class:`~explain_ser.prosody.Prosody` objects (None on
-    a cache hit) and ``info`` (aligner used, or why there are no words). ``aligner="none"``: no alignment.
-    ``alignment``: one already made (the corpus-trained Kaldi aligner); vocalization tags are added here.
-    ``tagger``: a vocalization tagger (name, directory or :class:`~explain_ser.tagger.Tagger`) whose events
-    replace the rule-based tags, over speech too and with or without words; ``tagger_features``: the clip's
-    taps under the tagger's encoder, or a function returning them (called only on a cache miss).
+@dataclass(frozen=True)
+class AnnotationPlan:
+    """What :func:`annotate` does for one clip, decided once by :func:`plan_annotation`.
+
+    >>> AnnotationPlan(transcript="hello", language="de", aligner="none").aligner
+    'none'
+    """
+
+    transcript: str | None = None  # None: Whisper transcribes when the aligner needs words
+    language: str = "en"
+    language_source: str = "default"  # "option", "manifest", "checkpoint" or "default"
+    aligner: str = "auto"  # "none": no alignment
+    whisper_source: str = "tiny.en"  # the encoder's Whisper (transcription, Whisper words)
+    prosody: bool = True
+    voice_quality: bool = False
+    tagger: str | None = None  # a vocalization tagger whose events replace the rule-based tags
+
+
+def plan_annotation(clip: Clip, options: ClipOptions = ClipOptions(), manifest_row: dict | None = None,
+                    default_language: str | None = None, whisper_source: str = "tiny.en") -> AnnotationPlan:
+    """The annotation plan of one clip: the transcript rule (``options.transcript``, else the manifest row's,
+    else ``CLIP.txt`` beside the audio) and the language decided once (``options.language``, else the
+    manifest's, else ``default_language`` — the checkpoint's training language — else English).
+
+    >>> from explain_ser.audio import Clip
+    >>> import numpy as np
+    >>> c = Clip(samples=np.zeros(16000, np.float32), rate=16000, clip_id="c")
+    >>> p = plan_annotation(c, ClipOptions(align=False), {"language": "DE", "transcript": "hallo"}, "en")
+    >>> (p.language, p.language_source, p.transcript, p.aligner)
+    ('de', 'manifest', 'hallo', 'none')
+    """
+    row = manifest_row or {}
+    transcript = options.transcript
+    if transcript is None:
+        cell = row.get("transcript")
+        transcript = None if cell is None or (isinstance(cell, float) and cell != cell) else str(cell).strip() or None
+    if transcript is None:
+        transcript = transcript_beside(clip.path)
+    lang = decide_language(options.language, row.get("language"), default_language)
+    return AnnotationPlan(transcript=transcript, language=lang.language, language_source=lang.source,
+                          aligner=options.aligner if options.align else "none", whisper_source=str(whisper_source),
+                          prosody=options.prosody, voice_quality=options.voice_quality,
+                          tagger=None if options.tagger is None else str(options.tagger))
+
+
+@dataclass
+class Annotation:
+    """What :func:`annotate` found: the FrameTable's annotation columns on the clip's grid, the
+    :class:`~explain_ser.align.base.Alignment` and :class:`~explain_ser.prosody.Prosody` (None on a cache
+    hit), ``info`` (aligner used, or why there are no words) and the plan it followed."""
+
+    columns: pd.DataFrame
+    alignment: object | None
+    prosody: object | None
+    info: dict
+    plan: AnnotationPlan
+
+
+def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = None, alignment=None,
+             tagger_features=None) -> Annotation:
+    """Stage 3: alignment + tagger + prosody of one clip on its frame grid (model independent).
+
+    ``plan.aligner="none"``: no alignment. ``alignment``: one already made (the corpus-trained Kaldi
+    aligner); vocalization tags are added here. ``plan.tagger``: a vocalization tagger (name or directory,
+    :mod:`explain_ser.tagger`) whose events replace the rule-based tags, over speech too and with or without
+    words; ``tagger_features``: the clip's taps under the tagger's encoder, or a function returning them
+    (called only on a cache miss). ``store``: the per-clip annotation cache.
+
+    >>> from explain_ser.audio import Clip
+    >>> import numpy as np
+    >>> c = Clip(samples=np.zeros(8000, np.float32), rate=16000, clip_id="c")
+    >>> a = annotate(c, AnnotationPlan(aligner="none", prosody=False))
+    >>> len(a.columns) == c.n_frames, a.alignment is None
+    (True, True)
     """
     from .frames import build_frame_table
 
-    info: dict = {"language": language}
-    plan = plan_alignment(language, encoder_source, transcript, aligner) if aligner != "none" else None
+    info: dict = {"language": plan.language}
+    aplan = (plan_alignment(plan.language, plan.whisper_source, plan.transcript, plan.aligner)
+             if plan.aligner != "none" else None)
     # -- vocalization tagger (issue 15) --
     tg = None
-    if tagger is not None:
+    if plan.tagger is not None:
         from .tagger import load_tagger
 
-        tg = load_tagger(tagger)
+        tg = load_tagger(plan.tagger)
         info["vocalization_tagger"] = {"name": tg.name, "identity": tg.identity}
     key = None
     if store is not None:
-        key = store.key(clip.sha256, transcript, "none" if plan is None else f"{plan.aligner}|{plan.whisper_source}",
-                        language, prosody, tagger=tg.identity if tg is not None else "")
+        key = store.key(clip.sha256, plan.transcript,
+                        "none" if aplan is None else f"{aplan.aligner}|{aplan.whisper_source}",
+                        plan.language, plan.prosody, tagger=tg.identity if tg is not None else "")
         hit = store.load(key)
         if hit is not None and len(hit) == clip.n_frames:
-            return hit, None, None, {**info, "cached": True}
+            return Annotation(hit, None, None, {**info, "cached": True}, plan)
     if alignment is not None:
         from .align.vocalizations import detect_vocalizations, merge_with_tokens
 
@@ -162,19 +233,19 @@ def annotate(clip: Clip, transcript: str | None, aligner: str, language: str, pr
             alignment.vocalizations = merge_with_tokens(alignment.vocalizations,
                                                         detect_vocalizations(clip.samples, alignment.words))
         info["aligner"] = alignment.backend
-    elif plan is not None and plan.aligner is None:
-        alignment = _no_words(clip, plan.reason)
+    elif aplan is not None and aplan.aligner is None:
+        alignment = _no_words(clip, aplan.reason)
         info["aligner"] = "none"
-        info["alignment_note"] = plan.reason
-    elif plan is not None:
+        info["alignment_note"] = aplan.reason
+    elif aplan is not None:
         from .align import align_clip
 
         try:
-            alignment = align_clip(clip, transcript, aligner=plan.aligner, language=language,
-                                   whisper_source=plan.whisper_source, vocalizations=tg is None)
+            alignment = align_clip(clip, plan.transcript, aligner=aplan.aligner, language=plan.language,
+                                   whisper_source=aplan.whisper_source, vocalizations=tg is None)
             info["aligner"] = alignment.backend
-            if plan.reason:
-                alignment.notes = [plan.reason] + list(alignment.notes)
+            if aplan.reason:
+                alignment.notes = [aplan.reason] + list(alignment.notes)
         except InputError as err:
             info["alignment_error"] = str(err)
             alignment = None
@@ -184,22 +255,26 @@ def annotate(clip: Clip, transcript: str | None, aligner: str, language: str, pr
         feats = tagger_features() if callable(tagger_features) else tagger_features
         alignment = apply_tagger(alignment, clip, tg, features=feats)
     pros = None
-    if prosody:
+    if plan.prosody:
         from .prosody import extract_prosody
 
-        pros = extract_prosody(clip.samples, voice_quality=voice_quality)
+        pros = extract_prosody(clip.samples, voice_quality=plan.voice_quality)
     table = build_frame_table(clip.clip_id, clip.n_frames, alignment=alignment, prosody=pros)
     cols = [c for c in ANNOTATION_COLUMNS if c in table.columns]
     ann = table[cols].reset_index(drop=True)
     if store is not None:
         store.put(key, ann)
-    return ann, alignment, pros, info
+    return Annotation(ann, alignment, pros, info, plan)
 
 
-# ---- the per-clip path ---------------------------------------------------------------------------------
+# ---- stage 1: the model's input ------------------------------------------------------------------------
 
-def _on_clip_grid(arrays: dict, first: int, n_total: int, fill: float = 0.0) -> dict:
-    """Per-frame arrays of the model's input placed on the original clip's grid."""
+def on_clip_grid(arrays: dict, first: int, n_total: int, fill: float = 0.0) -> dict:
+    """Per-frame arrays of the model's input placed on the original clip's grid (``fill`` elsewhere).
+
+    >>> on_clip_grid({"h0": np.array([.5, .5])}, 1, 4)["h0"].tolist()
+    [0.0, 0.5, 0.5, 0.0]
+    """
     out = {}
     for k, v in arrays.items():
         v = np.asarray(v)
@@ -207,95 +282,211 @@ def _on_clip_grid(arrays: dict, first: int, n_total: int, fill: float = 0.0) -> 
             out[k] = v
             continue
         full = np.full(n_total, fill, dtype=v.dtype if v.dtype.kind == "f" else np.float64)
-        full[first : first + len(v)] = v
+        full[first : first + len(v)] = v[: max(0, n_total - first)]
         out[k] = full
     return out
 
 
-def _features(clip: Clip, encoder, store, mel):
-    if store is not None:
-        return np.asarray(store.get(clip, encoder, mel=mel), dtype=np.float32)
-    return encoder.encode(clip, mel=mel)
+@dataclass
+class ModelInput:
+    """What the model hears of one clip, and where it sits on the clip's 20 ms grid."""
 
+    clip: Clip  # the clip as recorded: everything is reported on its grid
+    prepared: Clip  # the encoder's input (the input rule applied; ``clip`` itself when the rule keeps it)
+    first_frame: int  # frame of ``clip`` where the model's frame 0 lies
+    gain_db: float  # gain the rule applied
+    rule: object  # the InputRule
+    features: np.ndarray  # all encoder taps of ``prepared``, ``[n_taps, n_frames, dim]`` float32
+    encoder: object  # the Encoder that made them (deep attributions, the display mel)
+    mel: object = None  # log-mel of ``prepared`` (torch), computed once; None when not asked for
+
+    @property
+    def n_frames(self) -> int:
+        """Frames the model sees."""
+        return int(self.prepared.n_frames)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Frames ``[first, last)`` of the clip the model sees."""
+        return self.first_frame, self.first_frame + self.n_frames
+
+    @property
+    def is_whole_clip(self) -> bool:
+        return self.first_frame == 0 and self.n_frames == self.clip.n_frames
+
+    def on_clip_grid(self, arrays: dict, fill: float = 0.0) -> dict:
+        """Per-frame arrays on the model's grid -> on the clip's grid (:func:`on_clip_grid`)."""
+        return on_clip_grid(arrays, self.first_frame, self.clip.n_frames, fill)
+
+    def seen(self) -> np.ndarray:
+        """Boolean mask over the clip's frames: True where the model hears the clip."""
+        mask = np.zeros(self.clip.n_frames, dtype=bool)
+        mask[self.first_frame : self.first_frame + self.n_frames] = True
+        return mask
+
+
+def model_input(clip, checkpoint, encoder, store=None, mel: bool = True) -> ModelInput:
+    """Stage 1: the model's input for ``clip`` (a :class:`~explain_ser.audio.Clip` or a path).
+
+    ``checkpoint``: a :class:`~explain_ser.checkpoint.Checkpoint` (its input rule is applied) or an
+    :class:`~explain_ser.inputs.InputRule`; ``encoder``: the checkpoint's
+    :class:`~explain_ser.encoder.Encoder`; ``store``: the feature cache (None: encode). ``mel``: compute the
+    log-mel once here and keep it (deep attributions, the display); False leaves it to the encoder on a
+    cache miss.
+
+    >>> inp = model_input("examples/calm_statement.wav", ck, enc)               # doctest: +SKIP
+    >>> inp.features.shape[1] == inp.n_frames, inp.span[1] <= inp.clip.n_frames  # doctest: +SKIP
+    (True, True)
+    """
+    from .features import prepared_features
+    from .inputs import AS_RECORDED, InputRule
+
+    if not isinstance(clip, Clip):
+        clip = load_audio(clip)
+    rule = checkpoint if isinstance(checkpoint, InputRule) else (
+        AS_RECORDED if checkpoint is None else checkpoint.input_rule)
+    prep = prepare(clip, rule)
+    m = encoder.mel(prep.clip) if mel else None
+    feats = prepared_features([prep.clip], encoder, store, mels=None if m is None else [m])[0]
+    return ModelInput(clip=clip, prepared=prep.clip, first_frame=int(prep.first_frame), gain_db=float(prep.gain_db),
+                      rule=rule, features=np.asarray(feats, dtype=np.float32), encoder=encoder, mel=m)
+
+
+# ---- stage 2: maps on the model's grid -----------------------------------------------------------------
+
+@dataclass
+class Maps:
+    """Prediction and every map of one clip on the *model's* grid (``[n_frames]`` each)."""
+
+    probabilities: np.ndarray  # [n_classes]
+    attention: dict  # {head: weights}, "mean" = the mean over heads
+    attributions: dict  # {method: frame scores}; deep methods under their own name (ig_mel, layer_ig_blockK)
+    target: int  # the class explained
+    info: dict  # target, baseline, IG delta ...; "deep": the deep method's info
+    deep: dict  # {"map": time x frequency (or x dim) array, "info": ...} when a deep method ran, else {}
+    deletion: pd.DataFrame | None = None  # deletion/insertion curves, when asked for
+
+
+def maps(model, features, methods=("ig", "occlusion"), target: int | None = None, ig_steps: int = 32,
+         baseline: str = "mean", deep: bool = False, deep_layer: int | None = None,
+         deletion: bool = False) -> Maps:
+    """Stage 2: attention and attributions of ``model`` (eval mode) on one clip's features.
+
+    ``features``: a :class:`ModelInput` or the taps ``[n_taps, T, D]``; ``methods``: names of the attribution
+    registry (:data:`explain_ser.explain.attributions.METHODS`); ``target``: the class to explain (None: the
+    predicted one); ``deep``: IG through the frozen encoder onto the log-mel (``deep_layer=k``: onto encoder
+    block ``k``) — needs a :class:`ModelInput`, whose mel and encoder it uses; ``deletion``: deletion/insertion
+    curves of attention and each method (faithfulness).
+
+    >>> import torch
+    >>> from explain_ser.model import SERModel
+    >>> m = SERModel(labels=["a", "b"], dim=8, taps=[1], n_taps=3, pooler="mhaap", pooler_hparams={"n_heads": 2}).eval()
+    >>> mp = maps(m, np.random.default_rng(0).random((3, 10, 8), dtype=np.float32), methods=("saliency",))
+    >>> mp.probabilities.shape, sorted(mp.attention), mp.attributions["saliency"].shape
+    ((2,), ['h0', 'h1', 'mean'], (10,))
+    """
+    from .explain.attention import attention_weights
+    from .explain.attributions import attribute_frames, attribute_mel
+
+    inp = features if isinstance(features, ModelInput) else None
+    feats = inp.features if inp is not None else features
+    probs, att = attention_weights(model, feats)
+    tgt = int(np.argmax(probs)) if target is None else int(target)
+    if methods:
+        attrs, info = attribute_frames(model, feats, methods=tuple(methods), target=tgt, n_steps=ig_steps,
+                                       baseline=baseline)
+    else:
+        attrs, info = {}, {"target": tgt}
+    deep_out: dict = {}
+    if deep:
+        if inp is None:
+            raise ValueError("deep attributions run through the encoder: pass a ModelInput, not bare features")
+        mel_map, frame_score, dinfo = attribute_mel(model, inp.encoder, inp.prepared, target=tgt, n_steps=ig_steps,
+                                                    layer=deep_layer, mel=inp.mel)
+        attrs[dinfo["method"]] = frame_score
+        deep_out = {"map": mel_map, "info": dinfo}
+        info["deep"] = dinfo
+    curves = None
+    if deletion:
+        from .explain.faithfulness import deletion_curves
+
+        ranks = {"attention": att["mean"], **{m: np.abs(v) for m, v in attrs.items()}}
+        curves = deletion_curves(model, feats, ranks)
+    return Maps(probabilities=probs, attention=att, attributions=attrs, target=tgt, info=info, deep=deep_out,
+                deletion=curves)
+
+
+# ---- stage 4: assemble ---------------------------------------------------------------------------------
+
+def assemble(inp: ModelInput, mp: Maps, ann: Annotation, checkpoint, display_mel: bool = True) -> Attribution:
+    """Stage 4: the :class:`~explain_ser.attribution.Attribution` of one clip — the maps placed on the clip's
+    grid (frames the model did not hear hold no attention; ``model_input`` marks them when there are any),
+    joined with the annotation columns into the FrameTable, and the summary.
+
+    >>> res = assemble(inp, maps(ck.model, inp), annotate(inp.clip, plan), ck)   # doctest: +SKIP
+    >>> len(res.frames) == inp.clip.n_frames                                      # doctest: +SKIP
+    True
+    """
+    from .frames import build_frame_table
+
+    clip, n, first = inp.clip, inp.clip.n_frames, inp.first_frame
+    att = inp.on_clip_grid(mp.attention)
+    attrs = inp.on_clip_grid(mp.attributions)
+    info = dict(mp.info)
+    info.update({k: v for k, v in ann.info.items() if k != "language"})
+    info["language"] = {"language": ann.plan.language, "source": ann.plan.language_source}
+    table = build_frame_table(clip.clip_id, n, attention=att, attributions=attrs)
+    table = pd.concat([table.drop(columns=[c for c in ann.columns.columns if c in table.columns]).reset_index(drop=True),
+                       ann.columns], axis=1)
+    if not inp.is_whole_clip:
+        table["model_input"] = inp.seen()
+    info["input"] = {"rule": inp.rule.describe(), "first_frame": first, "n_frames_seen": inp.n_frames,
+                     "gain_db": round(inp.gain_db, 2)}
+    display = None
+    if display_mel:
+        enc = inp.encoder
+        if inp.prepared is clip and inp.mel is not None:
+            shown = inp.mel
+        else:
+            shown = enc.mel(clip)  # the figure shows the clip as recorded
+        display = enc.window_mel(shown, 0, min(n, 1500)).numpy()
+    deletion = None
+    if mp.deletion is not None:
+        deletion = mp.deletion.copy()
+        deletion.insert(0, "clip_id", clip.clip_id)
+    res = Attribution(clip=clip, labels=checkpoint.labels, probabilities=mp.probabilities, attention=att,
+                      attributions=attrs, frames=table, summary={}, alignment=ann.alignment, prosody=ann.prosody,
+                      mel=display, deep=mp.deep, info=info, span=inp.span, deletion=deletion)
+    res.summary = summarize(res, checkpoint=checkpoint.name, config=checkpoint.config)
+    return res
+
+
+# ---- the composition -----------------------------------------------------------------------------------
 
 def explain_clip(clip, checkpoint, encoder, options: ClipOptions = ClipOptions(), store=None,
                  annotations: AnnotationStore | None = None, manifest_row: dict | None = None) -> Attribution:
     """Explain one clip (a :class:`~explain_ser.audio.Clip` or a path) under ``checkpoint``
-    (:class:`~explain_ser.checkpoint.Checkpoint`) with its ``encoder``; ``store``: the feature cache;
-    ``annotations``: the alignment/prosody cache (batch runs); ``manifest_row``: the clip's manifest
-    row (its ``language`` and ``transcript`` columns count)."""
-    from .explain.attention import attention_weights
-    from .explain.attributions import attribute_frames, attribute_mel
-    from .frames import build_frame_table
-
-    row = manifest_row or {}
-    transcript = options.transcript
+    (:class:`~explain_ser.checkpoint.Checkpoint`) with its ``encoder``: :func:`model_input` ->
+    :func:`maps` -> :func:`annotate` -> :func:`assemble`. ``store``: the feature cache; ``annotations``: the
+    alignment/prosody cache (batch runs); ``manifest_row``: the clip's manifest row (its ``language`` and
+    ``transcript`` columns count)."""
     if not isinstance(clip, Clip):
         clip = load_audio(clip)
-    if transcript is None:
-        transcript = str(row.get("transcript") or "").strip() or None
-    if transcript is None:
-        transcript = transcript_beside(clip.path)
-    model = checkpoint.model
-    prep = prepare(clip, checkpoint.input_rule)
-    mel = encoder.mel(prep.clip)
-    feats = _features(prep.clip, encoder, store, mel)
-    probs, att = attention_weights(model, feats)
-    tgt = int(np.argmax(probs)) if options.target is None else int(options.target)
-    if options.methods:
-        attrs, info = attribute_frames(model, feats, methods=options.methods, target=tgt, n_steps=options.ig_steps,
-                                       baseline=options.baseline)
-    else:
-        attrs, info = {}, {"target": tgt}
-    deep_out: dict = {}
-    if options.deep:
-        mel_map, frame_score, dinfo = attribute_mel(model, encoder, prep.clip, target=tgt, n_steps=options.ig_steps,
-                                                    layer=options.deep_layer, mel=mel)
-        attrs[dinfo["method"]] = frame_score
-        deep_out = {"map": mel_map, "info": dinfo}
-        info["deep"] = dinfo
-    deletion = None
-    if options.deletion:
-        from .explain.faithfulness import deletion_curves
-
-        ranks = {"attention": att["mean"], **{m: np.abs(v) for m, v in attrs.items()}}
-        deletion = deletion_curves(model, feats, ranks)
-        deletion.insert(0, "clip_id", clip.clip_id)
-    # the model's arrays on the clip's own grid: frames it did not see hold no attention
-    n, first = clip.n_frames, prep.first_frame
-    att = _on_clip_grid(att, first, n)
-    attrs = _on_clip_grid(attrs, first, n)
-    lang = decide_language(options.language, row.get("language"), checkpoint.language)
+    plan = plan_annotation(clip, options, manifest_row, default_language=checkpoint.language,
+                           whisper_source=checkpoint.encoder_source)
+    inp = model_input(clip, checkpoint, encoder, store)
+    mp = maps(checkpoint.model, inp, options.methods, target=options.target, ig_steps=options.ig_steps,
+              baseline=options.baseline, deep=options.deep, deep_layer=options.deep_layer,
+              deletion=options.deletion)
     tagger_features = None
-    if options.tagger is not None:  # -- vocalization tagger (issue 15): reuse this encoder pass when it fits --
+    if plan.tagger is not None:  # -- vocalization tagger (issue 15): reuse this encoder pass when it fits --
         from .tagger import load_tagger
 
-        tg = load_tagger(options.tagger)
+        tg = load_tagger(plan.tagger)
         if tg.fits(encoder):
-            tagger_features = (lambda: feats) if prep.clip is clip else (lambda: _features(clip, encoder, store, None))
+            tagger_features = ((lambda: inp.features) if inp.prepared is clip else
+                               (lambda: model_input(clip, None, encoder, store, mel=False).features))
         else:
             tagger_features = lambda: tg.features(clip, store=store)  # noqa: E731
-    ann, alignment, pros, ainfo = annotate(clip, transcript, options.aligner if options.align else "none",
-                                           lang.language, options.prosody, checkpoint.encoder_source,
-                                           store=annotations, voice_quality=options.voice_quality,
-                                           tagger=options.tagger, tagger_features=tagger_features)
-    info.update({k: v for k, v in ainfo.items() if k != "language"})
-    info["language"] = {"language": lang.language, "source": lang.source}
-    table = build_frame_table(clip.clip_id, n, attention=att, attributions=attrs)
-    table = pd.concat([table.drop(columns=[c for c in ann.columns if c in table.columns]).reset_index(drop=True),
-                       ann], axis=1)
-    if first != 0 or prep.clip.n_frames != n:
-        seen = np.zeros(n, dtype=bool)
-        seen[first : first + prep.clip.n_frames] = True
-        table["model_input"] = seen
-    info["input"] = {"rule": checkpoint.input_rule.describe(), "first_frame": first,
-                     "n_frames_seen": int(prep.clip.n_frames), "gain_db": round(prep.gain_db, 2)}
-    display = None
-    if options.display_mel:
-        shown = mel if prep.clip is clip else encoder.mel(clip)  # the figure shows the clip as recorded
-        display = encoder.window_mel(shown, 0, min(n, 1500)).numpy()
-    res = Attribution(clip=clip, labels=checkpoint.labels, probabilities=probs, attention=att, attributions=attrs,
-                      frames=table, summary={}, alignment=alignment, prosody=pros, mel=display, deep=deep_out,
-                      info=info, span=(first, first + prep.clip.n_frames), deletion=deletion)
-    res.summary = summarize(res, checkpoint=checkpoint.name, config=checkpoint.config)
-    return res
+    ann = annotate(clip, plan, store=annotations, tagger_features=tagger_features)
+    return assemble(inp, mp, ann, checkpoint, display_mel=options.display_mel)
