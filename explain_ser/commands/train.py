@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 
-from ..inputs import AS_RECORDED, RECOMMENDED
+from ..inputs import AS_RECORDED, RECOMMENDED, InputRule
 from . import command_line
 
-INPUT_RULES = {"as-recorded": AS_RECORDED, "normalized": RECOMMENDED}  # --input
+# --input. "loudness" is the gentler rule of issue 28: level set to -23 LUFS, nothing trimmed, so the end of
+# the model's input stays where the recording ends instead of where the speech does.
+INPUT_RULES = {"as-recorded": AS_RECORDED, "normalized": RECOMMENDED, "loudness": InputRule(loudness=-23.0)}
 
 
 def add_training_args(p):
@@ -20,10 +22,11 @@ def add_training_args(p):
     p.add_argument("manifest", help="manifest CSV or corpus directory (needs emotion and speaker columns)")
     p.add_argument("--model", default="tiny.en", help="Whisper source (default: tiny.en)")
     p.add_argument("--window", default="trim", choices=["trim", "full"], help="window mode (default: trim)")
-    p.add_argument("--input", default="normalized", choices=["as-recorded", "normalized"],
+    p.add_argument("--input", default="normalized", choices=list(INPUT_RULES),
                    help="what the encoder is fed: normalized (default) = leading/trailing silence trimmed and "
-                        "loudness set to -23 LUFS, or clips as recorded (explain_ser.inputs; recorded in the "
-                        "checkpoint, so explaining feeds the encoder the same way)")
+                        "loudness set to -23 LUFS; loudness = only the level set to -23 LUFS (nothing trimmed); or "
+                        "clips as recorded (explain_ser.inputs; recorded in the checkpoint, so explaining feeds the "
+                        "encoder the same way)")
     p.add_argument("--cache", default=None, help="feature cache directory (default: user cache)")
     p.add_argument("--folds", default=None, choices=["speakers", "loso", "emobox", "random"],
                    help="fold scheme (default: loso for <= 12 speakers, else leave-k-speakers-out); emobox = "
