@@ -42,11 +42,15 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
     from .splits import fold_table
 
     extra_y = corpus.extra_y
-    res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=model_kwargs,
-                         config=config, progress=progress, extra_y=extra_y, keep_models=save_folds)
-    summary, pooled = res.summary, res.pooled_metrics(corpus.y)
-    pooled["recall"] = {corpus.labels[int(k)]: v for k, v in pooled["recall"].items()}
-    epochs = int(np.median([f["best_epoch"] for f in res.folds]))
+    if final == "only":  # issue 28: the recipe's CV was run elsewhere (e.g. on the lockbox's dev actors)
+        res = None
+        epochs = config.epochs
+    else:
+        res = cross_validate(corpus.data, corpus.y, folds, labels=corpus.labels, model_kwargs=model_kwargs,
+                             config=config, progress=progress, extra_y=extra_y, keep_models=save_folds)
+        summary, pooled = res.summary, res.pooled_metrics(corpus.y)
+        pooled["recall"] = {corpus.labels[int(k)]: v for k, v in pooled["recall"].items()}
+        epochs = int(np.median([f["best_epoch"] for f in res.folds]))
     df = corpus.manifest
     corpus_name = corpus_name_of(corpus.path)
     info = {
@@ -65,7 +69,7 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
                   "folds": [{"name": f.name, "test": f.test_speakers, "val": f.val_speakers} for f in folds]},
         "seeds": {"train": config.seed, "folds": config.seed,
                   **({"members": list(range(config.seed, config.seed + config.ensemble))} if config.ensemble > 1 else {})},
-        "metrics": {"cv": {"summary": summary, "pooled": pooled, "per_fold": res.folds,
+        "metrics": {"cv": None} if res is None else {"cv": {"summary": summary, "pooled": pooled, "per_fold": res.folds,
                            "note": ("mean ± std over speaker-independent test folds; " +
                                     ("early stopping on validation speakers drawn from each fold's training speakers"
                                      if len(folds[0].val) else
@@ -88,8 +92,9 @@ def train_checkpoint(corpus, folds, model_kwargs: dict, config: TrainConfig, out
                             model_kwargs=model_kwargs, config=final_cfg)
     out = Path(out_dir)
     save_checkpoint(model, out, corpus.encoder, **info)
-    write_path(out / "folds.csv", lambda tmp: fold_table(df, folds).to_csv(tmp, index=False), suffix=".csv")
-    _write_cv_predictions(out, df, folds, corpus.labels, corpus.y, res.probs)
+    if res is not None:
+        write_path(out / "folds.csv", lambda tmp: fold_table(df, folds).to_csv(tmp, index=False), suffix=".csv")
+        _write_cv_predictions(out, df, folds, corpus.labels, corpus.y, res.probs)
     write_model_card(out)
     if progress:
         print(f"final model: {epochs} epochs on all {len(all_idx)} clips ({hist['seconds']:.0f} s) -> {out}")
@@ -106,6 +111,45 @@ def _input_txt(e: dict) -> str:
 def _langs(t: dict) -> list[str]:
     out = [t.get("language")] + [x.get("language") for x in t.get("extra", [])]
     return list(dict.fromkeys(x for x in out if x))
+
+
+def _cv_md(cv: dict | None, folds: dict, stop_txt: str, fold_txt: str) -> str:
+    """The card's cross-validation section (or why there is none: ``train --final-only``)."""
+    if not cv:
+        return ("## Cross-validated accuracy\n\nNone in this directory: trained with `--final-only` (the recipe's "
+                "cross-validation was run separately; see the lockbox section and RESULTS.md).\n\n")
+    s = cv["summary"]
+    pct = lambda k: f"{100 * s[k]['mean']:.1f} ± {100 * s[k]['std']:.1f}"  # noqa: E731
+    rows = "\n".join(f"| {k} | {100 * v:.1f} |" for k, v in cv["pooled"]["recall"].items())
+    kind = "speaker-independent" if folds["speaker_independent"] else "RANDOM, speaker-DEPENDENT"
+    return f"""## Cross-validated accuracy ({folds['kind']}, {kind}; kind: plain CV)
+
+| metric | mean ± std over {len(folds['folds'])} folds (%) |
+| --- | --- |
+| UA (balanced accuracy) | {pct('ua')} |
+| WA (accuracy) | {pct('wa')} |
+| macro-F1 | {pct('macro_f1')} |
+
+Per-class recall over all out-of-fold predictions (%):
+
+| class | recall |
+| --- | --- |
+{rows}
+
+These numbers are from the fold models (each trained without its test speakers, {stop_txt});
+the shipped model is a retrain on every speaker and has no held-out score of
+its own. Folds: {fold_txt}. The fold assignment is in `folds.csv`.
+
+"""
+
+
+def _lockbox_md(lb: dict | None) -> str:
+    """The card's lockbox result (issue 28), from ``config["lockbox"]``: the recipe trained on the lockbox's
+    dev actors, scored once on its locked actors."""
+    if not lb:
+        return ""
+    return (f"## Accuracy on new speakers (kind: lockbox)\n\n{lb['text']}\n\n"
+            + (f"```\n{lb['command']}\n```\n\n" if lb.get("command") else ""))
 
 
 def _robustness_md(r: dict | None) -> str:
@@ -176,12 +220,9 @@ def write_model_card(directory) -> None:
     d = Path(directory)
     c = read_config(d)
     m, e, t = c["model"], c["encoder"], c["training"]
-    s = c["metrics"]["cv"]["summary"]
-    pct = lambda k: f"{100 * s[k]['mean']:.1f} ± {100 * s[k]['std']:.1f}"  # noqa: E731
+    cv = c["metrics"].get("cv")
     taps = m["taps"]
     tap_txt = (f"tap {taps[0]}" if len(taps) == 1 else f"learned softmax-weighted sum of taps {taps}")
-    rec = c["metrics"]["cv"]["pooled"]["recall"]
-    rows = "\n".join(f"| {k} | {100 * v:.1f} |" for k, v in rec.items())
     folds = c["folds"]
     fold_txt = "; ".join(f"{f['name']}: test {', '.join(f['test'])} (val {', '.join(f['val'])})"
                          for f in folds["folds"])
@@ -199,7 +240,8 @@ def write_model_card(directory) -> None:
              "class-weighted loss" if cfg.get("class_weights") else "",
              f"random training copies ({', '.join(cfg['augment'])}; explain_ser.augment)" if cfg.get("augment") else ""]
     aug_txt += "".join(f"; {x}" for x in extra if x)
-    epochs_txt = ("the median early-stopping epoch of the cross-validation folds" if has_val else
+    epochs_txt = ("the recipe's fixed epoch count; no cross-validation in this run" if not cv else
+                  "the median early-stopping epoch of the cross-validation folds" if has_val else
                   "the fixed epoch count of the cross-validation folds, which had no validation speakers")
     stop_txt = ("early stopping on validation speakers from the training side" if has_val else
                 f"a fixed {t['config']['epochs']} epochs on all of the fold's training speakers")
@@ -230,25 +272,7 @@ Speech emotion recognition head over frozen Whisper encoder features: {tap_txt} 
   label smoothing {t['config']['label_smoothing']}, frame drop {t['config']['frame_drop']}, seed {c['seeds']['train']}{aug_txt};
   final model trained on ALL clips for {t['final_epochs']} epochs ({epochs_txt}). Feature standardisation statistics from the training clips are stored in the weights.
 
-## Cross-validated accuracy ({folds['kind']}, {'speaker-independent' if folds['speaker_independent'] else 'RANDOM, speaker-DEPENDENT'})
-
-| metric | mean ± std over {len(folds['folds'])} folds (%) |
-| --- | --- |
-| UA (balanced accuracy) | {pct('ua')} |
-| WA (accuracy) | {pct('wa')} |
-| macro-F1 | {pct('macro_f1')} |
-
-Per-class recall over all out-of-fold predictions (%):
-
-| class | recall |
-| --- | --- |
-{rows}
-
-These numbers are from the fold models (each trained without its test speakers, {stop_txt});
-the shipped model is a retrain on every speaker and has no held-out score of
-its own. Folds: {fold_txt}. The fold assignment is in `folds.csv`.
-
-{_robustness_md(c.get('robustness'))}{_localisation_md(c.get('localisation'))}## Reproduce
+{_cv_md(cv, folds, stop_txt, fold_txt)}{_lockbox_md(c.get('lockbox'))}{_robustness_md(c.get('robustness'))}{_localisation_md(c.get('localisation'))}## Reproduce
 
 ```
 {c.get('command') or '(command not recorded)'}

@@ -83,3 +83,23 @@ def test_cli_lockbox_speaker_missing_is_one_line_exit_2_nothing_written(tmp_path
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "lockbox locked speaker(s) Actor_05" in err
     assert not (tmp_path / "p.csv").exists()
+
+
+@needs_tiny
+def test_cli_train_final_only_writes_a_checkpoint_without_cv_whose_card_says_so(tmp_path, capsys):
+    from explain_ser.checkpoint import read_config
+    from explain_ser.cli import main
+
+    wavs = sorted(EXAMPLES.glob("*.wav"))
+    csv = _corpus(tmp_path / "mine", ["a", "b", "c"], ["angry", "sad"], wavs)
+    out = tmp_path / "ck"
+    assert main(["train", csv, "--taps", "2", "--pooler", "qkv", "--val-speakers", "0", "--epochs", "2",
+                 "--final-only", "--out", str(out), "--quiet"]) == 0
+    c = read_config(out)
+    assert c["metrics"]["cv"] is None and c["training"]["final_epochs"] == 2 and c["training"]["n_clips"] == 6
+    assert "`--final-only`" in (out / "MODEL_CARD.md").read_text() and not (out / "cv_predictions.csv").exists()
+    capsys.readouterr()
+    assert main(["evaluate", csv, "--checkpoint", str(out), "--quiet"]) == 0
+    assert "UA" in capsys.readouterr().out
+    assert main(["train", csv, "--final-only", "--out", str(tmp_path / "x"), "--quiet"]) == 2  # needs --val-speakers 0
+    assert "--final-only" in capsys.readouterr().err and not (tmp_path / "x").exists()

@@ -103,6 +103,9 @@ def add_parser(sub):
     add_attention_args(p)  # issue 19
     p.add_argument("--out", required=False, default=None, help="checkpoint directory to write")
     p.add_argument("--cv-only", action="store_true", help="only cross-validate; write nothing but the report")
+    p.add_argument("--final-only", action="store_true",
+                   help="skip the cross-validation and only train the model on all clips for --epochs (with "
+                        "--val-speakers 0): for a recipe whose CV was run separately, e.g. on the lockbox's dev actors")
     p.add_argument("--save-fold-models", action="store_true",
                    help="also save each fold's model in OUT/folds/<fold>/, to score new conditions held out "
                         "(explain-ser robustness --cv-run OUT); works with --cv-only")  # issue 20
@@ -193,6 +196,9 @@ def run(args) -> int:
     check_engine_args(args)
     if not args.out and not args.cv_only:
         raise InputError("--out", "give a checkpoint directory (or --cv-only)")
+    if args.final_only and (args.cv_only or args.val_speakers or args.save_fold_models):
+        raise InputError("--final-only", "trains one model for a fixed --epochs: use it with --val-speakers 0, "
+                                         "without --cv-only or --save-fold-models")
     if args.save_fold_models and not args.out:  # issue 20
         raise InputError("--save-fold-models", "needs --out (the fold models go to OUT/folds/)")
     pooler, hp = pooler_spec(args.pooler)
@@ -211,9 +217,12 @@ def run(args) -> int:
               file=sys.stderr)
     cmd = command_line("train")
     with cluster_from_args(args, n_items=len(folds)) as client, cv_engine(client):  # one task per fold
-        info = train_checkpoint(corpus, folds, kw, config, args.out, final="none" if args.cv_only else "retrain",
+        info = train_checkpoint(corpus, folds, kw, config, args.out,
+                                final="none" if args.cv_only else "only" if args.final_only else "retrain",
                                 name=None, command=cmd, progress=not args.quiet,
                                 save_folds=args.save_fold_models)  # issue 20
+    if args.final_only:
+        return 0
     s = info["metrics"]["cv"]["summary"]
     print(f"{folds[0].kind} CV ({len(folds)} folds): UA {format_mean_std(s, 'ua')}  WA {format_mean_std(s, 'wa')}  "
           f"macro-F1 {format_mean_std(s, 'macro_f1')}")
