@@ -380,45 +380,29 @@ def _align_record(out: Path, clip_id) -> Path:
 
 
 def _align_task(job: _AlignJob, item: tuple) -> dict:
-    """One clip: align (or take the corpus-trained Kaldi alignment), write its TextGrid [and frame table],
-    then the record that marks it done."""
-    from .language import decide_language, plan_alignment
-
+    """One clip: the annotation stage (:func:`~explain_ser.pipeline.annotate`, strict: a clip that cannot be
+    aligned fails) with the same transcript and language plan as ``attribute``, or the corpus-trained Kaldi
+    alignment; then its TextGrid [and frame table], then the record that marks it done."""
     row, transcript, trained = item
     out = Path(job.out)
     cid = str(row["clip_id"])
     with stage("audio"):
         clip = _clip_of(row)
     with stage("align"):
-        if job.aligner == "kaldi":
-            if trained is None:
-                raise InputError(cid, "Kaldi could not align this clip (no transcript, or no fit)")
-            alignment = trained
-        else:
-            from .align import align_clip
-
-            language = decide_language(job.language, row.get("language")).language
-            plan = plan_alignment(language, job.whisper, transcript, job.aligner)
-            if plan.aligner is None:  # never English phones on another language
-                raise InputError(row["path"], plan.reason)
-            alignment = align_clip(clip, transcript, aligner=plan.aligner, language=language,
-                                   whisper_source=plan.whisper_source,
-                                   vocalizations=job.vocalizations and job.tagger is None)
-            if plan.reason:
-                alignment.notes.insert(0, plan.reason)
-    if job.tagger is not None and job.vocalizations:
-        from .tagger import apply_tagger
-
-        with stage("tag"):
-            alignment = apply_tagger(alignment, clip, job.tagger)
+        if job.aligner == "kaldi" and trained is None:
+            raise InputError(cid, "Kaldi could not align this clip (no transcript, or no fit)")
+        opts = ClipOptions(transcript=transcript, aligner=job.aligner, language=job.language, prosody=job.frames,
+                           tagger=job.tagger)
+        plan = dataclasses.replace(plan_annotation(clip, opts, row, whisper_source=job.whisper),
+                                   vocalizations=job.vocalizations)
+        ann = annotate(clip, plan, alignment=trained, strict=True)
+        alignment = ann.alignment
     with stage("write"):
         alignment.to_textgrid(out / f"{cid}.TextGrid")
     if job.frames:
         from .frames import build_frame_table, save_frame_table
-        from .prosody import extract_prosody
 
-        with stage("prosody"):
-            table = build_frame_table(cid, clip.n_frames, alignment=alignment, prosody=extract_prosody(clip.samples))
+        table = build_frame_table(cid, clip.n_frames, alignment=alignment, prosody=ann.prosody)
         with stage("write"):
             save_frame_table(table, out / f"{cid}.frames.csv")
     record = {"clip_id": cid, "options": job.options, "backend": alignment.backend, "words": len(alignment.words),

@@ -147,6 +147,7 @@ class AnnotationPlan:
     prosody: bool = True
     voice_quality: bool = False
     tagger: str | None = None  # a vocalization tagger whose events replace the rule-based tags
+    vocalizations: bool = True  # False: no vocalization tags at all (neither rule-based nor the tagger's)
 
 
 def plan_annotation(clip: Clip, options: ClipOptions = ClipOptions(), manifest_row: dict | None = None,
@@ -190,14 +191,16 @@ class Annotation:
 
 
 def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = None, alignment=None,
-             tagger_features=None) -> Annotation:
+             tagger_features=None, strict: bool = False) -> Annotation:
     """Stage 3: alignment + tagger + prosody of one clip on its frame grid (model independent).
 
     ``plan.aligner="none"``: no alignment. ``alignment``: one already made (the corpus-trained Kaldi
     aligner); vocalization tags are added here. ``plan.tagger``: a vocalization tagger (name or directory,
     :mod:`explain_ser.tagger`) whose events replace the rule-based tags, over speech too and with or without
     words; ``tagger_features``: the clip's taps under the tagger's encoder, or a function returning them
-    (called only on a cache miss). ``store``: the per-clip annotation cache.
+    (called only on a cache miss). ``store``: the per-clip annotation cache. ``strict``: a clip that cannot
+    be aligned raises its one-line :class:`~explain_ser.errors.InputError` (``explain-ser align``) instead of
+    being annotated without words.
 
     >>> from explain_ser.audio import Clip
     >>> import numpy as np
@@ -213,7 +216,7 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
              if plan.aligner != "none" else None)
     # -- vocalization tagger (issue 15) --
     tg = None
-    if plan.tagger is not None:
+    if plan.tagger is not None and plan.vocalizations:
         from .tagger import load_tagger
 
         tg = load_tagger(plan.tagger)
@@ -229,11 +232,13 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
     if alignment is not None:
         from .align.vocalizations import detect_vocalizations, merge_with_tokens
 
-        if tg is None:
+        if tg is None and plan.vocalizations:
             alignment.vocalizations = merge_with_tokens(alignment.vocalizations,
                                                         detect_vocalizations(clip.samples, alignment.words))
         info["aligner"] = alignment.backend
     elif aplan is not None and aplan.aligner is None:
+        if strict:  # never English phones on another language
+            raise InputError(clip.path or clip.clip_id, aplan.reason)
         alignment = _no_words(clip, aplan.reason)
         info["aligner"] = "none"
         info["alignment_note"] = aplan.reason
@@ -242,11 +247,14 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
 
         try:
             alignment = align_clip(clip, plan.transcript, aligner=aplan.aligner, language=plan.language,
-                                   whisper_source=aplan.whisper_source, vocalizations=tg is None)
+                                   whisper_source=aplan.whisper_source,
+                                   vocalizations=tg is None and plan.vocalizations)
             info["aligner"] = alignment.backend
             if aplan.reason:
                 alignment.notes = [aplan.reason] + list(alignment.notes)
         except InputError as err:
+            if strict:
+                raise
             info["alignment_error"] = str(err)
             alignment = None
     if tg is not None:  # -- vocalization tagger (issue 15): its events replace the rule-based tags --

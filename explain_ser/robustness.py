@@ -266,8 +266,7 @@ def run_benchmark(manifest: pd.DataFrame, scorer: Scorer, conditions, seed: int 
     from tqdm.auto import tqdm
 
     from .audio import Clip, load_audio
-    from .explain.attention import attention_weights
-    from .inputs import prepare
+    from .pipeline import maps
 
     conds = parse_conditions([c.text if isinstance(c, Condition) else c for c in conditions])
     labels = scorer.labels
@@ -288,7 +287,6 @@ def run_benchmark(manifest: pd.DataFrame, scorer: Scorer, conditions, seed: int 
     for i in tqdm(range(len(manifest)), desc="robustness", unit="clip", disable=not progress):
         row = manifest.iloc[i]
         ex = scorer.explainers[int(scorer.assign[i])]
-        rule = ex.ckpt.input_rule
         clip = load_audio(row["path"])
         cid = str(row["clip_id"])
         clean = None
@@ -300,32 +298,28 @@ def run_benchmark(manifest: pd.DataFrame, scorer: Scorer, conditions, seed: int 
             pclip = clip if c.text == CLEAN else Clip(samples=p.samples, rate=clip.rate, clip_id=f"{cid}@{c.text}")
             t1 = time.perf_counter()
             before = {k: (s.hits, s.misses) for k, s in stores.items()}
-            feats = ex.features(pclip)
+            inp = ex.model_input(pclip)  # stage 1 of the per-clip path: input rule, features through the cache
             for k, s in stores.items():
                 cache[c.text]["hits"] += s.hits - before[k][0]
                 cache[c.text]["misses"] += s.misses - before[k][1]
             t2 = time.perf_counter()
-            probs, att = attention_weights(ex.model, feats)
+            mp = maps(ex.model, inp, methods=())  # stage 2: prediction and attention only
+            probs, att = mp.probabilities, mp.attention
             t3 = time.perf_counter()
             tm = timing[c.text]
             tm["perturb"] += t1 - t0
             tm["features"] += t2 - t1
             tm["model"] += t3 - t2
             clipped[c.text] += p.clipped
-            n_feat = int(np.asarray(feats).shape[-2])
+            n_feat, first = inp.n_frames, inp.first_frame
             # the model's frames on the clip's own grid (a checkpoint's input rule may trim the ends), so that
             # clean and perturbed maps are compared at the same moments
-            first = 0 if rule.is_identity else prepare(pclip, rule).first_frame
-            grid = {h: np.zeros(pclip.n_frames) for h in att}
-            for h, w in att.items():
-                grid[h][first : first + n_feat] = np.asarray(w)[: max(0, pclip.n_frames - first)]
+            grid = inp.on_clip_grid(att)
             rec = {"condition": c.text, "clip_id": cid, "speaker": speakers[i], "fold": scorer.fold[i],
                    "emotion": str(row["emotion"]), "predicted": labels[int(np.argmax(probs))],
                    **{f"p_{lab}": round(float(v), 6) for lab, v in zip(labels, probs)}, "n_frames": n_feat}
             if clean is None:
-                seen = np.zeros(pclip.n_frames, dtype=bool)
-                seen[first : first + n_feat] = True
-                clean = (grid, pclip.n_frames, seen)
+                clean = (grid, pclip.n_frames, inp.seen())
                 rho = {h: 1.0 for h in att}
             elif first + n_feat <= pclip.n_frames:
                 rho = attention_agreement(clean[0], grid, p, clean[1], pclip.n_frames, seen=clean[2])
