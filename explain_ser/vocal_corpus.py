@@ -19,6 +19,16 @@ is never cut mid-word by design of the pick), or, with probability ``overlay``, 
 (laughter over speech exists). Event times are the planted sound's audible span (samples above 1 % of its
 peak), exact to the sample.
 
+Real sounds (:mod:`explain_ser.vocal_sounds`: a folder or manifest of isolated recordings, e.g. the Coswara
+breaths and coughs) are planted the same way (``sounds=``): scaled to the same level range, every vocalizing
+person dealt to one host speaker (held-out speakers are held-out vocalizing people), and an inserted sound gets
+the host clip's own noise floor under it (:func:`explain_ser.vocal_sounds.noise_floor`; the synthetic ones too),
+so neither the recording's gating to digital silence nor a missing background gives the sound away. Categories
+of real sounds and synthetic tags may be mixed; ``kind`` says which each event is.
+
+``other`` (synthetic only): sounds that are not vocalizations (beeps, clicks, knocks, hum bursts), so a tagger
+learns not to call every non-speech sound a breath.
+
 >>> import numpy as np
 >>> x = synth("breath", np.random.default_rng(0))
 >>> 0.25 <= len(x) / 16000 <= 0.8, round(float(np.abs(x).max()), 3)
@@ -41,9 +51,10 @@ import pandas as pd
 from .errors import InputError
 from .timegrid import SAMPLE_RATE
 
-__all__ = ["TAGS", "synth", "plant", "build_planted", "audible_span", "run_sox"]
+__all__ = ["TAGS", "SYNTH_TAGS", "synth", "plant", "build_planted", "audible_span", "run_sox"]
 
 TAGS = ("laugh", "breath", "sigh", "cough")
+SYNTH_TAGS = TAGS + ("other",)  # what synth() makes: the vocalizations and non-vocal sounds
 _RAW = ["-r", str(SAMPLE_RATE), "-c", "1", "-b", "32", "-e", "floating-point", "-t", "raw"]
 
 
@@ -154,11 +165,43 @@ def synth(tag: str, rng: np.random.Generator) -> np.ndarray:
                       "fade", "t", "0.003", f"{d:.3f}", f"{d * 0.85:.3f}"], click + _noise("white", m, rng))
             parts += [b * (0.8 ** k), np.zeros(int(rng.uniform(0.08, 0.25) * SAMPLE_RATE), np.float32)]
         x = np.concatenate(parts[:-1])
+    elif tag == "other":
+        x = _other(rng)
     else:
-        raise InputError(tag, f"unknown vocalization (choose from {', '.join(TAGS)})")
+        raise InputError(tag, f"unknown vocalization (choose from {', '.join(SYNTH_TAGS)})")
     a, b = audible_span(x)
     x = x[a:b]
     return (x / max(float(np.abs(x).max()), 1e-9)).astype(np.float32)
+
+
+def _other(rng: np.random.Generator) -> np.ndarray:
+    """A non-vocal sound: a beep (sine or square, 0.1-0.6 s), a click train, a knock (2-4 decaying low
+    thumps) or a hum burst (mains-like 50/60 Hz harmonics, 0.3-1 s)."""
+    kind = int(rng.integers(4))
+    if kind == 0:
+        d = float(rng.uniform(0.1, 0.6))
+        x = run_sox(["fade", "t", "0.005", f"{d:.3f}", "0.01"],
+                    synth_args=[f"{d:.4f}", ["sine", "square"][int(rng.integers(2))], f"{rng.uniform(400, 2500):.0f}"])
+    elif kind == 1:
+        period, n = int(rng.uniform(0.03, 0.12) * SAMPLE_RATE), int(rng.integers(4, 15))
+        x = np.zeros(period * n, np.float32)
+        for k in range(n):
+            x[k * period : k * period + 40] = _noise("white", 40, rng) * np.exp(-np.arange(40) / 8)
+    elif kind == 2:
+        parts = []
+        for _ in range(int(rng.integers(2, 5))):
+            m = int(rng.uniform(0.06, 0.12) * SAMPLE_RATE)
+            t = np.arange(m) / SAMPLE_RATE
+            thump = np.sin(2 * np.pi * rng.uniform(80, 250) * t) * np.exp(-t / rng.uniform(0.01, 0.03))
+            parts += [(thump + 0.2 * _noise("white", m, rng) * np.exp(-t / 0.005)).astype(np.float32),
+                      np.zeros(int(rng.uniform(0.1, 0.25) * SAMPLE_RATE), np.float32)]
+        x = np.concatenate(parts[:-1])
+    else:
+        d, f0 = float(rng.uniform(0.3, 1.0)), [50.0, 60.0][int(rng.integers(2))]
+        t = np.arange(int(d * SAMPLE_RATE)) / SAMPLE_RATE
+        x = sum(rng.uniform(0.2, 1.0) * np.sin(2 * np.pi * f0 * h * t) for h in (1, 2, 3, 5)).astype(np.float32)
+        x = run_sox(["fade", "q", "0.05", f"{d:.3f}", "0.05"], x)
+    return np.asarray(x, dtype=np.float32)
 
 
 def audible_span(x: np.ndarray, rel: float = 0.01) -> tuple[int, int]:
@@ -203,16 +246,63 @@ def _seed(*parts) -> int:
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "little")
 
 
+def _sound_pool(sounds: pd.DataFrame | None, hosts, seed: int, longest: float, where) -> dict:
+    """``{host speaker: {category: [sound rows]}}`` of real sounds, each vocalizing person dealt to one host."""
+    if sounds is None or sounds.empty:
+        return {}
+    from .vocal_sounds import assign_people
+
+    too_long = sounds[sounds["duration_s"] > longest]
+    if len(too_long):
+        r = too_long.iloc[0]
+        raise InputError(where, f"{r['path']}: {r['duration_s']:.2f} s is longer than every speech clip to plant "
+                                f"into (longest {longest:.2f} s); cut it or bring longer speech")
+    owner = assign_people(sounds["person"], hosts, seed)
+    pool: dict = {}
+    for r in sounds.to_dict("records"):
+        pool.setdefault(owner[str(r["person"])], {}).setdefault(r["category"], []).append(r)
+    return pool
+
+
+def real_sound(row: dict) -> np.ndarray:
+    """A real sound's samples (16 kHz mono float32) cut to its audible span, peak 1."""
+    from .audio import load_audio
+
+    x = np.asarray(load_audio(row["path"]).samples, dtype=np.float32)
+    a, b = audible_span(x)
+    x = x[a:b]
+    return x / max(float(np.abs(x).max()), 1e-9)
+
+
+def plant_with_floor(x: np.ndarray, snd: np.ndarray, mode: str, rng: np.random.Generator,
+                     floor: bool = True) -> tuple[np.ndarray, int, str]:
+    """:func:`plant` with the host's own noise floor under an inserted sound (overlay: speech already is under
+    it). Returns (new samples, start sample, the mode used: overlay falls back to insert in a short clip)."""
+    from .vocal_sounds import noise_floor
+
+    if mode == "overlay" and len(x) <= len(snd):
+        mode = "insert"
+    if mode == "insert" and floor:
+        snd = snd + noise_floor(x, len(snd), rng)
+    y, at = plant(x, snd, mode, rng)
+    return y, at, mode
+
+
 def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, overlay: float = 0.25,
-                  empty: float = 0.25, level=(0.2, 0.9), speakers=None, progress: bool = True) -> pd.DataFrame:
-    """Plant 0-2 synthetic vocalizations into each of about ``n_clips`` speech clips of ``manifest`` (one
-    manifest or corpus directory, or a list of them).
+                  empty: float = 0.25, level=(0.2, 0.9), speakers=None, progress: bool = True, sounds=None,
+                  floor: bool = True) -> pd.DataFrame:
+    """Plant 0-2 vocalizations into each of about ``n_clips`` speech clips of ``manifest`` (one manifest or
+    corpus directory, or a list of them): synthetic ones of ``tags`` and real ones from ``sounds`` (a
+    :func:`explain_ser.vocal_sounds.read_sounds` table or source; categories as they are named there).
 
     An equal number of clips per speaker (seeded); ``speakers``: only these. ``empty``: share of clips with
-    no event (negatives); the rest get one event, or two with probability 1/3. Each sound is scaled to
-    ``level`` (uniform) x the speech's level (the loudest 30 % of its frames). Writes ``out/audio``,
-    ``out/events.csv`` and ``out/build.json`` (all or nothing: built beside ``out`` and renamed into place)
-    and returns the events table.
+    no event (negatives); the rest get one event, or two with probability 1/3, of a category drawn uniformly
+    from those the clip's speaker has (synthetic tags always; a real category when a vocalizing person dealt
+    to this speaker recorded it). Each sound is scaled to ``level`` (uniform) x the speech's level (the loudest
+    30 % of its frames); ``floor``: inserted sounds get the host's noise floor under them. Writes
+    ``out/audio``, ``out/events.csv`` (with ``kind`` real/synthetic, the real sound's path, person and
+    attribution) and ``out/build.json`` (all or nothing: built beside ``out`` and renamed into place) and
+    returns the events table.
     """
     from tqdm.auto import tqdm
 
@@ -225,13 +315,19 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
     src = pd.concat([load_manifest_or_dir(m) for m in sources], ignore_index=True)
     tags = tuple(tags)
     for t in tags:
-        if t not in TAGS:
-            raise InputError(t, f"unknown vocalization (choose from {', '.join(TAGS)})")
+        if t not in SYNTH_TAGS:
+            raise InputError(t, f"unknown synthetic sound (choose from {', '.join(SYNTH_TAGS)})")
+    if sounds is not None and not isinstance(sounds, pd.DataFrame):
+        from .vocal_sounds import read_sounds
+
+        sounds = read_sounds(sounds)
     if speakers is not None:
         keep = {str(s) for s in speakers}
         src = src[src["speaker"].astype(str).isin(keep)]
         if src.empty:
             raise InputError(manifest, f"no clips of the speakers {sorted(keep)}")
+    if not tags and (sounds is None or sounds.empty):
+        raise InputError(manifest, "nothing to plant: no synthetic tags and no sounds")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(out, "exists and is not an empty directory; choose a new --out")
@@ -242,6 +338,8 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
     for s in groups:
         idx = np.flatnonzero(src["speaker"].astype(str).to_numpy() == s)
         picks += sorted(rng.choice(idx, size=min(per, len(idx)), replace=False).tolist())
+    longest = max(float(load_audio(src.iloc[i]["path"]).duration) for i in picks) if sounds is not None else 0.0
+    pool = _sound_pool(sounds, groups, seed, longest, sources[0])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     rows = []
@@ -254,21 +352,27 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
             crng = np.random.default_rng(_seed(seed, spk, row["clip_id"]))
             x = np.asarray(load_audio(row["path"]).samples, dtype=np.float32)
             level0 = _speech_rms(x)
+            mine = pool.get(spk, {})
+            cats = sorted(set(tags) | set(mine))
             u = crng.random()
             n_ev = 0 if u < empty else (2 if crng.random() < 1 / 3 else 1)
             events = []
             for _ in range(n_ev):
-                tag = tags[int(crng.integers(len(tags)))]
+                tag = cats[int(crng.integers(len(cats)))]
                 sseed = _seed(seed, spk, row["clip_id"], len(events))
-                snd = synth(tag, np.random.default_rng(sseed))
+                if tag in mine:  # a real recording of this speaker's vocalizing people
+                    real = mine[tag][int(crng.integers(len(mine[tag])))]
+                    snd = real_sound(real)
+                else:
+                    real, snd = None, synth(tag, np.random.default_rng(sseed))
                 gain = level0 * float(crng.uniform(*level)) / max(_speech_rms(snd), 1e-9)
                 mode = "overlay" if crng.random() < overlay else "insert"
-                x, at = plant(x, snd * gain, mode, crng)
+                x, at, mode = plant_with_floor(x, snd * gain, mode, crng, floor)
                 # earlier events move when a later sound is inserted before them
                 if mode == "insert":
-                    events = [(s + len(snd) if s >= at else s, e + len(snd) if s >= at else e, t, m, q)
-                              for s, e, t, m, q in events]
-                events.append((at, at + len(snd), tag, mode, sseed))
+                    events = [(s + len(snd) if s >= at else s, e + len(snd) if s >= at else e, *rest)
+                              for s, e, *rest in events]
+                events.append((at, at + len(snd), tag, mode, sseed, real))
             peak = float(np.abs(x).max())
             if peak > 0.999:
                 x = x * (0.999 / peak)
@@ -280,16 +384,23 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
                     "transcript": str(row.get("transcript", "") or ""), "language": str(row.get("language", "") or "")}
             if not events:
                 rows.append({**base, "start": "", "end": "", "tag": "", "mode": "", "sound_seed": ""})
-            for s, e, t, m, q in sorted(events):
+            for s, e, t, m, q, real in sorted(events, key=lambda ev: ev[:2]):
                 # s / 16000 has at most 7 decimals: repr is the sample time exactly
                 rows.append({**base, "start": repr(s / SAMPLE_RATE), "end": repr(e / SAMPLE_RATE), "tag": t,
-                             "mode": m, "sound_seed": str(q)})
-        df = pd.DataFrame(rows)[["path", "start", "end", "tag", "speaker", "source", "mode", "sound_seed",
-                                 "transcript", "language"]]
+                             "mode": m, "sound_seed": "" if real else str(q), "kind": "real" if real else "synthetic",
+                             "sound": real["path"] if real else "", "sound_person": real["person"] if real else "",
+                             "attribution": real["attribution"] if real else ""})
+        df = pd.DataFrame(rows).reindex(columns=["path", "start", "end", "tag", "speaker", "source", "mode", "kind",
+                                                 "sound_seed", "sound", "sound_person", "attribution", "transcript",
+                                                 "language"]).fillna("")
         df.to_csv(tmp / "events.csv", index=False)
+        attributions = sorted({a for a in df["attribution"] if a})
         (tmp / "build.json").write_text(json.dumps({
             "manifest": [str(m) for m in sources], "n_clips": n_clips, "seed": seed, "tags": list(tags), "overlay": overlay,
             "empty": empty, "level": list(level), "speakers": None if speakers is None else sorted(map(str, speakers)),
+            "floor": floor, "real_categories": sorted({c for m in pool.values() for c in m}),
+            "synthetic_tags": list(tags), "sounds": None if sounds is None else len(sounds),
+            "attribution": attributions,
         }, indent=2) + "\n")
         if out.exists():
             out.rmdir()

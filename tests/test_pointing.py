@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from _env import needs_espeak
+from _env import needs_espeak, needs_tiny
 from explain_ser.errors import InputError
-from explain_ser.pointing import (build_join, build_splice, build_vocalization, cue_mass, frames_in_cue, pointing_hit,
-                                  read_cue_manifest, score_map, summarize)
+from explain_ser.pointing import cue_mass, frames_in_cue, pointing_hit, read_cue_manifest, score_map, summarize
+from explain_ser.pointing_build import build_join, build_splice, build_vocalization
 
 RATE = 16_000
 
@@ -85,8 +87,9 @@ def test_read_cue_manifest_refuses_bad_input_in_one_line(tmp_path, rows, header,
 
 # ---- builders ------------------------------------------------------------------------------------------------
 
-def _speech_corpus(tmp_path, speakers=("en-us+m3", "en-us+f3"), emotions=("neutral",), per=2):
-    """Project-made speech: espeak-ng voices as speakers; 'angry' is faster and higher."""
+def _speech_corpus(tmp_path, speakers=("en-us+m3", "en-us+f3"), emotions=("neutral",), per=2, floor=0.0):
+    """Project-made speech: espeak-ng voices as speakers; 'angry' is faster and higher; ``floor``: RMS of a
+    seeded white-noise background (a room's; espeak's own pauses are digital silence)."""
     from _speech import espeak
 
     texts = ["Kids are talking by the door.", "Dogs are sitting by the door.", "The bus leaves at nine.",
@@ -98,6 +101,8 @@ def _speech_corpus(tmp_path, speakers=("en-us+m3", "en-us+f3"), emotions=("neutr
                 speed, pitch = (200, 80) if emo == "angry" else (140, 40)
                 x = espeak(texts[k % len(texts)], voice, speed)
                 x = np.concatenate([np.full(4000, 1e-3, np.float32), x, np.full(4000, 1e-3, np.float32)])
+                if floor:
+                    x = x + floor * np.random.default_rng(len(rows)).standard_normal(len(x)).astype(np.float32)
                 p = tmp_path / "src" / f"s{s}_{emo}_{k}.wav"
                 p.parent.mkdir(exist_ok=True)
                 sf.write(p, x * 0.5, RATE, subtype="FLOAT")
@@ -108,14 +113,25 @@ def _speech_corpus(tmp_path, speakers=("en-us+m3", "en-us+f3"), emotions=("neutr
 
 
 def _check_insertions(out, df):
-    """Every output clip = its source with exactly [start_sample, end_sample) inserted (up to 16-bit rounding)."""
+    """Every output clip = its source with exactly [start_sample, end_sample) inserted (up to 16-bit rounding),
+    or (mode overlay) its source with a sound added on exactly the cue's samples."""
     for r in df.itertuples():
         y, sr = sf.read(out / r.path, dtype="float32")
         x, _ = sf.read(r.source, dtype="float32")
+        has_cue = isinstance(r.cue_start, float) and not np.isnan(r.cue_start)
+        if getattr(r, "mode", "insert") == "overlay":
+            assert sr == RATE and len(y) == len(x)
+            changed = np.flatnonzero(np.abs(y - x) > 2e-4)
+            if has_cue:
+                a, b = int(r.cue_start_sample), int(r.cue_end_sample)
+                assert changed.min() >= a and changed.max() < b and (a, b) == (r.cue_start * RATE, r.cue_end * RATE)
+            else:
+                assert len(changed) == 0  # a none clip of an overlay draw is its source
+            continue
         a, b = int(r.insert_start_sample), int(r.insert_end_sample)
         assert sr == RATE and len(y) == len(x) + (b - a)
         assert np.abs(y[:a] - x[:a]).max(initial=0) < 2e-4 and np.abs(y[b:] - x[a:]).max(initial=0) < 2e-4
-        if isinstance(r.cue_start, float) and not np.isnan(r.cue_start):
+        if has_cue:
             assert (r.cue_start, r.cue_end) == (a / RATE, b / RATE)  # exact to the sample
             assert int(r.cue_start_sample) == a and int(r.cue_end_sample) == b
 
@@ -124,23 +140,92 @@ def _check_insertions(out, df):
 def test_build_vocalization_cues_exact_to_the_sample(tmp_path):
     src = _speech_corpus(tmp_path)
     out = tmp_path / "voc"
-    df = build_vocalization(src, out, n_clips=4, seed=3, progress=False)
+    df = build_vocalization(src, out, n_clips=4, seed=3, overlay=0.5, progress=False)
     again = pd.read_csv(out / "manifest.csv")
+    assert set(again["mode"]) == {"insert", "overlay"} and set(again["cues"]) == {"synthetic"}
     assert sorted(again["emotion"]) == ["none", "none", "vocalization", "vocalization"]
     assert (again.groupby("speaker")["emotion"].nunique() == 2).all()  # both classes from every speaker
     _check_insertions(out, again)
     pos = again[again["emotion"] == "vocalization"]
     assert pos["cue_start"].notna().all() and again.loc[again["emotion"] == "none", "cue_start"].isna().all()
-    assert ((pos["cue_end"] - pos["cue_start"]) <= 1.5).all()
+    assert ((pos["cue_end"] - pos["cue_start"]) <= 2.5).all()
     assert len(df) == 4 and sorted(p.name for p in out.iterdir()) == ["audio", "build.json", "manifest.csv"]
     # deterministic: the same seed writes the same audio
-    build_vocalization(src, tmp_path / "voc2", n_clips=4, seed=3, progress=False)
+    build_vocalization(src, tmp_path / "voc2", n_clips=4, seed=3, overlay=0.5, progress=False)
     a = sf.read(out / again["path"][0])[0]
     b = sf.read(tmp_path / "voc2" / again["path"][0])[0]
     assert np.array_equal(a, b)
     with pytest.raises(InputError, match="not an empty directory"):
         build_vocalization(src, out, n_clips=4, progress=False)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".voc")]  # nothing half-written left
+
+
+def _sounds(tmp_path, people=4, per=2):
+    """Isolated 'recordings' gated to digital silence, as Coswara's are: noise bursts of two categories, each
+    person recording both, with a manifest naming who made each."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for p in range(people):
+        for cat in ("breath", "cough"):
+            for k in range(per):
+                x = (0.3 * rng.standard_normal(int(0.3 * RATE))).astype(np.float32)
+                x[1000:2000] = 0.0  # gated: digital silence inside the sound
+                f = tmp_path / "sounds" / cat / f"p{p}_{k}.wav"
+                f.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(f, x, RATE, subtype="FLOAT")
+                rows.append({"path": f"{cat}/p{p}_{k}.wav", "category": cat, "speaker_id": f"person{p}",
+                             "attribution": "made by the test, CC0"})
+    pd.DataFrame(rows).to_csv(tmp_path / "sounds" / "manifest.csv", index=False)
+    return tmp_path / "sounds"
+
+
+@needs_espeak
+def test_build_vocalization_with_real_sounds_floor_levels_and_held_out_people(tmp_path):
+    src = _speech_corpus(tmp_path, per=4, floor=2e-3)
+    snd = _sounds(tmp_path)
+    out = tmp_path / "real"
+    build_vocalization(src, out, n_clips=8, seed=0, sounds=snd, overlay=0.0, progress=False)
+    m = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    assert set(m["cues"]) == {"real"} and set(m.loc[m["emotion"] == "vocalization", "planted"]) <= {"breath", "cough"}
+    pos = m[m["emotion"] == "vocalization"]
+    # every vocalizing person goes into one host speaker's clips: held-out speakers hold out their people too
+    assert (pos.groupby("sound_person")["speaker"].nunique() == 1).all()
+    assert (pos["attribution"] == "made by the test, CC0").all()
+    assert "made by the test, CC0" in (out / "build.json").read_text()
+    _check_insertions(out, m.assign(cue_start=pd.to_numeric(m["cue_start"]), cue_end=pd.to_numeric(m["cue_end"])))
+    for r in pos.itertuples():
+        y = sf.read(out / r.path, dtype="float32")[0]
+        piece = y[int(r.cue_start_sample) : int(r.cue_end_sample)]
+        gated = piece[1100:1900]  # the recording's digital silence, now with the host's noise floor under it
+        assert 7e-4 < float(np.sqrt(np.mean(gated ** 2))) < 6e-3  # the host floor: 2e-3 RMS (plus its 1e-3 pad)
+        x = sf.read(r.source, dtype="float32")[0]
+        speech = float(np.sqrt(np.mean(np.sort(x[: len(x) // 320 * 320].reshape(-1, 320) ** 2, axis=None)[-len(x) // 3:])))
+        assert 0.1 < float(np.sqrt(np.mean(piece ** 2))) / speech < 1.5  # level-matched to the speech
+
+
+def test_sounds_bad_input_is_one_line(tmp_path):
+    from explain_ser.cli import main
+    from explain_ser.vocal_sounds import read_sounds
+
+    (tmp_path / "empty" / "laugh").mkdir(parents=True)
+    (tmp_path / "empty" / "laugh" / "notes.txt").write_text("no audio here")
+    with pytest.raises(InputError, match="has no audio files"):
+        read_sounds(tmp_path / "empty")
+    (tmp_path / "nocat.csv").write_text("path,speaker_id\na.wav,p1\n")
+    with pytest.raises(InputError, match="no 'category' column"):
+        read_sounds(tmp_path / "nocat.csv")
+    m = tmp_path / "speech.csv"
+    sf.write(tmp_path / "short.wav", np.full(RATE // 2, 0.1, np.float32), RATE)
+    m.write_text("path,speaker,emotion\nshort.wav,s1,neutral\nshort.wav,s2,neutral\n")
+    (tmp_path / "long" / "cough").mkdir(parents=True)
+    sf.write(tmp_path / "long" / "cough" / "c.wav", np.full(RATE, 0.1, np.float32), RATE)  # 1 s into 0.5 s speech
+    for sounds, problem in ((tmp_path / "empty", "has no audio files"), (tmp_path / "nocat.csv", "no 'category'"),
+                            (tmp_path / "long", "longer than every speech clip")):
+        out = tmp_path / f"out_{Path(str(sounds)).stem}"
+        code = main(["pointing-game", "build", "--kind", "vocalization", "--sounds", str(sounds), "--manifest", str(m),
+                     "--out", str(out), "--n-clips", "2", "--quiet"])
+        assert code == 2 and not out.exists(), sounds
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out_")]
 
 
 @needs_espeak
@@ -220,7 +305,7 @@ def test_pointing_game_end_to_end_separates_diffuse_from_localising(tmp_path):
     chance mass and fails; a one-head 1.5-entmax QKV pooler trained to detect the cue points at it and passes."""
     import json
 
-    from explain_ser.pointing import run_pointing_game
+    from explain_ser.pointing_run import run_pointing_game
     from explain_ser.splits import make_folds
     from explain_ser.train import TrainConfig
 
@@ -284,7 +369,7 @@ def test_maps_of_a_trimming_input_rule_are_scored_on_the_clip_grid(tmp_path):
     """The model of a checkpoint with an input rule sees the clip without its silent ends; the pointing game
     moves the cue back by the frames trimmed at the start (else every map would look beside the cue)."""
     from explain_ser.inputs import AS_RECORDED, RECOMMENDED
-    from explain_ser.pointing import _first_frame
+    from explain_ser.pointing_run import _first_frame
 
     t = np.arange(16000) / 16000
     x = np.concatenate([np.zeros(16000), 0.3 * np.sin(2 * np.pi * 220 * t), np.zeros(16000)]).astype(np.float32)
@@ -292,3 +377,51 @@ def test_maps_of_a_trimming_input_rule_are_scored_on_the_clip_grid(tmp_path):
     first = _first_frame(tmp_path / "c.wav", RECOMMENDED)
     assert 40 <= first <= 50  # 1 s of silence = 50 frames, less the rule's margin
     assert _first_frame(tmp_path / "c.wav", AS_RECORDED) == 0
+
+
+@needs_tiny
+def test_deep_ig_is_scored_on_the_frames_the_model_saw(tmp_path, tiny_encoder):
+    """With a trimming input rule, deep IG must go through the same rule as the features: its map then covers
+    the model's frames, exactly as attention does, and the shifted cue lines up with it. (It ran on the raw
+    clip, a longer map scored against the cue moved by the trimmed frames: the wrong window.)"""
+    import torch
+
+    from explain_ser.audio import load_audio
+    from explain_ser.inputs import RECOMMENDED, prepare
+    from explain_ser.pointing_run import run_pointing_game
+    from explain_ser.splits import make_folds
+    from explain_ser.sweep import Corpus
+    from explain_ser.train import FeatureSet, TrainConfig
+
+    rng = np.random.default_rng(0)
+    rows, arrays = [], []
+    for s in range(6):
+        for k in range(2):
+            quiet = lambda n: (1e-4 * rng.standard_normal(n)).astype(np.float32)  # noqa: E731
+            burst = (0.2 * rng.standard_normal(int(0.5 * RATE))).astype(np.float32)
+            tone = 0.2 * np.sin(2 * np.pi * 300 * np.arange(RATE) / RATE).astype(np.float32)
+            body = np.concatenate([tone[: RATE // 2], burst, tone[RATE // 2 :]]) if k == 0 else tone
+            x = np.concatenate([quiet(RATE), body, quiet(RATE // 2)])
+            p = tmp_path / f"s{s}_{k}.wav"
+            sf.write(p, x, RATE, subtype="FLOAT")
+            prep = prepare(load_audio(p), RECOMMENDED)
+            assert prep.first_frame > 20  # the rule trims most of the leading second
+            arrays.append(tiny_encoder.encode(prep.clip))
+            rows.append({"path": str(p), "clip_id": p.stem, "speaker": f"spk{s}", "gender": "",
+                         "emotion": "vocalization" if k == 0 else "none",
+                         "cue_start": 1.5 if k == 0 else np.nan, "cue_end": 2.0 if k == 0 else np.nan})
+    df = pd.DataFrame(rows)
+    corpus = Corpus(df, FeatureSet(arrays, dtype=torch.float16), np.array([0, 1] * 6), ["vocalization", "none"],
+        {"source": "tiny.en", "weights_hash": tiny_encoder.weights_hash, "dim": tiny_encoder.dim,
+         "n_taps": tiny_encoder.n_taps, "window": "trim", "input": RECOMMENDED.to_config()}, "cues.csv")
+    folds = make_folds(corpus.manifest, "speakers", k=2, n_val=0)
+    kw = {"dim": tiny_encoder.dim, "taps": [2], "n_taps": tiny_encoder.n_taps, "hidden": 8, "pooler": "qkv",
+          "pooler_hparams": {"n_heads": 1}}
+    res = run_pointing_game(corpus, folds, kw, TrainConfig(epochs=2, batch_size=4, seed=0, threads=1), methods=(),
+                            deep=True, progress=False, n_boot=50)
+    pc = res["per_clip"].set_index(["clip_id", "method"])
+    for cid in pc.index.get_level_values(0).unique():
+        att, deep = pc.loc[(cid, "attention:h0")], pc.loc[(cid, "deep_ig")]
+        # the same frames: the same share of them on the cue, the same cue frames
+        assert (deep["chance"], deep["cue_frames"]) == (att["chance"], att["cue_frames"]), cid
+        assert att["shift_s"] > 0.4

@@ -13,14 +13,23 @@ def add_parser(sub):
     ps = p.add_subparsers(dest="pointing_command", metavar="ACTION")
     b = ps.add_parser("build", help="write a cue corpus (audio + manifest with cue_start/cue_end)")
     b.add_argument("--kind", required=True, choices=["vocalization", "splice", "join"],
-                   help="vocalization: synthetic laugh/breath/sigh/cough vs own background; "
+                   help="vocalization: planted vocalizations (synthetic laugh/breath/sigh/cough, or real ones with "
+                        "--sounds) vs the clip's own background; "
                         "splice: another emotion's speech spliced into neutral speech; "
                         "join: a whole neutral and a whole emotional utterance of one speaker, both orders")
     b.add_argument("--manifest", required=True, help="source speech: manifest CSV or corpus directory")
     b.add_argument("--out", required=True, help="new directory to write")
     b.add_argument("--n-clips", type=int, default=288, help="clips to write, spread evenly over speakers (default 288)")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--vocalizations", default="laugh,breath,sigh,cough", help="kinds to plant (vocalization)")
+    b.add_argument("--vocalizations", default=None,
+                   help="vocalization: kinds to plant (synthetic: laugh,breath,sigh,cough, the default; with --sounds: "
+                        "its categories, default all)")
+    b.add_argument("--sounds", default=None, metavar="DIR|MANIFEST",
+                   help="vocalization: plant these REAL recordings instead of synthetic sounds: a folder of category "
+                        "folders (<category>/<clip>.wav) or a manifest with path, category and optionally "
+                        "speaker_id (who made the sound; held out with the host speaker it is dealt to)")
+    b.add_argument("--max-seconds", type=float, default=2.5,
+                   help="vocalization with --sounds: leave out sounds longer than this (default 2.5 s)")
     b.add_argument("--labels", default="emotion", choices=["emotion", "binary"],
                    help="splice: label = the spliced emotion, or spliced vs none")
     b.add_argument("--base", default="neutral", help="splice/join: the emotion spliced into or joined with (default neutral)")
@@ -56,7 +65,8 @@ def add_parser(sub):
 
 
 def run_score(args) -> int:
-    from ..pointing import read_cue_manifest, score_models
+    from ..pointing import read_cue_manifest
+    from ..pointing_run import score_models
 
     df = read_cue_manifest(args.manifest)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
@@ -89,14 +99,16 @@ def run_score(args) -> int:
 
 def run_build(args) -> int:
     from ..errors import InputError
-    from ..pointing import build_join, build_splice, build_vocalization
+    from ..pointing_build import build_join, build_splice, build_vocalization
 
     if args.n_clips < 2:
         raise InputError(f"--n-clips {args.n_clips}", "must be at least 2")
+    if args.kind != "vocalization" and args.sounds:
+        raise InputError(f"--sounds {args.sounds}", "only --kind vocalization plants sounds")
     if args.kind == "vocalization":
-        kinds = [k.strip() for k in args.vocalizations.split(",") if k.strip()]
+        kinds = None if args.vocalizations is None else [k.strip() for k in args.vocalizations.split(",") if k.strip()]
         df = build_vocalization(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, kinds=kinds,
-                                progress=not args.quiet)
+                                sounds=args.sounds, max_seconds=args.max_seconds, progress=not args.quiet)
     elif args.kind == "join":
         df = build_join(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, base=args.base,
                         progress=not args.quiet)
@@ -104,7 +116,8 @@ def run_build(args) -> int:
         df = build_splice(args.manifest, args.out, n_clips=args.n_clips, seed=args.seed, base=args.base,
                           labels=args.labels, progress=not args.quiet)
     counts = ", ".join(f"{k} {v}" for k, v in df["emotion"].value_counts().sort_index().items())
-    print(f"wrote {len(df)} clips of {df['speaker'].nunique()} speakers ({counts}) -> {args.out}/manifest.csv")
+    cues = f"{df['cues'].iloc[0]} " if "cues" in df else ""
+    print(f"wrote {len(df)} clips of {df['speaker'].nunique()} speakers ({counts}; {cues}cues) -> {args.out}/manifest.csv")
     return 0
 
 
@@ -113,7 +126,8 @@ def run_game(args) -> int:
 
     from ..errors import InputError
     from ..explain.attributions import METHODS
-    from ..pointing import format_table, read_cue_manifest, run_pointing_game
+    from ..pointing import format_table, read_cue_manifest
+    from ..pointing_run import run_pointing_game
     from ..sweep import parse_taps, pooler_spec
     from .train import attention_hparams, common_setup
 
