@@ -35,3 +35,17 @@ def test_vocal_tokens_take_the_pause_where_written():
     # no room between touching words: no interval
     assert place_vocal_tokens(tokenize_transcript("a [cough] b"),
                               [Interval(0, 1, "a"), Interval(1, 2, "b")], 2.0) == []
+
+
+def test_textgrid_end_rounded_with_its_entries_prints_nothing(tmp_path, capfd):
+    """An end like 1.3695625 s (EmoDB clips) once made praatio print a 'max timestamp' warning per clip."""
+    from explain_ser.align.base import Alignment, Interval
+    from explain_ser.align.textgrid import read_alignment, write_alignment
+
+    a = Alignment(words=[Interval(0.1, 1.3695625, "x")], phones=[Interval(0.1, 1.3695625, "a")], duration=1.3695625,
+                  backend="test")
+    write_alignment(a, tmp_path / "x.TextGrid")
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    b = read_alignment(tmp_path / "x.TextGrid")
+    assert b.word_labels() == ["x"] and abs(b.duration - 1.3695625) < 1e-6

@@ -95,11 +95,13 @@ def write_alignment(alignment: Alignment, path) -> None:
     """Write words/phones/vocalizations tiers (atomically: temp file then rename)."""
     from praatio import textgrid as ptg
 
-    duration = max([alignment.duration] + [iv.end for t in TIERS for iv in getattr(alignment, t)])
+    tiers = {name: [(round(iv.start, 6), round(iv.end, 6), iv.label)
+                    for iv in getattr(alignment, name) if iv.end > iv.start] for name in TIERS}
+    # the grid's end from the same rounded times as its entries: an entry rounded past an unrounded end made
+    # praatio print "Textgrid has a max timestamp of ..." to the terminal
+    duration = max([round(alignment.duration, 6)] + [e for entries in tiers.values() for _, e, _ in entries])
     tg = ptg.Textgrid()
-    for name in TIERS:
-        entries = [(round(iv.start, 6), round(iv.end, 6), iv.label)
-                   for iv in getattr(alignment, name) if iv.end > iv.start]
+    for name, entries in tiers.items():
         tg.addTier(ptg.IntervalTier(name, entries, 0.0, duration))
     from explain_ser.atomic import write_path
 
