@@ -143,15 +143,17 @@ def top_segments(frames, column: str = "att_mean", top_fraction: float = TOP_FRA
 
 def summarize(res: Attribution, checkpoint: str = "", config: dict | None = None) -> dict:
     """The JSON summary of one attribution: prediction, concentration per head, top segments."""
-    from .coverage import concentration
+    from .coverage import BOUNDARY_FRACTION, boundary_mass, concentration
 
     # concentration over the frames the model saw: trimmed silence holds no attention by construction and
     # would otherwise make every head look more concentrated than it is
     first, last = res.span or (0, res.clip.n_frames)
-    conc = {}
+    conc, edges = {}, {}
     for head, w in res.attention.items():
-        c = concentration(np.asarray(w)[first:last][None])
+        seen = np.asarray(w)[first:last]
+        c = concentration(seen[None])
         conc[head] = {k: float(np.asarray(v).ravel()[0]) for k, v in c.items()}
+        edges[head] = boundary_mass(seen, BOUNDARY_FRACTION)
     clip_notes = list(getattr(res.clip, "notes", []) or [])
     declared = getattr(res.clip, "declared_duration", None)
     out = {
@@ -167,6 +169,10 @@ def summarize(res: Attribution, checkpoint: str = "", config: dict | None = None
         "probabilities": {l: float(p) for l, p in zip(res.labels, res.probabilities)},
         "concentration": conc,
         "frames_for_80pct": {h: c["k@0.8"] for h, c in conc.items()},
+        # issue 28: a head that puts its mass on where the input starts or stops explains by position
+        "boundary": {"fraction": BOUNDARY_FRACTION,
+                     "uniform": next(iter(edges.values()))["uniform"] if edges else None,
+                     "heads": {h: {"first": e["first"], "last": e["last"]} for h, e in edges.items()}},
         "top_segments": top_segments(res.frames),
         "attribution_info": {k: v for k, v in res.info.items() if k not in ("language", "input")},
         "alignment": None if res.alignment is None else {

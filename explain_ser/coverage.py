@@ -54,6 +54,8 @@ RUN_KEYS = ("model", "pooler", "layer")  # columns that, when present, distingui
 METRICS = ("gini", "entropy", "n_eff", "n_eff_frac")
 # the value each statistic takes under uniform attention (n_eff is T, so it has no single reference)
 UNIFORM_REFERENCE = {"gini": 0.0, "entropy": 1.0, "n_eff_frac": 1.0}
+BOUNDARY_FRACTION = 0.1  # the first / last share of the model's frames the boundary statistic looks at
+UNIFORM_REFERENCE.update(boundary_first=BOUNDARY_FRACTION, boundary_last=BOUNDARY_FRACTION)
 
 
 def k_name(p: float) -> str:
@@ -307,6 +309,57 @@ def summarize(
                 "resample": cluster or "clip", "n_boot": n_boot, "ci": ci, "seed": seed,
             })
     return pd.DataFrame(rows)
+
+
+def boundary_mass(weights, fraction: float = BOUNDARY_FRACTION) -> dict[str, float]:
+    """Share of one head's attention on the first and the last ``fraction`` of the frames the model saw,
+    and that share under uniform attention (``k / T`` with ``k = max(1, round(fraction T))``).
+
+    A head whose ``last`` is far above ``uniform`` explains by position: it points at where the input
+    stops (with trimmed silence, the end of Whisper's window) whatever was said (issue 28).
+
+    >>> boundary_mass([0.0] * 18 + [0.5, 0.5])
+    {'first': 0.0, 'last': 1.0, 'uniform': 0.1}
+    >>> boundary_mass([1.0] * 20)["last"]
+    0.1
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    T = len(w)
+    if T == 0:
+        return {"first": float("nan"), "last": float("nan"), "uniform": float("nan")}
+    k = max(1, int(round(fraction * T)))
+    total = w.sum()
+    if not total > 0:
+        return {"first": float("nan"), "last": float("nan"), "uniform": k / T}
+    return {"first": float(w[:k].sum() / total), "last": float(w[T - k :].sum() / total), "uniform": k / T}
+
+
+def boundary_table(frames: pd.DataFrame, columns: list[str] | None = None, fraction: float = BOUNDARY_FRACTION,
+                   clip_meta: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per clip and attention column: ``boundary_first``, ``boundary_last`` (:func:`boundary_mass`
+    over the frames the model saw: the ``model_input`` rows when the FrameTable has that column) and
+    ``boundary_uniform``.
+
+    >>> f = pd.DataFrame({"clip_id": "a", "frame": range(10), "att_h0": [0.0] * 9 + [1.0]})
+    >>> boundary_table(f)[["head", "boundary_first", "boundary_last", "boundary_uniform"]].values.tolist()
+    [['h0', 0.0, 1.0, 0.1]]
+    """
+    columns = [c for c in (columns or weight_columns(frames)) if c.startswith("att_")]
+    f = frames
+    if "model_input" in f.columns:
+        f = f[f["model_input"].fillna(True).astype(bool)]
+    keys = clip_keys(f)
+    order = keys + (["frame"] if "frame" in f.columns else [])
+    rows = []
+    for key, g in f.sort_values(order, kind="stable").groupby(keys, sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        for c in columns:
+            b = boundary_mass(g[c].to_numpy(dtype=np.float64), fraction)
+            rows.append({**dict(zip(keys, key)), "head": head_name(c), "n_frames_seen": len(g),
+                         "boundary_first": b["first"], "boundary_last": b["last"], "boundary_uniform": b["uniform"]})
+    out = pd.DataFrame(rows, columns=keys + ["head", "n_frames_seen", "boundary_first", "boundary_last",
+                                             "boundary_uniform"])
+    return attach_meta(out, clip_meta)
 
 
 @dataclass

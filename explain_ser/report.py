@@ -391,6 +391,13 @@ def compute_report(
                           .assign(head="mean", grouping="emotion"))
     tables["coverage_curves"] = pd.concat(curve_tabs, ignore_index=True)
     tables["examples"] = coverage.extreme_clips(metrics, head="mean", n=n_examples)
+    # issue 28: a head whose mass sits on the first or last 10 % of the model's frames explains by position
+    bnd = coverage.boundary_table(fr, cols, clip_meta=meta)
+    if len(bnd):
+        tables["boundary"] = bnd
+        tables["boundary_summary"] = coverage.summarize(bnd, by=("head",), statistics=("boundary_first",
+                                                                                         "boundary_last"),
+                                                        cluster=cluster, **common)
 
     # --- enrichment and prosody ----------------------------------------------------------------
     cat_labels, _ = enrichment.categories(fr)
@@ -489,6 +496,12 @@ def key_findings(data: ReportData) -> dict:
         "ci_high": _finite(row["ci_high"].iloc[0]) if len(row) else None,
         "uniform": coverage.HEADLINE_P, "leygue": coverage.LEYGUE_POINT[0],
         "heads_median": dict(sorted(heads.items(), key=lambda kv: plots._natural(kv[0])))}
+    if "boundary_summary" in t:
+        b = t["boundary_summary"]
+        out["boundary"] = {"fraction": coverage.BOUNDARY_FRACTION, "heads": {
+            str(h): {str(r["stat"]).replace("boundary_", ""): [_finite(r["mean"]), _finite(r["ci_low"]),
+                                                                _finite(r["ci_high"])] for _, r in g.iterrows()}
+            for h, g in b.groupby("head", sort=False)}}
     if "enrichment" in t:
         e = t["enrichment"]
         e = e[(e["head"] == "mean") & e["enrichment"].notna()]

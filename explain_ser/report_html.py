@@ -547,6 +547,13 @@ def _page(title, prov, data: ReportData, tables, figs, pngs) -> str:
         # one resampled unit: the bootstrap returns the mean as both ends; an empty cell says "no interval"
         emo.loc[emo["n_clusters"] < MIN_CLUSTERS, ["ci_low", "ci_high"]] = np.nan
         body.append(_table_html(emo, "k@0.8 by emotion"))
+    if "boundary_summary" in tables:
+        b = tables["boundary_summary"]
+        body.append("<h3>Attention on the edges of the input</h3><p>Each head's share of attention on the first "
+                    "and the last 10 % of the frames the model heard (uniform attention: 10 %). A head far above "
+                    "that explains by position — where the input starts or stops — rather than by what was said."
+                    "</p>" + _table_html(b[["head", "stat", "n_clips", "mean", "ci_low", "ci_high", "median",
+                                            "uniform"]], "attention on the first and last 10 % of the frames"))
     ex = tables["examples"]
     keep = [c for c in ("rank", "clip_id", "speaker", "emotion", "predicted", "n_frames", "k@0.8", "gini", "n_eff")
             if c in ex]

@@ -127,3 +127,33 @@ def test_summarize_and_curves():
     ex = coverage.extreme_clips(m, n=3)
     assert list(ex["rank"]) == ["most concentrated"] * 3 + ["least concentrated"] * 3
     assert ex["k@0.8"].iloc[0] <= ex["k@0.8"].iloc[-1]
+
+
+def test_boundary_mass_is_read_on_the_frames_the_model_heard():
+    """Issue 28: a head on the last frames the model heard scores 1.0 there, whatever trimmed silence follows;
+    uniform attention scores the uniform share at both ends."""
+    from explain_ser.coverage import boundary_mass, boundary_table
+
+    w = np.r_[np.zeros(18), 0.5, 0.5, np.zeros(10)]  # 20 heard frames, then 10 trimmed ones
+    f = pd.DataFrame({"clip_id": "a", "frame": range(30), "att_h0": w, "att_h1": np.r_[np.full(20, 0.05), np.zeros(10)],
+                      "model_input": [True] * 20 + [False] * 10})
+    t = boundary_table(f).set_index("head")
+    assert t.loc["h0", "boundary_last"] == pytest.approx(1.0) and t.loc["h0", "boundary_first"] == 0.0
+    assert t.loc["h1", "boundary_last"] == pytest.approx(0.1) == t.loc["h1", "boundary_uniform"]
+    assert t.loc["h0", "n_frames_seen"] == 20
+    # without the model_input column every frame counts: the same head is then not on the edge at all
+    assert boundary_table(f.drop(columns="model_input")).set_index("head").loc["h0", "boundary_last"] == 0.0
+    assert boundary_mass([1.0, 1.0, 1.0])["uniform"] == pytest.approx(1 / 3)
+
+
+def test_attribute_prints_each_heads_boundary_mass_and_flags_the_edge_heads(capsys):
+    from explain_ser.commands.attribute import print_summary
+
+    s = {"clip": "c.wav", "duration_s": 1.0, "n_frames": 50, "predicted": "sad", "probabilities": {"sad": 1.0},
+         "frames_for_80pct": {"h0": 0.1, "mean": 0.5}, "top_segments": [], "alignment": None,
+         "boundary": {"fraction": 0.1, "uniform": 0.1, "heads": {"h0": {"first": 0.0, "last": 0.57},
+                                                                 "mean": {"first": 0.05, "last": 0.12}}}}
+    print_summary(s)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "first/last 10% of the model's frames (uniform = 10%): h0 0%/57%*, mean 5%/12%" in out
+    assert "* over 20%" in out

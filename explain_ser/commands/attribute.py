@@ -62,6 +62,18 @@ def print_summary(s: dict) -> None:
     # an ensemble has every member's heads: wrap rather than print one very long line
     print(textwrap.fill(f"frames holding 80% of the attention (uniform = 80%): {heads}", width=110,
                         initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False))
+    b = s.get("boundary")
+    if b and b.get("heads"):
+        lim = 2 * b["fraction"]  # issue 28's bar: more than 20 % on the first or last 10 %
+        parts = [f"{h}\x00{100 * e['first']:.0f}%/{100 * e['last']:.0f}%" + ("*" if max(e["first"], e["last"]) > lim else "")
+                 for h, e in b["heads"].items()]
+        flagged = any(p.endswith("*") for p in parts)
+        print(textwrap.fill(f"attention on the first/last {100 * b['fraction']:.0f}% of the model's frames "
+                            f"(uniform = {100 * b['uniform']:.0f}%): " + ", ".join(parts)
+                            + (f"  (* over {100 * lim:.0f}%: a head that may point at where the input starts "
+                               "or stops, not at what was said)" if flagged else ""),
+                            width=110, initial_indent="  ", subsequent_indent="    ",
+                            break_on_hyphens=False).replace("\x00", " "))  # a head's numbers stay on one line
     al = s.get("alignment") or {}
     if al.get("backend") == "none":
         print(f"  no words or phones: {al['notes'][0]}")
