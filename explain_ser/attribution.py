@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 
 from .atomic import write_path, write_text
 from .audio import Clip
+from .jsonio import dumps
 
 TOP_FRACTION = 0.15  # frames ranked by attention that make up the "top attended" set
 
@@ -64,7 +64,7 @@ class Attribution:
             save_frame_table(self.frames, table_path)
         written["frames"] = table_path
         summary_path = out / f"{stem}.summary.json"
-        write_text(summary_path, json.dumps(self.summary, indent=2, default=_json_default) + "\n")
+        write_text(summary_path, dumps(self.summary) + "\n")
         written["summary"] = summary_path
         np_path = out / f"{stem}.attention.npz"
         arrays = {**{f"att_{k}": v for k, v in self.attention.items()},
@@ -90,16 +90,6 @@ class Attribution:
 
 def safe_stem(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "clip"
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def top_segments(frames, column: str = "att_mean", top_fraction: float = TOP_FRACTION, n: int = 5,

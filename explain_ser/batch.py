@@ -42,6 +42,7 @@ from .attribution import safe_stem, top_segments
 from .audio import load_audio
 from .engine import map_clips, resident, stage
 from .errors import InputError
+from .jsonio import dumps
 from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, ClipOptions, annotate, plan_annotation  # noqa: F401
 
 __all__ = ["CorpusRun", "attribute_clips", "explain_corpus", "run_corpus", "randomization_checks", "extract_features", "align_corpus", "annotate_manifest",
@@ -222,7 +223,7 @@ def _explain_task(job: _ExplainJob, row: dict) -> bool:
         write_path(fpath, lambda tmp: res.frames.to_parquet(tmp, index=False))
         if job.deletion:
             write_path(dpath, lambda tmp: res.deletion.to_parquet(tmp, index=False))
-        write_text(mpath, json.dumps(meta, default=str))
+        write_text(mpath, dumps(meta, indent=None))
     return True
 
 
@@ -409,7 +410,7 @@ def _align_task(job: _AlignJob, item: tuple) -> dict:
               "phones": len(alignment.phones), "vocalizations": len(alignment.vocalizations),
               "notes": list(alignment.notes)}
     with stage("write"):
-        write_text(_align_record(out, cid), json.dumps(record))
+        write_text(_align_record(out, cid), dumps(record, indent=None))
     return record
 
 

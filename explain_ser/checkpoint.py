@@ -20,10 +20,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .errors import InputError
 from .inputs import InputRule
+from .jsonio import dumps
 
 __all__ = ["Checkpoint", "CHECKPOINT_DIR", "FORMAT", "available_checkpoints", "resolve_checkpoint",
            "read_config", "check_encoder", "save_checkpoint"]
@@ -106,16 +105,6 @@ def check_encoder(config: dict, encoder, where="checkpoint") -> None:
                                 f"{get('window')!r} (not interchangeable)")
 
 
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
-
-
 def save_checkpoint(model, directory, encoder: dict, **info) -> Path:
     """Write ``model.safetensors`` + ``config.json`` into ``directory`` (atomically); returns the directory.
 
@@ -136,7 +125,7 @@ def save_checkpoint(model, directory, encoder: dict, **info) -> Path:
                suffix=".safetensors")
     config = {"format": FORMAT, "explain_ser_version": __version__, "encoder": dict(encoder),
               "model": model.config(), **info}
-    write_text(d / "config.json", json.dumps(config, indent=2, default=_json_default) + "\n")
+    write_text(d / "config.json", dumps(config, strict=True) + "\n")
     return d
 
 

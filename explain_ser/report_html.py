@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from explain_ser import enrichment, plots
+from explain_ser.jsonio import dumps
 from explain_ser.report import (MIN_CLUSTERS, Report, ReportData, _versions, atomic_write_text,
                                 confusion_for_display, save_png, write_table)
 
@@ -203,7 +203,7 @@ def render_report(
         "findings": data.findings, "notes": data.notes,
         "versions": _versions(), "tables": sorted(tables), "figures": sorted(pngs),
     }
-    files.append(atomic_write_text(out / "report.json", json.dumps(provenance, indent=2, default=str)))
+    files.append(atomic_write_text(out / "report.json", dumps(provenance)))
     page = _page(title, provenance, data, tables, figs, pngs)
     html_path = atomic_write_text(out / "report.html", page)
     files += list(pngs.values()) + [html_path]

@@ -36,7 +36,6 @@ own speaker: a seeded pool of up to ``POOL_SIZE`` clips.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -436,30 +435,11 @@ def figure(table: pd.DataFrame, title: str = ""):
     return fig
 
 
-def _json_scalar(o):
-    """NumPy scalars and arrays as JSON values."""
-    if isinstance(o, np.generic):
-        return _finite(o.item())
-    if isinstance(o, np.ndarray):
-        return _finite(o.tolist())
-    return str(o)
-
-
-def _finite(o):
-    """``o`` with NaN and infinities as None (strict JSON has no NaN)."""
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return float(o) if np.isfinite(o) else None
-    return o
-
-
 def write_outputs(res: RobustnessResult, out_dir) -> dict[str, Path]:
     """``robustness.csv`` (table), ``robustness.json`` (record), ``predictions.csv`` (per clip and condition,
     the out-of-fold format plus ``condition`` and ``rho_*``), ``robustness.png``; each written atomically."""
     from .atomic import write_path, write_text
+    from .jsonio import dumps
     from .plots import save_figure
 
     out = Path(out_dir)
@@ -467,7 +447,7 @@ def write_outputs(res: RobustnessResult, out_dir) -> dict[str, Path]:
              "figure": out / "robustness.png"}
     write_path(paths["table"], lambda tmp: res.table.to_csv(tmp, index=False), suffix=".csv")
     write_path(paths["predictions"], lambda tmp: res.predictions.to_csv(tmp, index=False), suffix=".csv")
-    write_text(paths["json"], json.dumps(_finite(res.record), indent=2, default=_json_scalar) + "\n")
+    write_text(paths["json"], dumps(res.record) + "\n")
     import matplotlib.pyplot as plt
 
     name = res.record.get("checkpoint") or res.record.get("cv_run") or ""

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -67,6 +66,7 @@ import pandas as pd
 
 from .atomic import temporary_beside, write_path, write_text
 from .errors import InputError
+from .jsonio import dumps
 from .timegrid import SAMPLE_RATE, SAMPLES_PER_FRAME
 from .vad import Segmentation, Span, segment_recording, stream_blocks
 
@@ -516,7 +516,7 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
             page = timeline_html(segments, heat, heads, labels, seg.duration, summary, speakers=spk, title=p.name,
                                  command=command)
             write_text(files["html"], page)
-        write_text(files["summary"], json.dumps(summary, indent=2, default=_json_default) + "\n")
+        write_text(files["summary"], dumps(summary) + "\n")
     return {"files": files, "summary": summary, "seconds": seconds, "segments": segments}
 
 
@@ -584,14 +584,6 @@ def _summary(seg: Segmentation, segments: pd.DataFrame, labels, checkpoint, opti
     if has_turns and len(segments):
         out["speakers"] = speaker_summary(segments, labels).set_index("speaker").to_dict(orient="index")
     return out
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating, float)):
-        return None if not np.isfinite(o) else float(o)
-    return str(o)
 
 
 def _write_textgrid(path: Path, duration: float, segments: pd.DataFrame, align_tiers: dict | None) -> None:
