@@ -175,3 +175,58 @@ def k_strip_figure(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.
                       yaxis=dict(range=[0, 1], title=f"{stat} per clip (mean head)"), showlegend=False,
                       dragmode="select", clickmode="event+select")
     return fig
+
+
+def recording_figure(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], step: float, labels,
+                     duration: float, selected: int | None = None, height: int = 620) -> go.Figure:
+    """A recording's timeline: attention of every head on top (relative to uniform, per ``step`` s), each
+    utterance as a bar in its emotion's colour whose height is the model's confidence, and every class's
+    probability per utterance. The bars are selectable: ``customdata`` holds the utterance's row number.
+    """
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.3, 0.38, 0.32], vertical_spacing=0.04,
+                        subplot_titles=("attention / uniform (1 = the utterance's average frame)",
+                                        "emotion per utterance (bar height: confidence); select a bar to open it",
+                                        "class probabilities per utterance"))
+    if heat.size and heads:
+        z = np.where(np.isfinite(heat), np.round(heat, 3), None).tolist()
+        fig.add_trace(go.Heatmap(z=z, x=(np.arange(heat.shape[1]) + 0.5) * step, y=heads, zmin=0, zmax=4,
+                                 colorscale="Viridis", colorbar=dict(title="att /<br>uniform", len=0.3, y=0.86),
+                                 hovertemplate="%{y} %{x:.1f} s: %{z:.2f}<extra></extra>", name="attention"),
+                      row=1, col=1)
+        fig.update_yaxes(autorange="reversed", row=1, col=1)
+    starts, ends = segments["start"].to_numpy(float), segments["end"].to_numpy(float)
+    text = segments["text"].astype(str) if "text" in segments else pd.Series("", index=segments.index)
+    for c in list(labels) + sorted(set(segments["emotion"]) - set(labels)):
+        m = (segments["emotion"] == c).to_numpy()
+        if not m.any():
+            continue
+        idx = np.flatnonzero(m)
+        hover = [f"#{i + 1} {starts[i]:.2f}-{ends[i]:.2f} s: {c} {segments['confidence'].iloc[i]:.2f}"
+                 + (f"<br>{text.iloc[i]}" if text.iloc[i] else "") for i in idx]
+        # plain lists: the selection hands customdata back to the app as given
+        fig.add_trace(go.Bar(x=((starts[m] + ends[m]) / 2).tolist(), y=segments["confidence"].to_numpy(float)[m].tolist(),
+                             width=(ends[m] - starts[m]).tolist(), marker=dict(color=plots.emotion_color(c),
+                                                                               line=dict(color="white", width=1)),
+                             name=c, legendgroup=c, customdata=idx.tolist(), hovertext=hover, hoverinfo="text",
+                             selectedpoints=None if selected is None else [int(k) for k in np.flatnonzero(idx == selected)]),
+                      row=2, col=1)
+    fig.update_yaxes(title_text="confidence", range=[0, 1.02], row=2, col=1)
+    for c in labels:
+        col = f"prob_{c}"
+        if col not in segments or not len(segments):
+            continue
+        xs, ys = [], []
+        for s, e, v in zip(starts, ends, segments[col]):
+            xs += [s, e, None]
+            ys += [v, v, None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=plots.emotion_color(c), width=2), name=c,
+                                 legendgroup=c, showlegend=False, hovertemplate=f"{c} %{{y:.2f}}<extra></extra>"),
+                      row=3, col=1)
+    fig.update_yaxes(title_text="probability", range=[0, 1.02], row=3, col=1)
+    fig.update_xaxes(range=[0, duration])
+    fig.update_xaxes(title_text="time in the recording (s)", row=3, col=1)
+    fig.update_layout(template="simple_white", height=height, bargap=0, margin=dict(l=60, r=20, t=50, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0, font=dict(size=11)),
+                      dragmode="select", clickmode="event+select", hovermode="closest")
+    fig.update_annotations(font=dict(size=12), x=0, xanchor="left")
+    return fig

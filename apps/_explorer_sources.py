@@ -1,11 +1,13 @@
 """Where the explorer's clips come from, and the rules for reading them (no analysis here).
 
 * :class:`Config`: what the app was launched with (``explain-ser explore`` passes it after ``--``;
-  environment variables ``EXPLAIN_SER_REPORT``, ``EXPLAIN_SER_MANIFEST``, ``EXPLAIN_SER_CHECKPOINTS``
-  and ``EXPLAIN_SER_AUDIO_ROOTS`` (``os.pathsep``-separated) do the same for ``streamlit run`` and tests).
-* The **allowed roots**: ``examples/``, the manifest's directory, the report directory and any
-  ``--audio-root``. :func:`allowed_path` refuses every path outside them, after resolving symlinks
-  and ``..``; nothing typed in the browser can name a file.
+  environment variables ``EXPLAIN_SER_REPORT``, ``EXPLAIN_SER_MANIFEST``, ``EXPLAIN_SER_TIMELINE``,
+  ``EXPLAIN_SER_CHECKPOINTS``, ``EXPLAIN_SER_TAGGERS`` and ``EXPLAIN_SER_AUDIO_ROOTS`` (lists
+  ``os.pathsep``-separated) do the same for ``streamlit run`` and tests).
+* The **allowed roots**: ``examples/``, the manifest's directory, the report directory, the timeline
+  directory and the recordings its summaries name (those files only), and any ``--audio-root``.
+  :func:`allowed_path` refuses every path outside them, after resolving symlinks and ``..``; nothing
+  typed in the browser can name a file.
 * :func:`catalogue`: one table of every clip the app may open (examples, manifest rows, report
   clips), with label, speaker, true/predicted emotion and k@0.8 from the report for filtering.
 * :func:`check_upload`: size limit and format check (magic bytes) of an uploaded file.
@@ -36,6 +38,8 @@ class Config:
     manifest: Path | None = None
     checkpoints: list[str] = field(default_factory=list)
     audio_roots: list[Path] = field(default_factory=list)
+    timeline: Path | None = None  # an `explain-ser timeline` output directory (the recording view)
+    taggers: list[str] = field(default_factory=list)  # vocalization tagger directories besides the shipped ones
 
     @property
     def roots(self) -> list[Path]:
@@ -45,7 +49,25 @@ class Config:
             roots.append(self.manifest.parent)
         if self.report is not None:
             roots.append(self.report)
+        if self.timeline is not None:
+            roots += [self.timeline, *timeline_recordings(self.timeline, self.audio_roots)]
         return [Path(r).resolve() for r in roots]
+
+
+def timeline_recordings(directory: Path, audio_roots=()) -> list[Path]:
+    """The recording files the summaries of a timeline directory name (found where they were, or moved into
+    the directory or an audio root): the app may read these files, not their directories."""
+    from _explorer_timeline import _summary, list_recordings, recording_audio
+
+    out = []
+    for stem in list_recordings(directory):
+        try:
+            audio = recording_audio(_summary(Path(directory), stem), directory, audio_roots)
+        except InputError:  # an unreadable summary names no file
+            continue
+        if audio is not None:
+            out.append(audio)
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest")
     p.add_argument("--checkpoint", action="append", default=[])
     p.add_argument("--audio-root", action="append", default=[])
+    p.add_argument("--timeline")
+    p.add_argument("--tagger", action="append", default=[])
     return p
 
 
@@ -66,11 +90,14 @@ def load_config(argv: list[str] | None = None, environ=None) -> Config:
     split = (lambda v: [x for x in (v or "").split(os.pathsep) if x])
     report = args.report or env.get("EXPLAIN_SER_REPORT") or None
     manifest = args.manifest or env.get("EXPLAIN_SER_MANIFEST") or None
+    timeline = args.timeline or env.get("EXPLAIN_SER_TIMELINE") or None
     return Config(
         report=Path(report).resolve() if report else None,
         manifest=Path(manifest).resolve() if manifest else None,
         checkpoints=list(args.checkpoint) + split(env.get("EXPLAIN_SER_CHECKPOINTS")),
         audio_roots=[Path(x).resolve() for x in list(args.audio_root) + split(env.get("EXPLAIN_SER_AUDIO_ROOTS"))],
+        timeline=Path(timeline).resolve() if timeline else None,
+        taggers=list(args.tagger) + split(env.get("EXPLAIN_SER_TAGGERS")),
     )
 
 
@@ -118,7 +145,7 @@ def confusion_matrix(table: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # the clip catalogue
 
-CATALOGUE_COLUMNS = ["key", "source", "clip_id", "path", "transcript", "speaker", "gender", "emotion",
+CATALOGUE_COLUMNS = ["key", "source", "clip_id", "path", "transcript", "language", "speaker", "gender", "emotion",
                      "predicted", "k08", "available", "note"]
 
 
@@ -148,7 +175,7 @@ def _check_rows(df: pd.DataFrame, roots: list[Path]) -> pd.DataFrame:
     return df.assign(available=avail, note=notes)
 
 
-TEXT_COLUMNS = ["source", "clip_id", "path", "transcript", "speaker", "gender", "emotion", "predicted"]
+TEXT_COLUMNS = ["source", "clip_id", "path", "transcript", "language", "speaker", "gender", "emotion", "predicted"]
 
 
 def _text_columns(df: pd.DataFrame) -> pd.DataFrame:

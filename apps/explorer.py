@@ -1,17 +1,22 @@
 """explain_ser attention explorer (Streamlit): listen, look and compare.
 
-Run it with ``explain-ser explore [--report DIR] [--manifest CSV]`` or directly::
+Run it with ``explain-ser explore [--report DIR] [--manifest CSV] [--timeline DIR]`` or directly::
 
     streamlit run apps/explorer.py -- --report out/report --manifest data/manifest.csv
 
 Views: **Clip** (spectrogram with per-head attention, attributions, word/phone/vocalization tiers,
-F0/intensity, probabilities, coverage curve, top segments you can play, downloads), **Corpus**
+F0/intensity, probabilities, coverage curve, top segments you can play, downloads), **Recording**
+(an ``explain-ser timeline`` output: each recording's utterances with their emotion and confidence,
+the attention of every head on top; select an utterance to open it in the clip view), **Corpus**
 (a report directory's coverage, enrichment, k@0.8 and confusion; select a point to open its clip)
 and **Compare** (two checkpoints, or two heads of one, on the same clip).
 
 The app holds no analysis of its own: every number comes from :mod:`explain_ser` (the
-:class:`explain_ser.api.Explainer`, :mod:`explain_ser.coverage`, the report's tables). It reads
-audio only from ``examples/``, the manifest's and the report's directories (and ``--audio-root``).
+:class:`explain_ser.api.Explainer`, :mod:`explain_ser.coverage`, the report's and the timeline's
+tables). A clip from a manifest or a report is explained with its row (language, transcript), as
+``explain-ser report`` explains it; an utterance of a timeline is the very stretch of the recording
+the timeline explained. It reads audio only from ``examples/``, the manifest's and the report's
+directories, the timeline directory and the recordings it names (and ``--audio-root``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 import _explorer_figures as figs  # noqa: E402
+import _explorer_recording as recording  # noqa: E402
 import _explorer_sources as src  # noqa: E402
 from explain_ser import plots  # noqa: E402
 from explain_ser.errors import InputError  # noqa: E402
@@ -37,7 +43,8 @@ st.set_page_config(page_title="explain_ser explorer", page_icon="🎧", layout="
 
 DEFAULT_CHECKPOINT = "ravdess-tiny.en"
 METHODS = ("ig", "occlusion")
-VIEWS = ("Clip", "Corpus", "Compare")
+VIEWS = ("Clip", "Recording", "Corpus", "Compare")
+RULES = "rules"  # the rule-based vocalization tags (explain_ser.align.vocalizations) instead of a trained tagger
 SAMPLE_RATE = 16_000
 CONFIG = src.load_config()
 
@@ -53,12 +60,74 @@ def get_explainer(checkpoint: str):
     return Explainer(checkpoint)
 
 
+# The per-clip path's stages (explain_ser.pipeline), each cached on what it depends on: another checkpoint
+# reuses the clip's annotation (the slow Whisper transcription and alignment), another tagger or alignment
+# setting reuses the maps (IG, occlusion), and switching back to anything seen is instant.
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def load_clip(key: str, path: str):
+    """A library clip decoded once (the key names its content)."""
+    from explain_ser.audio import load_audio
+
+    return load_audio(path)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
-def explain(checkpoint: str, key: str, transcript: str, methods: tuple, align: bool, prosody: bool,
-            _clip_or_path):
-    """One clip explained by one checkpoint (kept: switching back is instant)."""
-    return get_explainer(checkpoint).attribute(_clip_or_path, transcript=transcript or None, methods=methods,
-                                               align=align, prosody=prosody)
+def clip_maps(checkpoint: str, key: str, methods: tuple, _clip):
+    """Stages 1 and 2 of one clip under one checkpoint: the model's input and its maps."""
+    from explain_ser.pipeline import maps
+
+    ex = get_explainer(checkpoint)
+    inp = ex.model_input(_clip, mel=True)
+    return inp, maps(ex.model, inp, methods)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def clip_annotation(key: str, plan: str, _clip, _plan):
+    """Stage 3 of one clip (model independent): ``plan`` is the repr of the library's annotation plan."""
+    from explain_ser.pipeline import annotate
+
+    return annotate(_clip, _plan)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def explain(checkpoint: str, key: str, transcript: str, row: tuple, methods: tuple, align: bool, prosody: bool,
+            tagger: str, _clip):
+    """One clip explained by one checkpoint through the library's stages. ``row``: the clip's manifest (or
+    report, or timeline) row as ``(column, value)`` pairs, planned by the library as ``report`` plans it;
+    ``transcript``: one typed for an upload (it overrides the row's)."""
+    from explain_ser.pipeline import ClipOptions, assemble, plan_annotation
+
+    ex = get_explainer(checkpoint)
+    options = ClipOptions(methods=methods, transcript=transcript or None, align=align, prosody=prosody,
+                          tagger=library_tagger(tagger))
+    plan = plan_annotation(_clip, options, dict(row) or None, default_language=ex.ckpt.language,
+                           whisper_source=ex.ckpt.encoder_source)
+    inp, mp = clip_maps(checkpoint, key, methods, _clip)
+    return assemble(inp, mp, clip_annotation(key, repr(plan), _clip, plan), ex.ckpt)
+
+
+def default_tagger() -> str:
+    """The vocalization tagger the library uses when none is named (``ClipOptions``' default), or the rules."""
+    from explain_ser.pipeline import ClipOptions
+
+    return str(ClipOptions().tagger) if ClipOptions().tagger else RULES
+
+
+def library_tagger(choice: str):
+    """The tagger argument for the library: None for the rule-based tags, else the name or directory."""
+    return None if choice == RULES else choice
+
+
+@st.cache_data(show_spinner=False)
+def tagger_names(extra: tuple) -> list[str]:
+    """The rules, the taggers shipped with explain_ser and the ``--tagger`` directories, the default first."""
+    from explain_ser.tagger import available_taggers
+
+    names = [RULES] + available_taggers() + [e for e in extra]
+    first = default_tagger()
+    return [first] + [n for n in dict.fromkeys(names) if n != first]
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -207,8 +276,21 @@ def sidebar(cat: pd.DataFrame, checkpoints: list[str]):
         st.multiselect("Attribution methods", list(METHODS), key="methods")
         st.checkbox("Align words / phones / vocalizations", key="align")
         st.checkbox("Prosody (F0, intensity)", key="prosody")
-    sb.radio("Clip source", ("Library", "Upload"), key="source", horizontal=True,
-             help="Library: examples/, the manifest and the report given at launch.")
+        taggers = tagger_names(tuple(CONFIG.taggers))
+        recording.remembered("tagger", taggers)
+        st.selectbox("Vocalization tagger", taggers, key="tagger", format_func=lambda t: Path(t).name,
+                     help="the library's default first; 'rules': the rule-based tags between words; the shipped "
+                          "taggers; directories given with --tagger")
+    if st.session_state.get("view") == "Recording":
+        return "recording" if recording.recording_selector(CONFIG, sb) else None
+    sources = ("Library", "Upload") + (("Recording",) if CONFIG.timeline is not None else ())
+    if st.session_state.get("source") not in sources:
+        st.session_state["source"] = "Library"
+    sb.radio("Clip source", sources, key="source", horizontal=True,
+             help="Library: examples/, the manifest and the report given at launch. Recording: an utterance of "
+                  "the timeline given at launch.")
+    if st.session_state.get("source") == "Recording":
+        return "recording" if recording.utterance_selector(CONFIG, sb) else None
     if st.session_state.get("source") == "Upload":
         sb.file_uploader(f"Audio file ({', '.join(src.UPLOAD_TYPES)}; at most {src.MAX_UPLOAD_MB} MB)",
                          type=list(src.UPLOAD_TYPES), key="upload", max_upload_size=src.MAX_UPLOAD_MB)
@@ -249,8 +331,16 @@ def sidebar(cat: pd.DataFrame, checkpoints: list[str]):
 # the current clip
 
 
+def manifest_row(row) -> tuple:
+    """The catalogue row's columns the library reads from a manifest row (language, transcript), non-empty."""
+    return tuple((k, str(row[k])) for k in ("language", "transcript") if k in row and str(row[k]).strip())
+
+
 def current_clip(mode: str | None, cat: pd.DataFrame):
-    """(cache key, Clip or path, transcript, catalogue row or None); None when there is nothing to show."""
+    """(cache key, Clip or path, typed transcript, catalogue row or None, manifest row pairs); None when there is
+    nothing to show."""
+    if mode == "recording":
+        return recording.current_utterance(CONFIG, file_digest)
     if mode == "upload":
         up = st.session_state.get("upload")
         if up is None:
@@ -267,7 +357,7 @@ def current_clip(mode: str | None, cat: pd.DataFrame):
         except InputError as err:
             st.error(f"Cannot use this upload. {err}")
             return None
-        return f"{digest}:{clip.clip_id}", clip, st.session_state.get("upload_transcript", "").strip(), None
+        return f"{digest}:{clip.clip_id}", clip, st.session_state.get("upload_transcript", "").strip(), None, ()
     if mode != "library":
         return None
     row = cat[cat["key"] == st.session_state.get("clip")]
@@ -282,18 +372,23 @@ def current_clip(mode: str | None, cat: pd.DataFrame):
                          hide_index=True)
         return None
     path = src.allowed_path(row["path"], CONFIG.roots)
-    # the same sound under the same name is explained once, wherever it is stored (e.g. a report's copy)
+    # the same sound under the same name is explained once, wherever it is stored (e.g. a report's copy); the
+    # key holds the transcript beside the file, which the library reads when the row has none
     st_ = path.stat()
-    transcript = row["transcript"] or sidecar_transcript(str(path), _stamp(path.with_suffix(".txt")))
-    return f"{file_digest(str(path), st_.st_mtime, st_.st_size)}:{path.stem}", str(path), transcript, row
+    beside = "" if row["transcript"] else sidecar_transcript(str(path), _stamp(path.with_suffix(".txt")))
+    key = f"{file_digest(str(path), st_.st_mtime, st_.st_size)}:{path.stem}:{beside}"
+    return key, str(path), "", row, manifest_row(row)
 
 
 def run_explain(checkpoint: str, clip_info):
-    key, clip, transcript, _ = clip_info
+    key, clip, transcript, _, row = clip_info
     methods = tuple(m for m in METHODS if m in st.session_state.get("methods", METHODS))
+    tagger = st.session_state.get("tagger") or default_tagger()
     with st.spinner(f"Explaining with {Path(checkpoint).name} ..."):
-        return explain(checkpoint, key, transcript or "", methods, bool(st.session_state.get("align", True)),
-                       bool(st.session_state.get("prosody", True)), clip)
+        if isinstance(clip, str):
+            clip = load_clip(key, clip)
+        return explain(checkpoint, key, transcript or "", row, methods, bool(st.session_state.get("align", True)),
+                       bool(st.session_state.get("prosody", True)), tagger, clip)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,6 +399,8 @@ def clip_view(res, row, report):
     heads_all = ["mean"] + [h for h in res.attention if h != "mean"]
     true = row["emotion"] if row is not None and row["emotion"] else None
     st.subheader(f"Clip {res.clip.clip_id}  ·  {res.clip.duration:.2f} s  ·  {res.clip.n_frames} frames")
+    if row is not None and "recording" in row:
+        recording.utterance_note(res, row)
     c1, c2, c3 = st.columns([1.2, 1, 1.3])
     with c1:
         st.audio(res.clip.samples, sample_rate=SAMPLE_RATE)
@@ -314,7 +411,10 @@ def clip_view(res, row, report):
         m3.metric("k@0.8", f"{k:.2f}" if k is not None else "n/a",
                   help="mean head: fraction of frames holding 80 % of the attention (uniform: 0.80)")
         al = res.summary.get("alignment") or {}
-        notes = [f"aligner: {al.get('backend') or 'none'}"]
+        lang = res.info.get("language") or {}
+        notes = [f"language: {lang.get('language')} ({lang.get('source')})", f"aligner: {al.get('backend') or 'none'}"]
+        tagger = (res.info.get("vocalization_tagger") or {}).get("name")
+        notes.append(f"vocalizations: {tagger or 'rules'}")
         if al.get("transcript"):
             notes.append(f"transcript: “{al['transcript']}”")
         if res.info.get("alignment_error"):
@@ -499,13 +599,24 @@ def main():
     st.session_state["_catalogue"] = cat
     st.session_state["_report"] = report
     checkpoints = checkpoint_names(tuple(CONFIG.checkpoints))
-    mode = sidebar(cat, checkpoints)
+    st.session_state["_checkpoints"] = checkpoints
+    try:
+        mode = sidebar(cat, checkpoints)
+    except InputError as err:  # a timeline file changed under the app
+        st.error(str(err))
+        return
     notice = st.session_state.pop("_notice", None)
     if notice:
         st.warning(notice)
     view = st.session_state.get("view", "Clip")
     if view == "Corpus":
         corpus_view(report, cat)
+        return
+    if view == "Recording":
+        try:
+            recording.recording_view(CONFIG)
+        except InputError as err:
+            st.error(str(err))
         return
     if not checkpoints:
         st.error("No checkpoint to explain with.")

@@ -402,3 +402,294 @@ def test_unlabelled_clips_stay_in_the_k_strip(report_dir):
     points = {c for tr in fig.data for c in tr.customdata}
     assert points == set(cm["clip_id"]) and "(none)" in [tr.name for tr in fig.data]
     assert fig.layout.xaxis.range == (-0.5, len(fig.data) - 0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# the recording view: an `explain-ser timeline` output of a long project-made recording
+
+
+LONG_EXAMPLE = ("calm_statement", "excited_question", "laugh_breath", "calm_statement")
+
+
+def long_example(path: Path, pause: float = 1.2, rate: int = 22_050) -> Path:
+    """A project-made recording of ~17 s: the example clips (espeak-ng speech, sox laugh and breath) one after
+    another with ``pause`` s of silence between them, stored at 22.05 kHz (resampled on reading, as a user's
+    recording would be)."""
+    import soundfile as sf
+
+    from explain_ser.audio import resample
+
+    parts = []
+    for name in LONG_EXAMPLE:
+        x, sr = sf.read(EXAMPLES / f"{name}.wav", dtype="float32")
+        parts += [x, np.zeros(int(pause * sr), np.float32)]
+    sf.write(path, resample(np.concatenate(parts), 16_000, rate), rate)
+    return path
+
+
+def cli(*args: str) -> list[str]:
+    """The installed ``explain-ser`` console script (as a user runs it), else ``python -m explain_ser.cli``."""
+    exe = Path(sys.executable).with_name("explain-ser")
+    return [str(exe), *args] if exe.is_file() else [sys.executable, "-m", "explain_ser.cli", *args]
+
+
+def make_timeline(tmp: Path, *options: str) -> tuple[Path, list[str]]:
+    """(timeline directory, checkpoint args): `explain-ser timeline` run as a user runs it on the long example."""
+    import subprocess
+
+    from explain_ser.model import available_checkpoints
+
+    rec = long_example(tmp / "session.wav")
+    ckpt = [] if available_checkpoints() else ["--checkpoint", make_checkpoint(tmp / "untrained-tiny.en")]
+    out = tmp / "timeline"
+    proc = subprocess.run(cli("timeline", str(rec), "--out", str(out), "--quiet", *ckpt, *options),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return out, ckpt
+
+
+@pytest.fixture(scope="module")
+def timeline_dir(tmp_path_factory):
+    return make_timeline(tmp_path_factory.mktemp("timeline"), "--methods", "none")[0]
+
+
+@needs_tiny
+def test_recording_view_opens_an_utterance_as_the_timeline_explained_it(app_env, timeline_dir, tiny_encoder):
+    import _explorer_timeline as tl
+
+    app_env.setenv("EXPLAIN_SER_TIMELINE", str(timeline_dir))
+    seg = pd.read_csv(timeline_dir / "session.segments.csv")
+    assert len(seg) >= 3  # the example clips are utterances of their own
+    at = new_app(view="Recording").run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any(f"{len(seg)} utterances" in h.value for h in at.subheader)
+    spec = chart_spec(at, "timeline")
+    bars = [t for t in spec["data"] if t["type"] == "bar"]
+    # every utterance is one bar, in its emotion's trace, as tall as its confidence
+    got = sorted((int(i), round(y, 6)) for t in bars for i, y in zip(t["customdata"], t["y"]))
+    assert got == [(i, round(c, 6)) for i, c in enumerate(seg["confidence"])]
+    assert {t["name"] for t in bars} == set(seg["emotion"])
+    heat = next(t for t in spec["data"] if t["type"] == "heatmap")
+    assert heat["y"][0] == "mean" and len(heat["y"]) >= 2  # attention of the mean and every head on top
+    frames = pd.read_parquet(timeline_dir / "session.frames.parquet")
+    assert max(v for row in heat["z"] for v in row if v is not None) > 1.0  # peaks above uniform, as stored
+
+    # open the second utterance: the clip view shows the stretch of the recording the timeline explained
+    i = 1
+    at.selectbox(key="utt_pick").set_value(i)
+    at.button(key="open_utt").click().run()
+    assert_clean(at)
+    assert at.session_state["view"] == "Clip" and at.session_state["source"] == "Recording"
+    clip_id = f"session@{seg['start'][i]:.2f}"
+    assert any(f"Clip {clip_id}" in h.value for h in at.subheader)
+    assert metric(at, "Predicted") == seg["emotion"][i]
+    assert any(f"Utterance #{i + 1} of session.wav" in c.value for c in at.caption)
+    # ... the very samples the timeline cut (its second pass reads the whole recording in blocks) ...
+    from explain_ser.api import Explainer
+    from explain_ser.vad import stream_blocks
+
+    rec = tl.read_recording(timeline_dir, "session")
+    clip = tl.utterance_clip(rec.audio, seg.iloc[i], "session")
+    whole = np.concatenate(list(stream_blocks(rec.audio)))
+    a, b = (round(seg[c][i] * 16_000) for c in ("heard_start", "heard_end"))
+    assert np.array_equal(clip.samples, whole[a:b])
+    # ... so the library on them gives the timeline's probabilities and attention (the timeline computes its
+    # features in float32; without the feature cache, which keeps float16, they agree to float32 precision)
+    ck = at.session_state["checkpoint"]
+    res = Explainer(ck, encoder=tiny_encoder, cache=False).attribute(clip, methods=(), align=False, prosody=False)
+    assert res.clip.clip_id == clip_id
+    assert np.allclose(res.probabilities, seg.filter(like="prob_").iloc[i].to_numpy(), atol=1e-5)
+    stored = frames.loc[frames["segment"] == i, "att_mean"].to_numpy()
+    assert np.allclose(res.attention["mean"], stored, atol=1e-6)
+    # the sidebar lists the recording's utterances; the way back leads to the recording view
+    assert len(at.selectbox(key="utterance").options) == len(seg)
+    at.button(key="back_to_recording").click().run()
+    assert_clean(at)
+    assert at.session_state["view"] == "Recording" and chart_spec(at, "timeline")
+
+
+@needs_tiny
+def test_timeline_reader_refuses_what_is_no_timeline(tmp_path, timeline_dir):
+    import _explorer_timeline as tl
+
+    with pytest.raises(InputError, match="not an explain-ser timeline directory"):
+        tl.check_timeline_dir(tmp_path)
+    with pytest.raises(InputError, match="timeline directory not found"):
+        tl.check_timeline_dir(tmp_path / "none")
+    bad = tmp_path / "bad"
+    shutil.copytree(timeline_dir, bad)
+    (bad / "session.summary.json").write_text("{not json")
+    with pytest.raises(InputError, match="unreadable timeline summary"):
+        tl.check_timeline_dir(bad)
+    shutil.copy(timeline_dir / "session.summary.json", bad / "session.summary.json")
+    pd.read_csv(timeline_dir / "session.segments.csv").drop(columns=["heard_start"]).to_csv(
+        bad / "session.segments.csv", index=False)
+    with pytest.raises(InputError, match="missing heard_start"):
+        tl.check_timeline_dir(bad)
+    # a recording moved after the run is found in an --audio-root; elsewhere it is reported missing
+    moved, tl2 = tmp_path / "moved", tmp_path / "tl2"
+    moved.mkdir()
+    shutil.copytree(timeline_dir, tl2)
+    summary = json.loads((tl2 / "session.summary.json").read_text())
+    shutil.copy(summary["recording"], moved / "session.wav")
+    (tl2 / "session.summary.json").write_text(json.dumps({**summary, "recording": str(tmp_path / "gone" / "session.wav")}))
+    assert tl.read_recording(tl2, "session").audio is None
+    assert tl.read_recording(tl2, "session", [moved]).audio == (moved / "session.wav").resolve()
+    roots = src.Config(timeline=tl2, audio_roots=[moved]).roots
+    assert (moved / "session.wav").resolve() in roots and tl2.resolve() in roots
+    # the recording a summary names is readable, its directory is not
+    other = Path(summary["recording"]).parent / "other.wav"
+    assert Path(summary["recording"]).resolve() in src.Config(timeline=timeline_dir).roots
+    with pytest.raises(InputError, match="outside"):
+        src.allowed_path(other, src.Config(timeline=timeline_dir).roots)
+
+
+# ---------------------------------------------------------------------------------------------
+# a manifest clip is explained with its row, as `report` explains it (issue 26: the explorer dropped the row)
+
+
+@needs_tiny
+def test_a_manifest_clip_is_explained_in_its_rows_language_as_report_does(app_env, tmp_path, tiny_encoder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(EXAMPLES / "calm_statement.wav", corpus / "kinder.wav")  # no transcript beside it
+    manifest = corpus / "manifest.csv"
+    pd.DataFrame({"path": ["kinder.wav"], "clip_id": ["kinder"], "emotion": ["calm"], "language": ["de"],
+                  "transcript": ["Die Kinder reden an der Tür."]}).to_csv(manifest, index=False)
+    app_env.setenv("EXPLAIN_SER_MANIFEST", str(manifest))
+    at = new_app(clip="manifest:kinder", methods=[], prosody=False).run()
+    assert_clean(at)
+    assert any("Clip kinder" in h.value for h in at.subheader)
+    notes = " ".join(c.value for c in at.caption)
+    # the checkpoint was trained on English: without the row the clip would be explained as English speech
+    assert "language: de (manifest)" in notes and "Die Kinder reden an der Tür." in notes
+
+    # the same as the report's worker: Explainer.attribute with the manifest row
+    from explain_ser.api import Explainer
+    from explain_ser.corpora import read_manifest
+
+    row = read_manifest(manifest).iloc[0].to_dict()
+    res = Explainer(at.session_state["checkpoint"], encoder=tiny_encoder).attribute(
+        str(corpus / "kinder.wav"), methods=(), prosody=False, manifest_row=row)
+    assert res.info["language"] == {"language": "de", "source": "manifest"}
+    assert f"aligner: {res.summary['alignment']['backend'] or 'none'}" in notes
+
+
+# ---------------------------------------------------------------------------------------------
+# the vocalization tagger control
+
+
+@needs_tiny
+def test_tagger_control_offers_rules_shipped_and_given_taggers(app_env, tmp_path):
+    from explain_ser.pipeline import ClipOptions
+    from explain_ser.tagger import available_taggers, resolve_tagger
+
+    shipped = available_taggers()
+    if not shipped:
+        pytest.skip("no shipped vocalization tagger")
+    mine = tmp_path / "my-tagger"
+    shutil.copytree(resolve_tagger(shipped[0]), mine)
+    app_env.setenv("EXPLAIN_SER_TAGGERS", str(mine))
+    at = new_app(methods=[], prosody=False).run()
+    assert_clean(at)
+    box = at.selectbox(key="tagger")
+    default = ClipOptions().tagger or "rules"  # the library's default, whatever it is called
+    labels = box.options  # AppTest lists the labels shown (directory names)
+    assert Path(str(box.value)).name == Path(str(default)).name == labels[0]
+    assert {"rules", *shipped, mine.name} <= set(labels)
+    for choice in ("rules", str(mine)):
+        at.selectbox(key="tagger").set_value(choice).run()
+        assert_clean(at)
+        shown = f"vocalizations: {Path(choice).name}"
+        assert shown in " ".join(c.value for c in at.caption), [c.value for c in at.caption]
+
+
+# ---------------------------------------------------------------------------------------------
+# `explain-ser explore --timeline`, and stopping it
+
+
+@needs_tiny
+def test_explore_command_with_a_timeline(tmp_path, capsys, timeline_dir):
+    from explain_ser import cli
+
+    assert cli.main(["explore", "--print-command", "--timeline", str(timeline_dir)]) == 0
+    cmd = capsys.readouterr().out.split()
+    extra = cmd[cmd.index("--") + 1:]
+    assert extra[:2] == ["--timeline", str(timeline_dir.resolve())]
+    # the checkpoint the timeline was made with is offered to the app when it is a directory
+    made_with = json.loads((timeline_dir / "session.summary.json").read_text())["checkpoint"]
+    from explain_ser.model import available_checkpoints
+
+    assert ("--checkpoint" in extra) == (made_with not in available_checkpoints())
+
+    (tmp_path / "empty").mkdir()
+    for bad, problem in ((tmp_path / "empty", "not an explain-ser timeline directory"),
+                         (tmp_path / "none", "timeline directory not found")):
+        assert cli.main(["explore", "--print-command", "--timeline", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"explain-ser: error: {bad}: {problem}") and err.count("\n") == 1
+    assert cli.main(["explore", "--print-command", "--tagger", str(tmp_path / "none")]) == 2
+    assert "no such tagger" in capsys.readouterr().err
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _port_free(port: int) -> bool:
+    """Nothing listens on ``port`` (SO_REUSEADDR: a closed connection's TIME_WAIT does not count, a listener does)."""
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_explore_passes_sigterm_and_sigint_to_its_server_and_waits(tmp_path, sig):
+    """`kill PID` (a process manager, a test harness) used to stop `explain-ser explore` alone and leave its
+    Streamlit server running on the port; now the signal is passed on and the command waits for the server."""
+    import signal
+    import subprocess
+    import time
+
+    from test_explorer_browser import free_port, wait_healthy
+
+    port = free_port()
+    log = tmp_path / "explore.log"
+    proc = subprocess.Popen(cli("explore", "--headless", "--port", str(port)), cwd=ROOT, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    server: list[int] = []
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=120)
+        server = _children(proc.pid)
+        assert server and not _port_free(port)
+        proc.send_signal(getattr(signal, sig))  # to `explain-ser explore` only, not its process group
+        assert proc.wait(60) == 128 + getattr(signal, sig)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and (any(Path(f"/proc/{p}").exists() for p in server) or not _port_free(port)):
+            time.sleep(0.1)
+        assert not [p for p in server if Path(f"/proc/{p}").exists()], log.read_text()
+        assert _port_free(port)
+    finally:  # a failure leaves nothing behind either (the server is in the command's process group)
+        import contextlib
+        import os
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
