@@ -73,7 +73,9 @@ class Attribution:
         written["arrays"] = np_path
         if self.alignment is not None and (self.alignment.words or self.alignment.phones):
             tg = out / f"{stem}.TextGrid"
-            write_path(tg, self.alignment.to_textgrid, suffix=".TextGrid")
+            from .align.textgrid import write_alignment
+
+            write_path(tg, lambda tmp: write_alignment(self.alignment, tmp), suffix=".TextGrid")
             written["textgrid"] = tg
         if plot:
             from .plots import save_figure

@@ -398,8 +398,10 @@ def _align_task(job: _AlignJob, item: tuple) -> dict:
                                    vocalizations=job.vocalizations)
         ann = annotate(clip, plan, alignment=trained, strict=True)
         alignment = ann.alignment
+    from .align.textgrid import write_alignment
+
     with stage("write"):
-        alignment.to_textgrid(out / f"{cid}.TextGrid")
+        write_alignment(alignment, out / f"{cid}.TextGrid")
     if job.frames:
         from .frames import build_frame_table, save_frame_table
 

@@ -78,17 +78,6 @@ class Alignment:
                 assert -1e-6 <= iv.start <= iv.end <= self.duration + 1e-3, f"{name} outside clip: {iv}"
         return self
 
-    def to_textgrid(self, path) -> None:
-        from explain_ser.align.textgrid import write_alignment
-
-        write_alignment(self, path)
-
-    @classmethod
-    def from_textgrid(cls, path, backend: str = "textgrid") -> "Alignment":
-        from explain_ser.align.textgrid import read_alignment
-
-        return read_alignment(path, backend=backend)
-
 
 class Aligner(Protocol):
     """The one interface: ``name`` and ``align(clip, transcript) -> Alignment``."""

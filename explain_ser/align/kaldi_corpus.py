@@ -11,6 +11,7 @@ from pathlib import Path
 
 from explain_ser.align.base import Alignment
 from explain_ser.align.kaldi_train import KaldiTrainAligner, TrainConfig, _log
+from explain_ser.align.textgrid import write_alignment
 from explain_ser.errors import InputError
 
 
@@ -62,7 +63,7 @@ def train_and_align(manifest_df, language: str | None = None, out_dir=None, prog
         d = Path(out_dir)
         d.mkdir(parents=True, exist_ok=True)
         for cid, a in out.items():
-            a.to_textgrid(d / f"{cid}.TextGrid")
+            write_alignment(a, d / f"{cid}.TextGrid")
         if failed:
             (d / "failed.txt").write_text("".join(f"{c}\t{m}\n" for c, m in failed), encoding="utf-8")
     if failed:
