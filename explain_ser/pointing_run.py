@@ -27,38 +27,27 @@ from .errors import InputError
 from .pointing import SIGNED_METHODS, format_table, score_map, summarize
 from .timegrid import FRAME_SECONDS
 
-__all__ = ["clip_maps", "deep_map", "run_pointing_game", "fold_explainers", "score_models"]
+__all__ = ["clip_maps", "first_frame", "run_pointing_game", "fold_explainers", "score_models"]
 
 
-def clip_maps(model, features: np.ndarray, target: int, methods=("ig", "saliency", "occlusion")) -> dict:
-    """``{method: frame scores [T]}``: every attention head (``attention:<head>``), their mean
-    (``attention:mean``), and the attributions of ``target`` by ``methods``."""
-    from .explain.attention import attention_weights
-    from .explain.attributions import attribute_frames
+def clip_maps(model, features, target: int, methods=("ig", "saliency", "occlusion"), deep: bool = False) -> dict:
+    """``{method: frame scores [T]}`` on the model's frames, through the per-clip stage
+    :func:`explain_ser.pipeline.maps`: every attention head (``attention:<head>``), their mean
+    (``attention:mean``; left out for one head, where it is the head), the attributions of ``target`` by
+    ``methods`` and, with ``deep`` (``features`` must then be a :class:`~explain_ser.pipeline.ModelInput`),
+    IG through the encoder onto the log-mel as ``deep_ig`` — on the prepared input, the frames the model saw."""
+    from .pipeline import maps
 
-    _, att = attention_weights(model, features)
-    maps = {f"attention:{k}": v for k, v in att.items()}
-    if len(att) == 2:  # one head: its mean is itself
-        maps.pop("attention:mean")
-    if methods:
-        attr, _ = attribute_frames(model, features, methods=tuple(methods), target=target)
-        maps.update(attr)
-    return maps
-
-
-def deep_map(model, encoder, path, rule, target: int) -> np.ndarray:
-    """Deep IG (through the encoder onto the log-mel) per frame, on the frames the model saw: the clip goes
-    through the same input rule as its features did, so the map lines up with the attention maps and the
-    shifted cue (without the rule it covered the raw clip and was scored against the wrong window)."""
-    from .audio import load_audio
-    from .explain.attributions import attribute_mel
-    from .inputs import prepare
-
-    clip = prepare(load_audio(path), rule).clip
-    return attribute_mel(model, encoder, clip, target=target)[1]
+    mp = maps(model, features, methods=tuple(methods), target=target, deep=deep)
+    out = {f"attention:{k}": np.asarray(v) for k, v in mp.attention.items()}
+    if len(mp.attention) == 2:  # one head: its mean is itself
+        out.pop("attention:mean")
+    for k, v in mp.attributions.items():
+        out["deep_ig" if k == "ig_mel" else k] = np.asarray(v)
+    return out
 
 
-def _first_frame(path, rule) -> int:
+def first_frame(path, rule) -> int:
     """The clip frame the model's first frame is (0 without an input rule that trims the start)."""
     if rule.is_identity:
         return 0
@@ -106,12 +95,17 @@ def run_pointing_game(corpus, folds, model_kwargs: dict, config, out=None, metho
             x = corpus.data.x[i, :, :n] if taps_pos is None else corpus.data.x[i, taps_pos, :n]
             feats = x.float().numpy()
             target = int(corpus.y[i])
-            maps = clip_maps(model, feats, target, methods)
-            if deep:
-                maps["deep_ig"] = deep_map(model, encoder, df.at[i, "path"], rule, target)
             # the maps cover the frames the model saw: with an input rule that trims the ends they start
             # first_frame frames into the clip, so the cue (clip time) moves back by as much
-            shift = _first_frame(df.at[i, "path"], rule) * FRAME_SECONDS
+            if deep:  # stage 1 once: the prepared input, its mel and its features (deep IG needs all three)
+                from .pipeline import model_input
+
+                inp = model_input(df.at[i, "path"], rule, encoder, mel=True)
+                maps = clip_maps(model, inp, target, methods, deep=True)
+                shift = inp.first_frame * FRAME_SECONDS
+            else:  # the cached features of the corpus are the model's input already
+                maps = clip_maps(model, feats, target, methods)
+                shift = first_frame(df.at[i, "path"], rule) * FRAME_SECONDS
             for name, m in maps.items():
                 rows.append({"clip_id": df.at[i, "clip_id"], "speaker": str(df.at[i, "speaker"]), "fold": f.name,
                              "label": corpus.labels[target], "predicted": corpus.labels[int(res.pred[i])],

@@ -369,7 +369,7 @@ def test_maps_of_a_trimming_input_rule_are_scored_on_the_clip_grid(tmp_path):
     """The model of a checkpoint with an input rule sees the clip without its silent ends; the pointing game
     moves the cue back by the frames trimmed at the start (else every map would look beside the cue)."""
     from explain_ser.inputs import AS_RECORDED, RECOMMENDED
-    from explain_ser.pointing_run import _first_frame
+    from explain_ser.pointing_run import first_frame as _first_frame
 
     t = np.arange(16000) / 16000
     x = np.concatenate([np.zeros(16000), 0.3 * np.sin(2 * np.pi * 220 * t), np.zeros(16000)]).astype(np.float32)

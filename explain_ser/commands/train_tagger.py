@@ -1,8 +1,9 @@
 """``explain-ser train-tagger EVENTS --out DIR``: a vocalization tagger over the cached Whisper taps.
 
 Also ``--evaluate TAGGER`` (score a trained tagger on EVENTS, e.g. held-out speakers, with its own thresholds;
-``--rules`` adds today's rule-based tagger on the same clips) and ``--plant MANIFEST`` (build an events table
-of synthetic vocalizations planted into speech, :mod:`explain_ser.vocal_corpus`).
+``--rules`` adds the rule-based tagger on the same clips), ``--plant MANIFEST`` (build an events table of
+vocalizations planted into speech, :mod:`explain_ser.vocal_corpus`) and ``--sounds DIR|MANIFEST`` (plant the
+user's own isolated recordings into the speech MANIFEST, then train on them).
 """
 
 from __future__ import annotations
@@ -43,8 +44,19 @@ def add_parser(sub):
     p.add_argument("--plant", action="store_true",
                    help="do not train: plant synthetic vocalizations into the clips of the manifest(s) given as "
                         "EVENTS and write DIR/events.csv + DIR/audio")
-    p.add_argument("--n-clips", type=int, default=400, help="with --plant: about this many clips")
-    p.add_argument("--speakers", default=None, help="with --plant: only these speakers (comma-separated)")
+    p.add_argument("--sounds", default=None, metavar="DIR|MANIFEST",
+                   help="isolated vocalization recordings to plant into the speech manifest(s) given as EVENTS: a folder "
+                        "of category folders (<category>/<clip>.wav) or a CSV with path, category and optionally "
+                        "speaker_id (who made the sound: dealt to one host speaker, so folds hold both out) and "
+                        "attribution; without --plant the table is written to OUT-planted/ and the tagger trained on it")
+    p.add_argument("--synthetic", default=None, metavar="TAGS",
+                   help="synthetic sounds planted beside them (laugh,breath,sigh,cough,other; default: all four "
+                        "vocalizations without --sounds, none with it; '' for none)")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="with --sounds: leave out recordings longer than this (default: keep all; one longer than "
+                        "every speech clip is an error)")
+    p.add_argument("--n-clips", type=int, default=400, help="with --plant/--sounds: about this many clips")
+    p.add_argument("--speakers", default=None, help="with --plant/--sounds: only these speakers (comma-separated)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -55,19 +67,14 @@ def run(args) -> int:
     if not args.events:
         raise InputError("train-tagger", "needs EVENTS (an events CSV, or with --plant a manifest)")
     command = command_line("train-tagger") or ""
-    if args.plant:
-        from ..vocal_corpus import build_planted
-
-        speakers = None if not args.speakers else [s.strip() for s in args.speakers.split(",") if s.strip()]
-        df = build_planted(args.events.split(","), args.out, n_clips=args.n_clips, seed=args.seed, speakers=speakers,
-                           progress=not args.quiet)
-        n = df[df["tag"] != ""]
-        print(f"planted {len(n)} events ({', '.join(f'{t} {c}' for t, c in n['tag'].value_counts().sort_index().items())}) "
-              f"in {df['path'].nunique()} clips -> {Path(args.out) / 'events.csv'}")
-        return 0
+    if args.plant or args.sounds:
+        _plant(args, Path(args.out) if args.plant else Path(f"{args.out.rstrip('/')}-planted"))
+        if args.plant:
+            return 0
+        args.events = str(Path(f"{args.out.rstrip('/')}-planted") / "events.csv")
     if args.evaluate:
         return _evaluate(args)
-    from ..tagger import metrics_table, train_tagger
+    from ..tagger_train import metrics_table, train_tagger
 
     cfg = train_tagger(args.events, args.out, encoder_source=args.model, window=args.window, n_folds=args.folds,
                        n_val=args.val, seed=args.seed, progress=not args.quiet, note=args.note, command=command,
@@ -80,11 +87,45 @@ def run(args) -> int:
     return 0
 
 
+def _plant(args, out: Path):
+    """Build the planted events table (synthetic sounds and/or the user's recordings) into ``out``."""
+    from ..errors import InputError
+    from ..vocal_corpus import SYNTH_TAGS, TAGS, build_planted
+    from ..vocal_sounds import read_sounds
+
+    sounds = None
+    if args.sounds:
+        sounds = read_sounds(args.sounds)  # bad input fails here, before anything is written
+        if args.max_seconds is not None:
+            sounds = sounds[sounds["duration_s"] <= args.max_seconds]
+            if sounds.empty:
+                raise InputError(args.sounds, f"no recording is {args.max_seconds} s or shorter")
+    if args.synthetic is None:
+        synthetic = [] if sounds is not None else list(TAGS)
+    else:
+        synthetic = [t.strip() for t in args.synthetic.split(",") if t.strip()]
+        bad = [t for t in synthetic if t not in SYNTH_TAGS]
+        if bad:
+            raise InputError(f"--synthetic {args.synthetic}", f"unknown sound {bad[0]!r} (choose from {', '.join(SYNTH_TAGS)})")
+    if not args.plant and not ((Path(args.out) / "config.json").is_file() or not Path(args.out).exists()
+                               or not any(Path(args.out).iterdir())):
+        raise InputError(args.out, "exists and is neither empty nor a tagger directory; choose a new --out")
+    speakers = None if not args.speakers else [s.strip() for s in args.speakers.split(",") if s.strip()]
+    df = build_planted(args.events.split(","), out, n_clips=args.n_clips, seed=args.seed, speakers=speakers,
+                       tags=synthetic, sounds=sounds, progress=not args.quiet)
+    n = df[df["tag"] != ""]
+    kinds = {t: "/".join(sorted(set(g["kind"]))) for t, g in n.groupby("tag")}
+    print(f"planted {len(n)} events ({', '.join(f'{t} {c} {kinds[t]}' for t, c in n['tag'].value_counts().sort_index().items())}) "
+          f"in {df['path'].nunique()} clips -> {out / 'events.csv'}")
+    return df
+
+
 def _evaluate(args) -> int:
     import json
 
     from ..atomic import write_text
-    from ..tagger import evaluate_tagger, load_tagger, metrics_table
+    from ..tagger import evaluate_tagger, load_tagger
+    from ..tagger_train import metrics_table
 
     tg = load_tagger(args.evaluate)
     res = evaluate_tagger(tg, args.events, progress=not args.quiet)
@@ -94,15 +135,16 @@ def _evaluate(args) -> int:
               "tagger_metrics": m}
     text = [f"# {tg.name} on {args.events}", "", "## Tagger (its own thresholds)", "", metrics_table(m, tg.tags), ""]
     if args.rules:
-        rm, n_used, n_all = rule_based_scores(args.events, tg.tags, progress=not args.quiet)
+        rm, n_used, n_all = rule_based_scores(args.events, tg.tags, progress=not args.quiet,
+                                              encoder_source=tg.config["encoder"]["source"])
         tm = _subset_scores(res, args.events, tg.tags, rm["clips"])
         report["rules"] = {"metrics": rm["metrics"], "tagger_same_clips": tm, "clips": n_used, "of": n_all}
-        from ..tagger import _pct
+        from ..tagger_train import pct
         text += [f"## Same {n_used} of {n_all} clips (those whose words could be aligned)", "",
                  "| tag | rule-based event F1 | tagger event F1 |", "| --- | ---: | ---: |"]
         for t in tg.tags:
-            text.append(f"| {t} | {_pct(rm['metrics']['per_class'][t]['f1'])} | {_pct(tm['per_class'][t]['f1'])} |")
-        text.append(f"| all (micro) | {_pct(rm['metrics']['micro']['f1'])} | {_pct(tm['micro']['f1'])} |")
+            text.append(f"| {t} | {pct(rm['metrics']['per_class'][t]['f1'])} | {pct(tm['per_class'][t]['f1'])} |")
+        text.append(f"| all (micro) | {pct(rm['metrics']['micro']['f1'])} | {pct(tm['micro']['f1'])} |")
         text.append("")
         pause = _pause_only_clips(args.events)
         if pause is not None:  # the fair ground for the rules: no sound over speech
@@ -114,9 +156,9 @@ def _evaluate(args) -> int:
                      "| tag | true events | rule-based event F1 | tagger event F1 |", "| --- | ---: | ---: | ---: |"]
             for t in tg.tags:
                 n = rp["per_class"][t]["tp"] + rp["per_class"][t]["fn"]
-                text.append(f"| {t} | {n} | {_pct(rp['per_class'][t]['f1'])} | {_pct(tp['per_class'][t]['f1'])} |")
-            text.append(f"| all (micro) | {rp['micro']['tp'] + rp['micro']['fn']} | {_pct(rp['micro']['f1'])} | "
-                        f"{_pct(tp['micro']['f1'])} |")
+                text.append(f"| {t} | {n} | {pct(rp['per_class'][t]['f1'])} | {pct(tp['per_class'][t]['f1'])} |")
+            text.append(f"| all (micro) | {rp['micro']['tp'] + rp['micro']['fn']} | {pct(rp['micro']['f1'])} | "
+                        f"{pct(tp['micro']['f1'])} |")
             text.append("")
     command = command_line("train-tagger") or ""
     if command:
@@ -156,9 +198,10 @@ def _pause_only_clips(events_path) -> set | None:
     return {full[p] for p in full if p not in over}
 
 
-def rule_based_scores(events_path, tags, progress: bool = True):
+def rule_based_scores(events_path, tags, progress: bool = True, encoder_source: str = "tiny.en"):
     """Event scores of the rule-based tagger (words from the aligner the pipeline would pick for the clip's
-    transcript and language; clips it cannot align are left out and counted)."""
+    transcript and language, with the Whisper of ``encoder_source``; a clip without a language is taken as
+    English, the language of the bundled aligners; clips it cannot align are left out and counted)."""
     from tqdm.auto import tqdm
 
     from ..align import align_clip
@@ -174,7 +217,7 @@ def rule_based_scores(events_path, tags, progress: bool = True):
         row = extra.loc[cid] if extra is not None else {}
         transcript = str(row.get("transcript", "") or "") or None
         language = str(row.get("language", "") or "") or "en"
-        plan = plan_alignment(language, "tiny.en", transcript, "auto")
+        plan = plan_alignment(language, encoder_source, transcript, "auto")
         if plan.aligner is None:
             continue
         try:

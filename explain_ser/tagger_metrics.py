@@ -1,0 +1,343 @@
+"""Scoring and decoding of vocalization tags: event and frame metrics, events from frame probabilities,
+thresholds, the confusion of categories and the reliability of confidences.
+
+**Events from frame probabilities** (:func:`decode`): each frame's probabilities are smoothed over 3
+frames; a frame belongs to the tag whose probability is furthest above its own threshold (ratio p/θ ≥ 1),
+else to none; runs of a tag closer than ``merge_gap`` are joined and runs shorter than ``min_dur`` dropped.
+An event's confidence is its tag's mean probability over the run. The per-class thresholds θ are chosen on
+validation data (:func:`choose_thresholds`), never on the data they are scored on.
+
+**Scores** (:func:`event_metrics`): DCASE-style event-based precision / recall / F1 per class: a detection
+matches a true event of the same tag in the same clip when their onsets differ by at most the collar
+(200 ms); optionally the offsets must also agree within ``max(collar, offset_ratio x true duration)``
+(sed-eval's rule). Matching is one-to-one (maximum bipartite matching per clip and tag). Frame-level
+precision / recall / F1 and average precision per class are in :func:`frame_metrics`.
+
+>>> truth = [{"clip": "a", "start": 1.0, "end": 1.5, "tag": "laugh"}]
+>>> found = [{"clip": "a", "start": 1.15, "end": 1.9, "tag": "laugh"}]
+>>> event_metrics(truth, found, ["laugh"])["per_class"]["laugh"]["f1"]
+1.0
+>>> event_metrics(truth, [{**found[0], "start": 1.25}], ["laugh"])["per_class"]["laugh"]["f1"]  # 250 ms late
+0.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .align.base import Interval
+from .timegrid import FRAME_SECONDS, frame_bounds
+
+__all__ = ["event_metrics", "frame_metrics", "frame_labels", "decode", "choose_thresholds", "events_rows", "matched",
+           "confusion", "fit_calibration", "calibrate", "reliability", "ece",
+           "COLLAR", "GRID"]
+
+COLLAR = 0.2  # s: DCASE's onset collar
+GRID = np.round(np.arange(0.1, 0.951, 0.05), 2)  # candidate thresholds
+
+
+# ---- metrics -------------------------------------------------------------------------------------------------
+
+def _rows(x) -> pd.DataFrame:
+    df = pd.DataFrame(list(x) if not isinstance(x, pd.DataFrame) else x)
+    if df.empty:
+        return pd.DataFrame({"clip": pd.Series(dtype=str), "start": pd.Series(dtype=float),
+                             "end": pd.Series(dtype=float), "tag": pd.Series(dtype=str)})
+    return df
+
+
+def _max_matching(ok: np.ndarray) -> int:
+    """Size of a maximum matching in the bipartite graph ``ok[i, j]`` (Kuhn's augmenting paths)."""
+    match_j = [-1] * ok.shape[1]
+
+    def augment(i, seen):
+        for j in np.flatnonzero(ok[i]):
+            if j not in seen:
+                seen.add(j)
+                if match_j[j] < 0 or augment(match_j[j], seen):
+                    match_j[j] = i
+                    return True
+        return False
+
+    return sum(augment(i, set()) for i in range(ok.shape[0]))
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict:
+    p = tp / (tp + fp) if tp + fp else float("nan")
+    r = tp / (tp + fn) if tp + fn else float("nan")
+    f = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f}
+
+
+def event_metrics(truth, found, tags, collar: float = COLLAR, offset_ratio: float | None = None) -> dict:
+    """DCASE-style event-based scores per tag: ``{"per_class": {tag: {tp, fp, fn, precision, recall, f1}},
+    "micro": {...}, "macro_f1": mean F1 over tags with true events}``.
+
+    ``truth`` / ``found``: rows (dicts or a DataFrame) with ``clip, start, end, tag``. A detection matches a
+    true event of the same clip and tag when ``|onset difference| <= collar`` and, with ``offset_ratio``,
+    ``|offset difference| <= max(collar, offset_ratio x true duration)``; one-to-one. Detections of tags not
+    in ``tags`` are ignored (``other`` from the rule-based tagger is never a hit).
+
+    >>> t = [{"clip": "a", "start": 0.0, "end": 1.0, "tag": "x"}, {"clip": "a", "start": 0.3, "end": 1.0, "tag": "x"}]
+    >>> f = [{"clip": "a", "start": 0.15, "end": 1.0, "tag": "x"}]   # within 200 ms of both onsets: one hit
+    >>> m = event_metrics(t, f, ["x"])["per_class"]["x"]; (m["tp"], m["fp"], m["fn"])
+    (1, 0, 1)
+    """
+    T, F = _rows(truth), _rows(found)
+    per = {}
+    for tag in tags:
+        t = T[T["tag"] == tag]
+        f = F[F["tag"] == tag]
+        tp = 0
+        for clip in set(t["clip"]) & set(f["clip"]):
+            a, b = t[t["clip"] == clip], f[f["clip"] == clip]
+            ts, te = a["start"].to_numpy(float)[:, None], a["end"].to_numpy(float)[:, None]
+            fs, fe = b["start"].to_numpy(float)[None, :], b["end"].to_numpy(float)[None, :]
+            ok = np.abs(ts - fs) <= collar + 1e-9
+            if offset_ratio is not None:
+                ok &= np.abs(te - fe) <= np.maximum(collar, offset_ratio * (te - ts)) + 1e-9
+            tp += _max_matching(ok)
+        per[tag] = _prf(tp, len(f) - tp, len(t) - tp)
+    tot = [sum(per[t][k] for t in tags) for k in ("tp", "fp", "fn")]
+    f1s = [per[t]["f1"] for t in tags if per[t]["tp"] + per[t]["fn"] > 0]
+    return {"per_class": per, "micro": _prf(*tot), "macro_f1": float(np.mean(f1s)) if f1s else float("nan"),
+            "collar": collar, "offset_ratio": offset_ratio}
+
+
+def frame_labels(events: list[Interval], n_frames: int, tags) -> np.ndarray:
+    """Class index per 20 ms frame (0 = none, i + 1 = ``tags[i]``): the event covering most of the frame.
+
+    >>> frame_labels([Interval(0.015, 0.05, "b")], 4, ["a", "b"]).tolist()   # frame 0: 5 ms event, 15 ms none
+    [0, 2, 2, 0]
+    """
+    from .frames import assign_units
+
+    evs = sorted((e for e in events if e.label in tags), key=lambda e: (e.start, e.end))
+    idx = assign_units(evs, n_frames)
+    code = np.array([list(tags).index(e.label) + 1 for e in evs] + [0], dtype=np.int64)
+    return code[idx]
+
+
+def frame_metrics(true: np.ndarray, pred: np.ndarray, tags, probs: np.ndarray | None = None) -> dict:
+    """Frame-level precision / recall / F1 per tag (and average precision when ``probs [n, 1 + tags]`` are
+    given) from class indices per frame (0 = none).
+
+    >>> m = frame_metrics(np.array([0, 1, 1, 0]), np.array([0, 1, 0, 1]), ["a"])
+    >>> m["a"]["precision"], m["a"]["recall"]
+    (0.5, 0.5)
+    """
+    out = {}
+    for i, tag in enumerate(tags, start=1):
+        t, p = true == i, pred == i
+        m = _prf(int((t & p).sum()), int((~t & p).sum()), int((t & ~p).sum()))
+        if probs is not None and t.any() and (~t).any():
+            from sklearn.metrics import average_precision_score
+
+            m["ap"] = float(average_precision_score(t, probs[:, i]))
+        out[tag] = m
+    return out
+
+
+# ---- decoding ------------------------------------------------------------------------------------------------
+
+def _smooth(p: np.ndarray, k: int = 3) -> np.ndarray:
+    if k <= 1 or len(p) < 2:
+        return p
+    pad = np.pad(p, ((k // 2, k // 2), (0, 0)), mode="edge")
+    c = np.cumsum(np.vstack([np.zeros((1, p.shape[1])), pad]), axis=0)
+    return (c[k:] - c[:-k]) / k
+
+
+def decode(probs: np.ndarray, tags, thresholds, min_dur: float = 0.06, merge_gap: float = 0.1,
+           smooth: int = 3) -> list[Interval]:
+    """Events from per-frame probabilities ``[T, 1 + len(tags)]`` (column 0: none); see the module text.
+
+    >>> p = np.zeros((10, 2)); p[:, 0] = 1; p[2:6] = [0.2, 0.8]
+    >>> [(e.label, e.start, e.end, e.confidence) for e in decode(p, ["laugh"], {"laugh": 0.5}, smooth=1)]
+    [('laugh', 0.04, 0.12, 0.8)]
+    """
+    tags = list(tags)
+    if len(probs) == 0:
+        return []
+    ps = _smooth(np.asarray(probs, dtype=np.float64), smooth)
+    thr = np.array([float(thresholds[t]) for t in tags])
+    ratio = ps[:, 1:] / thr
+    lab = np.where(ratio.max(1) >= 1.0, ratio.argmax(1) + 1, 0)
+    gap = int(round(merge_gap / FRAME_SECONDS))
+    runs = _label_runs(lab)
+    # join runs of one tag separated by a short gap of none (laughter's silent half-periods)
+    merged: list[list[int]] = []
+    for c, a, b in runs:
+        if c == 0:
+            continue
+        if merged and merged[-1][0] == c and a - merged[-1][2] <= gap and not (lab[merged[-1][2]:a] > 0).any():
+            merged[-1][2] = b
+        else:
+            merged.append([c, a, b])
+    start, end = frame_bounds(len(lab))
+    out = []
+    for c, a, b in merged:
+        if (b - a) * FRAME_SECONDS < min_dur - 1e-9:
+            continue
+        conf = float(np.mean(np.asarray(probs)[a:b, c]))
+        out.append(Interval(float(start[a]), float(end[b - 1]), tags[c - 1], round(conf, 3)))
+    return out
+
+
+def _label_runs(lab: np.ndarray) -> list[tuple[int, int, int]]:
+    if len(lab) == 0:
+        return []
+    cut = np.flatnonzero(np.diff(lab)) + 1
+    starts = np.concatenate([[0], cut])
+    ends = np.concatenate([cut, [len(lab)]])
+    return [(int(lab[a]), int(a), int(b)) for a, b in zip(starts, ends)]
+
+
+def events_rows(clip: str, evs: list[Interval]) -> list[dict]:
+    return [{"clip": clip, "start": e.start, "end": e.end, "tag": e.label, "confidence": e.confidence} for e in evs]
+
+
+def choose_thresholds(probs: list[np.ndarray], truth: list[list[Interval]], tags, min_dur: float = 0.06,
+                      merge_gap: float = 0.1, rounds: int = 2) -> dict:
+    """Per-tag thresholds maximising each tag's event F1 on these (validation) clips, by coordinate ascent
+    over a grid (0.10 … 0.95); a tag without true events keeps 0.5. Ties go to the threshold nearest 0.5."""
+    tags = list(tags)
+    thr = {t: 0.5 for t in tags}
+    true_rows = [r for i, evs in enumerate(truth) for r in events_rows(str(i), evs)]
+    present = {r["tag"] for r in true_rows}
+    for _ in range(rounds):
+        for tag in tags:
+            if tag not in present:
+                continue
+            best, best_key = thr[tag], None
+            for g in GRID:
+                trial = {**thr, tag: float(g)}
+                found = [r for i, p in enumerate(probs)
+                         for r in events_rows(str(i), decode(p, tags, trial, min_dur, merge_gap))]
+                f1 = event_metrics(true_rows, found, [tag])["per_class"][tag]["f1"]
+                key = (np.nan_to_num(f1, nan=0.0), -abs(g - 0.5))
+                if best_key is None or key > best_key:
+                    best, best_key = float(g), key
+            thr[tag] = best
+    return thr
+
+
+# ---- which detections were right, the confusion of categories, the reliability of confidences -----------------
+
+def matched(truth, found, tags, collar: float = COLLAR) -> np.ndarray:
+    """Boolean per ``found`` row: matched one-to-one to a true event of its clip and tag (onset within the
+    collar), as :func:`event_metrics` counts it; detections of other tags are never matched.
+
+    >>> t = [{"clip": "a", "start": 1.0, "end": 1.5, "tag": "x"}]
+    >>> matched(t, [{**t[0], "start": 1.1}, {**t[0], "start": 1.15}, {**t[0], "tag": "y"}], ["x", "y"]).tolist()
+    [True, False, False]
+    """
+    T, F = _rows(truth), _rows(found).reset_index(drop=True)
+    out = np.zeros(len(F), dtype=bool)
+    for tag in tags:
+        for clip in set(T.loc[T["tag"] == tag, "clip"]) & set(F.loc[F["tag"] == tag, "clip"]):
+            a = T[(T["tag"] == tag) & (T["clip"] == clip)]
+            b = F[(F["tag"] == tag) & (F["clip"] == clip)]
+            ok = np.abs(a["start"].to_numpy(float)[:, None] - b["start"].to_numpy(float)[None, :]) <= collar + 1e-9
+            match_j = [-1] * ok.shape[1]
+
+            def augment(i, seen):
+                for j in np.flatnonzero(ok[i]):
+                    if j not in seen:
+                        seen.add(j)
+                        if match_j[j] < 0 or augment(match_j[j], seen):
+                            match_j[j] = i
+                            return True
+                return False
+
+            for i in range(ok.shape[0]):
+                augment(i, set())
+            out[b.index.to_numpy()[[j for j in range(ok.shape[1]) if match_j[j] >= 0]]] = True
+    return out
+
+
+def confusion(truth, found, tags) -> pd.DataFrame:
+    """Counts of true category (rows; ``none`` = a detection that overlaps no true event) against the category
+    of the detection overlapping it most (columns; ``missed`` = no detection overlaps it). The diagonal over a
+    row's total is the share of that category's events named right.
+
+    >>> t = [{"clip": "a", "start": 0.0, "end": 1.0, "tag": "cough"}, {"clip": "a", "start": 3.0, "end": 4.0, "tag": "breath"}]
+    >>> f = [{"clip": "a", "start": 0.2, "end": 0.9, "tag": "breath"}, {"clip": "a", "start": 6.0, "end": 6.5, "tag": "cough"}]
+    >>> confusion(t, f, ["breath", "cough"]).loc[["breath", "cough", "none"], ["breath", "cough", "missed"]].values.tolist()
+    [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
+    """
+    T, F = _rows(truth), _rows(found)
+    cols = list(tags) + ["missed"]
+    m = pd.DataFrame(0, index=list(tags) + ["none"], columns=cols)
+    used = np.zeros(len(F), dtype=bool)
+    for clip, a in T.groupby("clip"):
+        b = F[F["clip"] == clip]
+        for r in a.itertuples():
+            if r.tag not in m.index:
+                continue
+            ov = (np.minimum(b["end"].to_numpy(float), r.end) - np.maximum(b["start"].to_numpy(float), r.start))
+            if len(ov) and ov.max() > 0:
+                j = int(np.argmax(ov))
+                used[F.index.get_loc(b.index[j])] = True
+                m.loc[r.tag, b["tag"].iloc[j] if b["tag"].iloc[j] in tags else "missed"] += 1
+            else:
+                m.loc[r.tag, "missed"] += 1
+    for r, u in zip(F.itertuples(), used):
+        if not u and r.tag in tags:
+            hit = T[(T["clip"] == r.clip) & (np.minimum(T["end"], r.end) > np.maximum(T["start"], r.start))] if len(T) else T
+            if not len(hit):
+                m.loc["none", r.tag] += 1
+    return m
+
+
+def fit_calibration(confidence, correct, n_max: int = 24) -> dict:
+    """A monotone map from a detection's raw confidence to the share of such detections that were right:
+    isotonic regression (scikit-learn), stored as at most ``n_max`` knots ``{"x": [...], "y": [...]}`` for
+    :func:`calibrate`.
+
+    >>> c = fit_calibration([0.2, 0.4, 0.6, 0.8], [0, 0, 1, 1])
+    >>> calibrate(c, [0.1, 0.9]).tolist()
+    [0.0, 1.0]
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    x = np.asarray(confidence, dtype=np.float64)
+    y = np.asarray(correct, dtype=np.float64)
+    if len(x) < 2 or len(set(y)) < 2:
+        return {"x": [0.0, 1.0], "y": [float(y.mean()) if len(y) else 0.5] * 2}
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
+    xs = np.unique(np.quantile(x, np.linspace(0, 1, n_max)))
+    return {"x": [round(float(v), 4) for v in xs], "y": [round(float(v), 4) for v in iso.predict(xs)]}
+
+
+def calibrate(calibration: dict | None, confidence) -> np.ndarray:
+    """Calibrated confidence by the knots of :func:`fit_calibration` (linear between them); unchanged when
+    ``calibration`` is None."""
+    c = np.asarray(confidence, dtype=np.float64)
+    if not calibration:
+        return c
+    return np.interp(c, calibration["x"], calibration["y"])
+
+
+def reliability(confidence, correct, bins=(0.0, 0.5, 0.7, 0.8, 0.9, 1.0)) -> list[dict]:
+    """Rows ``{lo, hi, n, confidence, precision}`` per confidence bin: mean stated confidence against the
+    share right; with their gap weighted by ``n``, the expected calibration error (:func:`ece`).
+
+    >>> reliability([0.95, 0.95, 0.6], [1, 0, 1], bins=(0, 0.8, 1))[1]["precision"]
+    0.5
+    """
+    c, y = np.asarray(confidence, float), np.asarray(correct, float)
+    rows = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        sel = (c >= lo) & ((c < hi) if hi < bins[-1] else (c <= hi))
+        rows.append({"lo": lo, "hi": hi, "n": int(sel.sum()),
+                     "confidence": float(c[sel].mean()) if sel.any() else float("nan"),
+                     "precision": float(y[sel].mean()) if sel.any() else float("nan")})
+    return rows
+
+
+def ece(rows: list[dict]) -> float:
+    """Expected calibration error of :func:`reliability` rows: mean |confidence - precision| weighted by n."""
+    n = sum(r["n"] for r in rows)
+    return float(sum(r["n"] * abs(r["confidence"] - r["precision"]) for r in rows if r["n"]) / n) if n else float("nan")
