@@ -158,7 +158,7 @@ class Checkpoint:
         (dim, taps, weights hash, window mode) in one line."""
         from safetensors.torch import load_file
 
-        from .model import EnsembleModel, SERModel
+        from .network import EnsembleModel, SERModel
 
         d = resolve_checkpoint(name_or_path)
         config = read_config(d)
