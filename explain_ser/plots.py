@@ -16,7 +16,6 @@ True
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +25,8 @@ matplotlib.use("Agg", force=False)  # builders never need a display
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from .ordering import natural_key  # noqa: E402
 
 LEYGUE_POINT = (0.15, 0.80)  # 15 % of frames carry 80 % of the attention (Leygue et al.)
 
@@ -68,13 +69,12 @@ def emotion_color(name) -> str:
     return HEAD_PALETTE[sum(map(ord, key)) % len(HEAD_PALETTE)]
 
 
-def _natural(s: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
+_natural = natural_key  # the explorer's old name; use explain_ser.ordering.natural_key
 
 
 def head_colors(heads) -> dict[str, str]:
     """Colour per head name: ``mean`` black, the others in natural order from :data:`HEAD_PALETTE`."""
-    names = sorted({str(h) for h in heads} - {"mean"}, key=_natural)
+    names = sorted({str(h) for h in heads} - {"mean"}, key=natural_key)
     out = {"mean": "#000000"}
     out.update({h: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, h in enumerate(names)})
     return out
@@ -87,14 +87,14 @@ def group_colors(column: str, values) -> dict[str, str]:
         return {v: emotion_color(v) for v in values}
     if column == "head":
         return head_colors(values)
-    return {v: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, v in enumerate(sorted(values, key=_natural))}
+    return {v: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, v in enumerate(sorted(values, key=natural_key))}
 
 
 def _order(column: str, values) -> list[str]:
     vals = list(dict.fromkeys(str(v) for v in values))
     if column == "head":
-        return ["mean"] * ("mean" in vals) + sorted(set(vals) - {"mean"}, key=_natural)
-    return sorted(vals, key=_natural)
+        return ["mean"] * ("mean" in vals) + sorted(set(vals) - {"mean"}, key=natural_key)
+    return sorted(vals, key=natural_key)
 
 
 def _new(width=3.5, height=2.8, **kw) -> Figure:

@@ -49,105 +49,17 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from explain_ser import coverage, enrichment, plots, stats
-from explain_ser.atomic import temporary_beside
+from explain_ser import coverage, enrichment, stats
+from explain_ser.ordering import natural_key
+from explain_ser.report_data import (DEFAULT_N_BOOT, DEFAULT_N_PERM, FEW_CLUSTERS, MIN_CLUSTERS, Q_LEVEL,  # noqa: F401
+                                     TOP_FINDINGS, Report, ReportData, atomic_path, atomic_write_text,
+                                     confusion_for_display, write_table)
 
-DEFAULT_N_BOOT = stats.DEFAULT_N_BOOT  # one bootstrap default for every statistic
-DEFAULT_N_PERM = 1000
-# A cluster bootstrap over one speaker draws that speaker every time: the "interval" is the mean
-# itself. Below MIN_CLUSTERS the intervals resample clips instead (and say so).
-MIN_CLUSTERS = 2
-# n speakers give only C(2n-1, n) distinct resamples (3 -> 10, 4 -> 35): below this the interval is
-# coarse and the report says how coarse.
-FEW_CLUSTERS = 5
-TOP_FINDINGS = 3  # enriched categories named in the key findings
-Q_LEVEL = 0.05
-
-
-# ---------------------------------------------------------------------------------------------
-# atomic file writing (used by the renderer; kept here, where callers have always found them)
-
-
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; on success move it onto ``path`` (``os.replace``)."""
-    return temporary_beside(path, suffix=".tmp" + Path(path).suffix)
-
-
-def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
-
-
-def write_table(df: pd.DataFrame, stem: str | os.PathLike, parquet: bool = True) -> list[Path]:
-    """Write ``stem.csv`` (and ``stem.parquet``) atomically; object columns that Parquet cannot hold are
-    stored as strings there. Returns the paths written."""
-    stem = Path(stem)
-    out = []
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        df.to_csv(tmp, index=False)
-    out.append(stem.with_suffix(".csv"))
-    if parquet:
-        with atomic_path(stem.with_suffix(".parquet")) as tmp:
-            try:
-                df.to_parquet(tmp, index=False)
-            except Exception:  # mixed-type object columns (lists, dicts): store their text
-                obj = {c: df[c].map(lambda v: None if v is None else str(v)) for c in df.columns
-                       if df[c].dtype == object}
-                df.assign(**obj).to_parquet(tmp, index=False)
-        out.append(stem.with_suffix(".parquet"))
-    return out
-
-
-def save_png(fig, path) -> Path:
-    """Save a matplotlib figure as PNG atomically and release it."""
-    with atomic_path(path) as tmp:
-        plots.save_figure(fig, tmp, format="png")
-    return Path(path)
-
-
-# ---------------------------------------------------------------------------------------------
-# what a report is
-
-
-@dataclass
-class ReportData:
-    """Everything a report shows, computed; nothing written.
-
-    ``tables``: name -> table, in page order (the renderer writes each as ``tables/<name>.csv``).
-    ``facts``: provenance and counts (``seed, n_boot, n_perm, ci, resample, n_clips, n_frames,
-    n_speakers, weight_columns, classes_present, absent_classes``). ``findings``: the headline
-    numbers (:func:`key_findings`). ``notes``: section -> sentences saying where a statistic is
-    degenerate or what was left out (sections: ``statistics``, ``classification``, ``coverage``).
-    """
-
-    tables: dict[str, pd.DataFrame]
-    facts: dict
-    findings: dict = field(default_factory=dict)
-    notes: dict[str, list[str]] = field(default_factory=dict)
-
-    def note(self, section: str, text: str) -> None:
-        self.notes.setdefault(section, []).append(text)
-
-
-@dataclass
-class Report:
-    """What :func:`write_report` / :func:`explain_ser.report_html.render_report` wrote, and the tables."""
-
-    out_dir: Path
-    html: Path
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
-    data: ReportData | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +97,7 @@ def classification_summary(clip_meta: pd.DataFrame) -> pd.DataFrame:
     rows = []
     parts = [("all", m)] + ([(f, g) for f, g in m.groupby("fold", sort=True)] if "fold" in m else [])
     for name, g in parts:
-        labels = sorted(set(g["emotion"]) | set(g["predicted"]), key=plots._natural)
+        labels = sorted(set(g["emotion"]) | set(g["predicted"]), key=natural_key)
         r = classification_metrics(g["emotion"].to_numpy(), g["predicted"].to_numpy(), labels)
         rows.append({"fold": str(name), "n_clips": len(g), "n_classes": int(g["emotion"].nunique()),
                      "UA": r["ua"], "WA": r["wa"], "macro_F1": r["macro_f1"]})
@@ -204,21 +116,8 @@ def _confusion_from_meta(clip_meta: pd.DataFrame) -> pd.DataFrame | None:
     if not {"emotion", "predicted"} <= set(clip_meta.columns):
         return None
     m = _labelled(clip_meta)
-    labels = sorted(set(m["emotion"]) | set(m["predicted"]), key=plots._natural)
+    labels = sorted(set(m["emotion"]) | set(m["predicted"]), key=natural_key)
     return pd.crosstab(m["emotion"], m["predicted"]).reindex(index=labels, columns=labels, fill_value=0)
-
-
-def confusion_for_display(confusion: pd.DataFrame) -> pd.DataFrame:
-    """The confusion matrix a reader is shown: rows of classes no clip has are dropped (they have no
-    row percentages), columns kept where any clip was predicted as that class (errors stay visible).
-
-    >>> c = pd.DataFrame([[2, 0, 1], [0, 0, 0], [0, 0, 3]], index=list("abc"), columns=list("abc"))
-    >>> d = confusion_for_display(c); list(d.index), list(d.columns)
-    (['a', 'c'], ['a', 'c'])
-    """
-    present = confusion.sum(axis=1) > 0
-    keep_cols = [c for c in confusion.columns if c in set(confusion.index[present]) or confusion[c].sum() > 0]
-    return confusion.loc[present, keep_cols]
 
 
 def _deletion_summary(deletion: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
@@ -265,18 +164,6 @@ def aopc_summary(deletion: pd.DataFrame, clip_meta: pd.DataFrame | None = None, 
     return pd.DataFrame(rows)
 
 
-def _versions() -> dict[str, str]:
-    import matplotlib
-    import plotly
-    import scipy
-
-    from explain_ser import __version__
-
-    return {"explain_ser": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
-            "plotly": plotly.__version__}
-
-
 def _finite(x) -> float | None:
     """A JSON-safe float: NaN/inf -> None."""
     try:
@@ -318,7 +205,7 @@ def _one_unit_groups(summary: pd.DataFrame, by: str) -> list[str]:
     """Groups of a summary that rest on one resampled unit (one speaker, or one clip): their bootstrap
     "interval" is the mean itself."""
     s = summary[summary["n_clusters"] < MIN_CLUSTERS]
-    return sorted(s[by].astype(str).unique(), key=plots._natural) if by in s else []
+    return sorted(s[by].astype(str).unique(), key=natural_key) if by in s else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,7 +382,7 @@ def key_findings(data: ReportData) -> dict:
         "ci_low": _finite(row["ci_low"].iloc[0]) if len(row) else None,
         "ci_high": _finite(row["ci_high"].iloc[0]) if len(row) else None,
         "uniform": coverage.HEADLINE_P, "leygue": coverage.LEYGUE_POINT[0],
-        "heads_median": dict(sorted(heads.items(), key=lambda kv: plots._natural(kv[0])))}
+        "heads_median": dict(sorted(heads.items(), key=lambda kv: natural_key(kv[0])))}
     if "boundary_summary" in t:
         b = t["boundary_summary"]
         out["boundary"] = {"fraction": coverage.BOUNDARY_FRACTION, "heads": {

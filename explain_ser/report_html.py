@@ -23,7 +23,6 @@ here and nowhere else. The page inlines plotly.js once and loads nothing from an
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,13 +32,24 @@ import numpy as np
 import pandas as pd
 
 from explain_ser import enrichment, plots
+from explain_ser.html_parts import FOLD_ROWS, MAX_LIST, MAX_ROWS  # noqa: F401  (re-exported)
+from explain_ser.html_parts import caveats as _caveats
+from explain_ser.html_parts import escape as _e
+from explain_ser.html_parts import kv_html as _kv_html
+from explain_ser.html_parts import num as _num
+from explain_ser.html_parts import pct as _pct
+from explain_ser.html_parts import table_html as _table_html
+from explain_ser.html_parts import value_html as _value_html
 from explain_ser.jsonio import dumps
-from explain_ser.report import (MIN_CLUSTERS, Report, ReportData, _versions, atomic_write_text,
-                                confusion_for_display, save_png, write_table)
+from explain_ser.report_data import (MIN_CLUSTERS, Report, ReportData, atomic_path, atomic_write_text,
+                                     confusion_for_display, versions, write_table)
 
-FOLD_ROWS = 15  # a table longer than this is folded behind <details>
-MAX_ROWS = 60  # ... and cut here in the page (every row is in the CSV)
-MAX_LIST = 24  # items of a list shown in the model card before "... (n in all)"
+
+def save_png(fig, path) -> Path:
+    """Save a matplotlib figure as PNG atomically and release it."""
+    with atomic_path(path) as tmp:
+        plots.save_figure(fig, tmp, format="png")
+    return Path(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +211,7 @@ def render_report(
         "folds": folds if folds is None or isinstance(folds, str) else
         (dict(folds) if isinstance(folds, Mapping) else "see tables/folds.csv"),
         "findings": data.findings, "notes": data.notes,
-        "versions": _versions(), "tables": sorted(tables), "figures": sorted(pngs),
+        "versions": versions(), "tables": sorted(tables), "figures": sorted(pngs),
     }
     files.append(atomic_write_text(out / "report.json", dumps(provenance)))
     page = _page(title, provenance, data, tables, figs, pngs)
@@ -229,67 +239,6 @@ table.kv th{text-align:left;white-space:nowrap}table.kv td,table.kv table.data t
 .caveat{background:#fff8e5;border-left:4px solid #e6ab02;padding:.3em .8em;margin:.6em 0;font-size:.92em}
 details{margin:.5em 0}summary{cursor:pointer;color:#0b5394}
 """
-
-
-def _e(x) -> str:
-    return html.escape(str(x))
-
-
-def _num(v, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "–"
-    return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
-
-
-def _pct(v) -> str:
-    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f} %"
-
-
-def _fold(inner: str, summary: str, n_rows: int) -> str:
-    """Long content behind <details>, so the page reads top to bottom without scrolling past it."""
-    if n_rows <= FOLD_ROWS:
-        return inner
-    return f"<details><summary>{_e(summary)} ({n_rows} rows)</summary>{inner}</details>"
-
-
-def _table_html(df: pd.DataFrame, summary: str = "table", max_rows: int = MAX_ROWS) -> str:
-    """A table, folded when longer than :data:`FOLD_ROWS`, cut at ``max_rows`` (all rows are in the CSV)."""
-    d = df.head(max_rows)
-    txt = d.to_html(index=False, classes="data", border=0, float_format=lambda v: f"{v:.3g}", na_rep="",
-                    escape=True)
-    more = f'<p class="note">first {max_rows} of {len(df)} rows; all in the CSV.</p>' if len(df) > max_rows else ""
-    return _fold(txt + more, summary, len(df))
-
-
-def _caveats(notes) -> str:
-    return "".join(f"<p class='caveat'>{_e(n)}</p>" for n in notes or ())
-
-
-def _value_html(v) -> str:
-    """A model-card value as HTML: scalars as text, lists joined, dicts and lists of dicts as tables
-    (never as JSON: a reader should not have to parse braces)."""
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return _e(_num(v, 4))
-    if isinstance(v, Mapping):
-        return _kv_html(v) if v else "–"
-    if isinstance(v, (list, tuple)):
-        if not v:
-            return "–"
-        if all(isinstance(x, Mapping) for x in v):
-            cols = list(dict.fromkeys(k for x in v for k in x))
-            head = "".join(f"<th>{_e(c)}</th>" for c in cols)
-            rows = "".join("<tr>" + "".join(f"<td>{_value_html(x.get(c))}</td>" for c in cols) + "</tr>" for x in v)
-            return f"<table class='data'><tr>{head}</tr>{rows}</table>"
-        items = [_value_html(x) for x in v[:MAX_LIST]]
-        return ", ".join(items) + (f" … ({len(v)} in all)" if len(v) > MAX_LIST else "")
-    return _e(v)
-
-
-def _kv_html(d: Mapping) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_value_html(v)}</td></tr>" for k, v in d.items())
-    return f'<table class="data kv">{rows}</table>' if rows else '<p class="note">not given</p>'
 
 
 def _cv_metrics_html(cv: Mapping) -> str:
