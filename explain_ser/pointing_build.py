@@ -61,6 +61,7 @@ class _Writer:
             raise InputError(self.out, "exists and is not an empty directory; choose a new --out")
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.out.name}."))
+        os.chmod(self.tmp, 0o755)  # mkdtemp makes it private to its author
         self.rows: list[dict] = []
 
     def add(self, name: str, samples: np.ndarray, speaker: str, label: str, cue: tuple[int, int] | None, **extra):

@@ -114,19 +114,23 @@ class Tagger:
                 and encoder.window == want["window"] and encoder.dim == want["dim"] and encoder.n_taps == want["n_taps"])
 
     def encoder(self):
-        """The encoder this tagger was trained on (loaded once)."""
+        """The encoder this tagger was trained on (loaded once, checked against the tagger's config)."""
         if self._encoder is None:
+            from .checkpoint import check_encoder
             from .encoder import Encoder
 
-            self._encoder = Encoder(self.config["encoder"]["source"], self.config["encoder"]["window"])
+            enc = Encoder(self.config["encoder"]["source"], self.config["encoder"]["window"])
+            check_encoder(self.config, enc, where=f"tagger {self.name}")
+            self._encoder = enc
         return self._encoder
 
     def features(self, clip, encoder=None, store=None) -> np.ndarray:
-        """Every tap of ``clip`` as recorded (no input rule), through ``store`` when given."""
+        """Every tap of ``clip`` as recorded (the tagger takes no input rule), through the one feature path
+        (:func:`explain_ser.features.prepared_features`: the cache when ``store`` is given)."""
+        from .features import prepared_features
+
         enc = encoder if encoder is not None and self.fits(encoder) else self.encoder()
-        if store is not None:
-            return np.asarray(store.get(clip, enc), dtype=np.float32)
-        return enc.encode(clip)
+        return np.asarray(prepared_features([clip], enc, store)[0], dtype=np.float32)
 
     @torch.no_grad()
     def probabilities(self, features: np.ndarray) -> np.ndarray:

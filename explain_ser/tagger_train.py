@@ -167,6 +167,7 @@ def load_features(events: Events, encoder, store, progress: bool):
     from tqdm.auto import tqdm
 
     from .audio import load_audio
+    from .features import prepared_features
 
     feats, clips = [], []
     rows = list(events.clips.itertuples(index=False))
@@ -177,7 +178,7 @@ def load_features(events: Events, encoder, store, progress: bool):
             if len(e) and float(e["end"].max()) > c.duration + FRAME_SECONDS:
                 raise InputError(events.source, f"{r.path}: event ends at {float(e['end'].max()):.3f} s, after the "
                                                 f"clip's end ({c.duration:.3f} s)")
-        arrs = store.get_many(chunk, encoder) if store is not None else encoder.encode_batch(chunk)
+        arrs = prepared_features(chunk, encoder, store)  # the tagger hears clips as recorded: no input rule
         feats += [np.asarray(a, dtype=np.float16) for a in arrs]
         clips += chunk
     return feats, clips

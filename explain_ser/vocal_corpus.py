@@ -342,6 +342,7 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
     pool = _sound_pool(sounds, groups, seed, longest, sources[0])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private to its author
     rows = []
     try:
         (tmp / "audio").mkdir()

@@ -280,6 +280,15 @@ def test_train_tagger_recovers_planted_events_on_held_out_speakers(trained):
     assert cfg["format"] == "explain_ser.tagger/1" and cfg["training"]["group_by"] == "speaker"
     assert "test tagger: espeak-ng speech" in card and "onset collar 200 ms" in card
     assert "explain-ser train-tagger" in card  # the command that reproduces it
+    # which categories are real (none here), the confusion on held-out voices and the reliability table
+    assert set(cfg["sounds"]["kinds"].values()) == {"synthetic"} and "from **synthetic** sounds only" in card
+    assert "### Which category, on held-out groups" in card and "### Reliability of the confidence" in card
+    cm = cfg["cv"]["confusion"]
+    assert sum(cm[t][c] for t in cfg["tags"] for c in cm[t]) == int(sum(cfg["cv"]["event"]["n_true"].values()))
+    rel = cfg["cv"]["reliability"]
+    assert sum(r["n"] for r in rel["calibrated"]) == rel["detections"] == len(pd.read_csv(d / "cv_events.csv"))
+    cal = cfg["decode"]["calibration"]
+    assert np.all(np.diff(cal["y"]) >= 0) and 0 <= min(cal["y"]) <= max(cal["y"]) <= 1  # a monotone map
     assert set(cfg["decode"]["thresholds"]) == set(cfg["tags"])
     # cross-validated: every fold's test voices unseen, its thresholds from other voices
     for f in cfg["cv"]["folds"]:
@@ -348,6 +357,64 @@ def test_annotation_key_includes_the_tagger():
     k1 = st.key("a" * 64, None, "pocketsphinx|tiny.en", "en", True, tagger="0123abcd")
     k2 = st.key("a" * 64, None, "pocketsphinx|tiny.en", "en", True, tagger="ffff0000")
     assert len({base, k1, k2}) == 3
+
+
+def _recordings(root, people=3):
+    """Isolated 'recordings' in category folders (each clip its own person), gated to digital silence inside."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(5)
+    for p in range(people):
+        for cat in ("breath", "cough"):
+            x = (0.3 * rng.standard_normal(int(0.25 * 16000))).astype(np.float32)
+            x[800:1600] = 0.0
+            (root / cat).mkdir(parents=True, exist_ok=True)
+            sf.write(root / cat / f"p{p}.wav", x, 16000, subtype="FLOAT")
+    return root
+
+
+@needs_espeak
+def test_plant_real_recordings_beside_synthetic_sounds(tmp_path):
+    from explain_ser.vocal_corpus import build_planted
+
+    m = speech_corpus(tmp_path / "speech", VOICES[:3], n_per=3)
+    snd = _recordings(tmp_path / "sounds", people=6)
+    df = build_planted(m, tmp_path / "p", n_clips=9, seed=0, empty=0.0, tags=("other",), sounds=snd, progress=False)
+    ev = df[df["tag"] != ""]
+    assert set(ev["tag"]) <= {"breath", "cough", "other"} and {"real", "synthetic"} == set(ev["kind"])
+    assert (ev.loc[ev["kind"] == "real", "tag"].isin(["breath", "cough"])).all()
+    assert (ev.loc[ev["kind"] == "synthetic", "tag"] == "other").all()
+    real = ev[ev["kind"] == "real"]
+    assert (real.groupby("sound_person")["speaker"].nunique() == 1).all()  # each person in one speaker's clips
+    assert read_events(tmp_path / "p" / "events.csv").group_by == "speaker"
+
+
+@pytest.mark.parametrize("case", ["no-audio", "no-category", "too-long"])
+def test_train_tagger_sounds_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
+    import soundfile as sf
+
+    (tmp_path / "speech").mkdir()
+    sf.write(tmp_path / "speech" / "a.wav", np.full(8000, 0.1, np.float32), 16000)
+    (tmp_path / "speech" / "m.csv").write_text("path,speaker\na.wav,s1\na.wav,s2\n")
+    if case == "no-audio":
+        (tmp_path / "sounds" / "laugh").mkdir(parents=True)
+        (tmp_path / "sounds" / "laugh" / "readme.txt").write_text("nothing")
+        sounds, problem = tmp_path / "sounds", "has no audio files"
+    elif case == "no-category":
+        sounds, problem = tmp_path / "sounds.csv", "no 'category' column"
+        sounds.write_text("path,speaker_id\nspeech/a.wav,p1\n")
+    else:
+        (tmp_path / "sounds" / "sigh").mkdir(parents=True)
+        sf.write(tmp_path / "sounds" / "sigh" / "s.wav", np.full(16000, 0.1, np.float32), 16000)
+        sounds, problem = tmp_path / "sounds", "longer than every speech clip"
+    for extra in ([], ["--plant"]):
+        out = tmp_path / "out"
+        assert main(["train-tagger", str(tmp_path / "speech" / "m.csv"), "--sounds", str(sounds), "--out", str(out),
+                     "--quiet", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("explain-ser: error:") and problem in err and "\n" not in err, err
+        assert not out.exists() and not (tmp_path / "out-planted").exists()
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
 @needs_espeak

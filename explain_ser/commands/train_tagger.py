@@ -199,31 +199,29 @@ def _pause_only_clips(events_path) -> set | None:
 
 
 def rule_based_scores(events_path, tags, progress: bool = True, encoder_source: str = "tiny.en"):
-    """Event scores of the rule-based tagger (words from the aligner the pipeline would pick for the clip's
-    transcript and language, with the Whisper of ``encoder_source``; a clip without a language is taken as
-    English, the language of the bundled aligners; clips it cannot align are left out and counted)."""
+    """Event scores of the rule-based tagger, through the per-clip annotation stage
+    (:func:`explain_ser.pipeline.plan_annotation` + :func:`~explain_ser.pipeline.annotate`): the table's
+    transcript and language columns decide the words (the tagger's Whisper, ``encoder_source``, transcribes
+    or aligns when needed); clips that cannot be aligned are left out and counted."""
     from tqdm.auto import tqdm
 
-    from ..align import align_clip
     from ..audio import load_audio
     from ..errors import InputError
-    from ..language import plan_alignment
+    from ..pipeline import ClipOptions, annotate, plan_annotation
     from ..tagger import event_metrics, read_events
 
     ev = read_events(events_path)
     extra = ev.extra.set_index(ev.clips["clip"]) if len(ev.extra) else None
     found, used = [], []
     for cid in tqdm(list(ev.clips["clip"]), desc="rule-based tagger", disable=not progress):
-        row = extra.loc[cid] if extra is not None else {}
-        transcript = str(row.get("transcript", "") or "") or None
-        language = str(row.get("language", "") or "") or "en"
-        plan = plan_alignment(language, encoder_source, transcript, "auto")
-        if plan.aligner is None:
-            continue
+        row = extra.loc[cid].to_dict() if extra is not None else {}
+        clip = load_audio(cid)
+        plan = plan_annotation(clip, ClipOptions(prosody=False), row, whisper_source=encoder_source)
         try:
-            a = align_clip(load_audio(cid), transcript, aligner=plan.aligner, language=language,
-                           whisper_source=plan.whisper_source)
+            a = annotate(clip, plan, strict=True).alignment
         except InputError:
+            continue
+        if a is None:
             continue
         used.append(cid)
         found += [{"clip": cid, "start": v.start, "end": v.end, "tag": v.label} for v in a.vocalizations]
