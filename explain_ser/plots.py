@@ -1,7 +1,9 @@
 """Figure builders: data in, figure out. Matplotlib for print (PNG/PDF), plotly for the HTML report.
 
 Each ``*_figure`` returns a :class:`matplotlib.figure.Figure` (built without pyplot, so no global
-state and no display needed); each ``*_plotly`` returns a :class:`plotly.graph_objects.Figure`.
+state and no display needed); each ``*_plotly`` returns a :class:`plotly.graph_objects.Figure` (they live in
+:mod:`explain_ser.plots_plotly` and are re-exported here; the shared colours and style in
+:mod:`explain_ser.figure_style`).
 Nothing here computes statistics: the inputs are the tables of :mod:`explain_ser.coverage` and
 :mod:`explain_ser.enrichment` (their column names are the contract). Colours are fixed per emotion
 (:data:`EMOTION_COLORS`, with aliases for corpus spellings) and per head (:func:`head_colors`: the
@@ -15,9 +17,6 @@ True
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg", force=False)  # builders never need a display
@@ -26,98 +25,17 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from .figure_style import (EMOTION_COLORS, HEAD_PALETTE, LEYGUE_POINT, STAT_LABELS, STYLE,  # noqa: E402,F401
+                           SUMMARY_STATS, UNIFORM_STYLE, confusion_cell, confusion_shares, emotion_color,
+                           family_colors, group_colors, head_colors, new_figure, ordered, save_figure,
+                           summary_panels)
 from .ordering import natural_key  # noqa: E402
+from .plots_plotly import (agreement_plotly, confusion_plotly, coverage_plotly,  # noqa: E402,F401  (one import for both)
+                           coverage_summary_plotly, deletion_plotly, enrichment_plotly, k_distribution_plotly,
+                           prosody_plotly)
 
-LEYGUE_POINT = (0.15, 0.80)  # 15 % of frames carry 80 % of the attention (Leygue et al.)
-
-EMOTION_COLORS = {
-    "neutral": "#7f7f7f",
-    "calm": "#17becf",
-    "happy": "#e6ab02",
-    "sad": "#1f77b4",
-    "angry": "#d62728",
-    "fearful": "#9467bd",
-    "disgust": "#2ca02c",
-    "surprised": "#ff7f0e",
-    "boredom": "#8c564b",
-    "excited": "#e377c2",
-    "frustrated": "#bcbd22",
-    "contempt": "#393b79",
-}
-_EMOTION_ALIASES = {
-    "neu": "neutral", "anger": "angry", "ang": "angry", "happiness": "happy", "hap": "happy", "joy": "happy",
-    "sadness": "sad", "fear": "fearful", "fea": "fearful", "disgusted": "disgust", "dis": "disgust",
-    "surprise": "surprised", "sur": "surprised", "bored": "boredom", "exc": "excited", "fru": "frustrated",
-}
-# Okabe-Ito, colour-blind safe, the yellow last (weak on white)
-HEAD_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#999999", "#F0E442",
-                "#882255", "#44AA99", "#332288", "#AA4499")
-UNIFORM_STYLE = {"color": "#555555", "linestyle": "--", "linewidth": 1.0}
-STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "xtick.labelsize": 8,
-    "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 200,
-    "pdf.fonttype": 42, "svg.fonttype": "none",
-}
-
-
-def emotion_color(name) -> str:
-    """Fixed colour of an emotion label (case and corpus spelling insensitive); unknown -> from a hash."""
-    key = str(name).strip().lower()
-    key = _EMOTION_ALIASES.get(key, key)
-    if key in EMOTION_COLORS:
-        return EMOTION_COLORS[key]
-    return HEAD_PALETTE[sum(map(ord, key)) % len(HEAD_PALETTE)]
-
-
-_natural = natural_key  # the explorer's old name; use explain_ser.ordering.natural_key
-
-
-def head_colors(heads) -> dict[str, str]:
-    """Colour per head name: ``mean`` black, the others in natural order from :data:`HEAD_PALETTE`."""
-    names = sorted({str(h) for h in heads} - {"mean"}, key=natural_key)
-    out = {"mean": "#000000"}
-    out.update({h: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, h in enumerate(names)})
-    return out
-
-
-def group_colors(column: str, values) -> dict[str, str]:
-    """Colours for the groups of a ``by`` column: emotions and heads get their fixed colours."""
-    values = list(dict.fromkeys(str(v) for v in values))
-    if column in ("emotion", "predicted"):
-        return {v: emotion_color(v) for v in values}
-    if column == "head":
-        return head_colors(values)
-    return {v: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, v in enumerate(sorted(values, key=natural_key))}
-
-
-def _order(column: str, values) -> list[str]:
-    vals = list(dict.fromkeys(str(v) for v in values))
-    if column == "head":
-        return ["mean"] * ("mean" in vals) + sorted(set(vals) - {"mean"}, key=natural_key)
-    return sorted(vals, key=natural_key)
-
-
-def _new(width=3.5, height=2.8, **kw) -> Figure:
-    with matplotlib.rc_context(STYLE):
-        return Figure(figsize=(width, height), layout="constrained", **kw)
-
-
-def save_figure(fig: Figure, path, **kw) -> None:
-    """Save with the house style (constrained layout, 200 dpi for raster, TrueType fonts embedded in PDF).
-
-    Atomically (temporary file beside ``path``, then rename): a run killed while a PNG is being
-    written must not leave a truncated image under the final name.
-    """
-    from .atomic import temporary_beside
-
-    if not isinstance(path, (str, os.PathLike)):  # a file object: the caller owns atomicity
-        with matplotlib.rc_context(STYLE):
-            fig.savefig(path, **kw)
-        return
-    kw.setdefault("format", Path(path).suffix.lstrip(".").lower() or None)
-    with temporary_beside(path, suffix=".tmp" + Path(path).suffix) as tmp, matplotlib.rc_context(STYLE):
-        fig.savefig(tmp, **kw)
-
+_natural = natural_key  # old private names, still used by the explorer and analyses/: use the public ones
+_new = new_figure
 
 # ---------------------------------------------------------------------------------------------
 # matplotlib
@@ -130,10 +48,10 @@ def coverage_figure(curves: pd.DataFrame, by: str = "emotion", title: str | None
     ``curves``: :func:`explain_ser.coverage.summarize_curves` output (``by, x, mean, ci_low, ci_high``).
     """
     with matplotlib.rc_context(STYLE):
-        fig = ax.figure if ax is not None else _new(3.6, 3.2)
+        fig = ax.figure if ax is not None else new_figure(3.6, 3.2)
         ax = ax or fig.add_subplot()
         colors = group_colors(by, curves[by].astype(str))
-        for g in _order(by, curves[by].astype(str)):
+        for g in ordered(by, curves[by].astype(str)):
             d = curves[curves[by].astype(str) == g]
             ax.fill_between(d["x"], d["ci_low"], d["ci_high"], color=colors[g], alpha=0.2, linewidth=0)
             ax.plot(d["x"], d["mean"], color=colors[g], linewidth=1.4, label=g)
@@ -156,10 +74,10 @@ def k_distribution_figure(metrics: pd.DataFrame, by: str = "emotion", stat: str 
     ``metrics``: :func:`explain_ser.coverage.clip_metrics` output (with metadata attached).
     """
     m = metrics if head is None or by == "head" else metrics[metrics["head"] == head]
-    groups = _order(by, m[by].astype(str))
+    groups = ordered(by, m[by].astype(str))
     colors = group_colors(by, groups)
     with matplotlib.rc_context(STYLE):
-        fig = _new(max(3.0, 0.45 * len(groups) + 1.2), 2.8)
+        fig = new_figure(max(3.0, 0.45 * len(groups) + 1.2), 2.8)
         ax = fig.add_subplot()
         data = [m.loc[m[by].astype(str) == g, stat].dropna().to_numpy() for g in groups]
         bp = ax.boxplot(data, positions=np.arange(len(groups)), widths=0.6, showfliers=False, patch_artist=True)
@@ -203,7 +121,7 @@ def enrichment_figure(table: pd.DataFrame, head: str = "mean", value: str = "enr
         return np.log2(np.clip(t[col].to_numpy(float), 1e-3, None))
 
     with matplotlib.rc_context(STYLE):
-        fig = _new(5.0, max(2.0, 0.17 * len(t) + 1.3))
+        fig = new_figure(5.0, max(2.0, 0.17 * len(t) + 1.3))
         ax = fig.add_subplot()
         y = np.arange(len(t))
         v, lo, hi = lg2(value), lg2("ci_low"), lg2("ci_high")
@@ -235,18 +153,13 @@ def enrichment_figure(table: pd.DataFrame, head: str = "mean", value: str = "enr
     return fig
 
 
-def family_colors(families) -> dict[str, str]:
-    """Colour per category family, in order of first appearance."""
-    return {f: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, f in enumerate(dict.fromkeys(map(str, families)))}
-
-
 def prosody_figure(summary: pd.DataFrame, per_clip: pd.DataFrame | None = None, head: str = "mean",
                    title: str | None = None) -> Figure:
     """Per-clip Spearman rho of attention with each prosody track, mean with CI and shift-null band."""
     s = summary[summary["head"] == head] if len(summary) else summary
     tracks = list(s["track"]) if len(s) else []
     with matplotlib.rc_context(STYLE):
-        fig = _new(max(2.6, 0.9 * len(tracks) + 1.0), 2.8)
+        fig = new_figure(max(2.6, 0.9 * len(tracks) + 1.0), 2.8)
         ax = fig.add_subplot()
         for i, tr in enumerate(tracks):
             row = s[s["track"] == tr].iloc[0]
@@ -276,15 +189,15 @@ def confusion_figure(confusion: pd.DataFrame, normalize: bool = True, title: str
     With ``normalize`` each row is divided by its total (recall on the diagonal) and the cell shows
     the percentage above the count.
     """
-    counts, shown = _confusion_shares(confusion, normalize)
+    counts, shown = confusion_shares(confusion, normalize)
     n = len(confusion)
     with matplotlib.rc_context(STYLE):
-        fig = _new(0.45 * n + 1.8, 0.45 * n + 1.4)
+        fig = new_figure(0.45 * n + 1.8, 0.45 * n + 1.4)
         ax = fig.add_subplot()
         im = ax.imshow(np.nan_to_num(shown), cmap="Blues", vmin=0, vmax=1 if normalize else None)
         for i in range(n):
             for j in range(confusion.shape[1]):
-                txt = _confusion_cell(counts, shown, i, j, normalize, multiline=True)
+                txt = confusion_cell(counts, shown, i, j, normalize, multiline=True)
                 dark = np.nan_to_num(shown[i, j]) > (0.6 if normalize else np.nanmax(shown) * 0.6)
                 ax.text(j, i, txt, ha="center", va="center", fontsize=6, color="white" if dark else "black")
         ax.set_xticks(range(confusion.shape[1]), [str(c) for c in confusion.columns], rotation=45, ha="right")
@@ -294,24 +207,6 @@ def confusion_figure(confusion: pd.DataFrame, normalize: bool = True, title: str
     return fig
 
 
-def _confusion_shares(confusion: pd.DataFrame, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Counts and what a cell shows: the row share, NaN for a row without clips (a class no clip has)."""
-    counts = confusion.to_numpy(dtype=float)
-    if not normalize:
-        return counts, counts
-    totals = counts.sum(1, keepdims=True)
-    return counts, np.divide(counts, totals, out=np.full_like(counts, np.nan), where=totals > 0)
-
-
-def _confusion_cell(counts, shown, i, j, normalize: bool, multiline: bool = False) -> str:
-    if not normalize:
-        return f"{int(counts[i, j])}"
-    if not np.isfinite(shown[i, j]):  # no clip of this true class: there is no share to show
-        return "–"
-    pct, n = f"{100 * shown[i, j]:.0f}", int(counts[i, j])
-    return f"{pct}\n({n})" if multiline else f"{pct} % ({n})"
-
-
 def deletion_figure(curves: pd.DataFrame, value: str = "score", title: str | None = None) -> Figure:
     """Deletion (or insertion) curves: ``value`` against the fraction of frames removed, one line per method.
 
@@ -319,10 +214,10 @@ def deletion_figure(curves: pd.DataFrame, value: str = "score", title: str | Non
     insertion, drawn dashed for insertion), ``ci_low``/``ci_high``.
     """
     kinds = list(dict.fromkeys(curves["curve"])) if "curve" in curves else [None]
-    methods = _order("method", curves["method"].astype(str))
+    methods = ordered("method", curves["method"].astype(str))
     colors = {m: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, m in enumerate(methods)}
     with matplotlib.rc_context(STYLE):
-        fig = _new(3.6, 2.8)
+        fig = new_figure(3.6, 2.8)
         ax = fig.add_subplot()
         for kind in kinds:
             for m in methods:
@@ -344,9 +239,9 @@ def deletion_figure(curves: pd.DataFrame, value: str = "score", title: str | Non
 
 def agreement_figure(agreement: pd.DataFrame, title: str | None = None, top_fraction: float = 0.15) -> Figure:
     """Per-clip agreement of attention with attribution methods: Spearman rho and top-frame Jaccard."""
-    methods = _order("method", agreement["method"].astype(str)) if len(agreement) else []
+    methods = ordered("method", agreement["method"].astype(str)) if len(agreement) else []
     with matplotlib.rc_context(STYLE):
-        fig = _new(5.0, 2.6)
+        fig = new_figure(5.0, 2.6)
         axes = fig.subplots(1, 2)
         for ax, col, label in ((axes[0], "spearman", "Spearman rho (attention, |attribution|)"),
                                (axes[1], "top_overlap", f"Jaccard of top {100 * top_fraction:.0f} % frames")):
@@ -363,19 +258,6 @@ def agreement_figure(agreement: pd.DataFrame, title: str | None = None, top_frac
     return fig
 
 
-SUMMARY_STATS = ("k@0.8", "gini", "entropy", "n_eff_frac")
-STAT_LABELS = {"k@0.5": "k@0.5 (frames for 50 % of the mass)", "k@0.8": "k@0.8 (frames for 80 % of the mass)",
-               "k@0.9": "k@0.9 (frames for 90 % of the mass)", "gini": "Gini (0 = uniform)",
-               "entropy": "normalised entropy (1 = uniform)", "n_eff_frac": "effective frames / frames (1 = uniform)"}
-
-
-def _summary_panels(summary: pd.DataFrame, stats) -> tuple[list[str], list[str]]:
-    """Statistics present (in ``stats`` order) and heads (mean first) of a per-head coverage summary."""
-    s = summary[summary["grouping"] == "head"] if "grouping" in summary else summary
-    present = [st for st in stats if (s["stat"] == st).any()]
-    return present, _order("head", s["head"].astype(str))
-
-
 def coverage_summary_figure(summary: pd.DataFrame, stats=SUMMARY_STATS, title: str | None = None) -> Figure:
     """One panel per concentration statistic: mean per head with its CI, the uniform value dashed.
 
@@ -383,10 +265,10 @@ def coverage_summary_figure(summary: pd.DataFrame, stats=SUMMARY_STATS, title: s
     ``coverage_summary`` rows with ``grouping == "head"``). k@0.8 also shows Leygue's 0.15.
     """
     s = summary[summary["grouping"] == "head"] if "grouping" in summary else summary
-    present, heads = _summary_panels(summary, stats)
+    present, heads = summary_panels(summary, stats)
     colors = head_colors(heads)
     with matplotlib.rc_context(STYLE):
-        fig = _new(max(3.0, 2.1 * len(present)), max(2.4, 0.16 * len(heads) + 1.2))
+        fig = new_figure(max(3.0, 2.1 * len(present)), max(2.4, 0.16 * len(heads) + 1.2))
         axes = np.atleast_1d(fig.subplots(1, max(1, len(present)), sharey=True))
         y = np.arange(len(heads))[::-1]  # mean on top
         for ax, st in zip(axes, present):
@@ -411,251 +293,6 @@ def coverage_summary_figure(summary: pd.DataFrame, stats=SUMMARY_STATS, title: s
         if title:
             fig.suptitle(title)
     return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# plotly (interactive, for the HTML report)
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    h = hex_color.lstrip("#")
-    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
-
-
-def _layout(fig, title, xlabel, ylabel, **kw):
-    fig.update_layout(title=title, template="simple_white", xaxis_title=xlabel, yaxis_title=ylabel,
-                      margin=dict(l=60, r=20, t=50, b=50), legend=dict(font=dict(size=11)), **kw)
-    return fig
-
-
-def coverage_plotly(curves: pd.DataFrame | None = None, by: str = "emotion", title: str | None = None,
-                    leygue: bool = True, *, clips=None, clip_colors=None, median_k: float | None = None,
-                    clip_prefix: str = "this clip: ", reference_label: str = "corpus", height: int = 480,
-                    width: int | None = 560):
-    """Coverage curves against the uniform diagonal, Leygue's 15 %/80 % point and the 80 % line.
-
-    The one plotly coverage figure: the report, the explorer's corpus view, its clip view and its
-    compare view all call this, so the references are drawn the same way everywhere.
-
-    * ``curves``: :func:`explain_ser.coverage.summarize_curves` rows (``by, x, mean, ci_low,
-      ci_high``), drawn as mean lines with CI bands in the fixed colours of ``by``.
-    * ``clips``: ``{label: weights}`` of single clips (1-D attention of one head, or of one run);
-      each is drawn as its exact curve (:func:`explain_ser.coverage.coverage_curve`). Colours come
-      from ``clip_colors`` or :func:`head_colors` (``mean`` black); trace names are ``clip_prefix``
-      + label (pass ``""`` when the labels already say what they are). With clips present, ``curves`` is
-      the background: drawn grey and named ``"<reference_label> <group>"``.
-    * ``median_k``: a corpus median k@0.8, marked at (k, 0.8).
-
-    ``width=None`` lets the container size the figure (Streamlit).
-
-    >>> w = np.array([0.7, 0.1, 0.1, 0.1])
-    >>> fig = coverage_plotly(clips={"mean": w}, median_k=0.4)
-    >>> [d.name for d in fig.data]
-    ['this clip: mean', 'uniform', '15 % / 80 % (Leygue et al.)', 'corpus median k@0.8 (0.40)']
-    """
-    import plotly.graph_objects as go
-
-    from .coverage import coverage_curve
-
-    fig = go.Figure()
-    clips = dict(clips or {})
-    if curves is not None and len(curves):
-        keys = curves[by].astype(str)
-        colors = group_colors(by, keys)
-        for g in _order(by, keys):
-            d = curves[keys == g]
-            # against single clips the corpus is context, not the subject: one quiet grey
-            color = "#888888" if clips else colors[g]
-            name = f"{reference_label} {g}" if clips else g
-            fig.add_trace(go.Scatter(x=np.concatenate([d["x"], d["x"][::-1]]),
-                                     y=np.concatenate([d["ci_high"], d["ci_low"][::-1]]), fill="toself",
-                                     fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip",
-                                     showlegend=False, legendgroup=name))
-            fig.add_trace(go.Scatter(x=d["x"], y=d["mean"], name=name, legendgroup=name,
-                                     line=dict(color=color, width=2),
-                                     hovertemplate="%{x:.2f} of frames -> %{y:.3f} mass"))
-    if clips:
-        colors = dict(head_colors(list(clips)), **(clip_colors or {}))
-        for label, w in clips.items():
-            x, y = coverage_curve(w)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{clip_prefix}{label}",
-                                     line=dict(color=colors.get(label, "#0072B2"),
-                                               width=2.4 if label == "mean" else 1.4),
-                                     hovertemplate="%{x:.2f} of frames -> %{y:.3f} mass"))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], name="uniform", mode="lines", line=dict(color="#555", dash="dash")))
-    if leygue:
-        fig.add_trace(go.Scatter(x=[LEYGUE_POINT[0]], y=[LEYGUE_POINT[1]], mode="markers",
-                                 name="15 % / 80 % (Leygue et al.)",
-                                 marker=dict(symbol="circle-open", size=9, color="#444")))
-    if median_k is not None and np.isfinite(median_k):
-        fig.add_trace(go.Scatter(x=[median_k], y=[0.8], mode="markers", name=f"corpus median k@0.8 ({median_k:.2f})",
-                                 marker=dict(symbol="diamond", size=10, color="#888")))
-    fig.add_hline(y=0.8, line=dict(color="#ccc", width=0.8))  # k@0.8 is where a curve crosses this line
-    size = dict(height=height) if width is None else dict(height=height, width=width)
-    return _layout(fig, title, "fraction of frames (sorted by weight)", "cumulative attention mass",
-                   xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.01]), **size)
-
-
-def k_distribution_plotly(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.8",
-                          head: str | None = "mean", title: str | None = None):
-    """Interactive version of :func:`k_distribution_figure` (hover shows the clip id)."""
-    import plotly.graph_objects as go
-
-    m = metrics if head is None or by == "head" else metrics[metrics["head"] == head]
-    groups = _order(by, m[by].astype(str))
-    colors = group_colors(by, groups)
-    fig = go.Figure()
-    for g in groups:
-        d = m[m[by].astype(str) == g]
-        fig.add_trace(go.Box(y=d[stat], name=g, boxpoints="all", jitter=0.4, pointpos=0, marker=dict(size=3),
-                             line=dict(color=colors[g]), text=d["clip_id"].astype(str),
-                             hovertemplate="%{text}: %{y:.3f}<extra></extra>"))
-    if stat.startswith("k@"):
-        fig.add_hline(y=float(stat[2:]), line=dict(color="#555", dash="dash"),
-                      annotation_text=f"uniform ({float(stat[2:]):g})")
-        if stat == "k@0.8":
-            fig.add_hline(y=LEYGUE_POINT[0], line=dict(color="#444", dash="dot"), annotation_text="0.15 (Leygue)")
-    return _layout(fig, title, by, f"{stat} (fraction of frames)" if stat.startswith("k@") else stat,
-                   showlegend=False, yaxis=dict(range=[0, 1]) if stat.startswith("k@") else {}, height=420)
-
-
-def enrichment_plotly(table: pd.DataFrame, head: str = "mean", value: str = "enrichment", families=None,
-                      title: str | None = None, max_rows: int = 60):
-    """Interactive version of :func:`enrichment_figure` (log2 axis; hover shows shares, p and q)."""
-    import plotly.graph_objects as go
-
-    t = table[table["head"] == head] if "head" in table else table
-    if families is not None:
-        t = t[t["family"].isin(list(families))]
-    t = t.dropna(subset=[value]).head(max_rows).iloc[::-1]
-    lab = [f"{c} [{f}]" for f, c in zip(t["family"], t["category"])]
-    v = np.log2(np.clip(t[value].astype(float), 1e-3, None))
-    lo = np.log2(np.clip(t["ci_low"].astype(float), 1e-3, None))
-    hi = np.log2(np.clip(t["ci_high"].astype(float), 1e-3, None))
-    fig = go.Figure()
-    if {"null_low", "null_high"} <= set(t.columns):
-        nl = np.log2(np.clip(t["null_low"].astype(float), 1e-3, None))
-        nh = np.log2(np.clip(t["null_high"].astype(float), 1e-3, None))
-        fig.add_trace(go.Bar(y=lab, x=nh - nl, base=nl, orientation="h", marker_color="#dddddd",
-                             name="shift null (95 %)", hoverinfo="skip", width=0.8))
-    marks = t["mark"].astype(object).where(t["mark"].notna(), "").astype(str) if "mark" in t else [""] * len(t)
-    fam_colors = family_colors(table["family"])
-    fig.add_trace(go.Bar(
-        y=lab, x=v, orientation="h", name=value, width=0.5, marker_color=[fam_colors[f] for f in t["family"]],
-        error_x=dict(type="data", symmetric=False, array=np.nan_to_num(hi - v), arrayminus=np.nan_to_num(v - lo)),
-        text=list(marks), textposition="outside",
-        customdata=np.stack([t[value], t.get("p", np.nan * v), t.get("q", np.nan * v)], 1),
-        hovertemplate="%{y}: " + value + " %{customdata[0]:.2f}, p %{customdata[1]:.3g}, q %{customdata[2]:.3g}"
-                      "<extra></extra>"))
-    fig.add_vline(x=0, line=dict(color="#555", dash="dash"))
-    xl = "log2 top-frame lift" if value == "lift" else "log2 enrichment (attention share / frame share)"
-    return _layout(fig, title, xl, None, barmode="overlay", height=max(300, 18 * len(t) + 120))
-
-
-def prosody_plotly(summary: pd.DataFrame, per_clip: pd.DataFrame | None = None, head: str = "mean",
-                   title: str | None = None):
-    """Interactive version of :func:`prosody_figure`."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    s = summary[summary["head"] == head] if len(summary) else summary
-    for i, (_, row) in enumerate(s.iterrows()):
-        if per_clip is not None and len(per_clip):
-            d = per_clip[(per_clip["head"] == head) & (per_clip["track"] == row["track"])]
-            fig.add_trace(go.Box(y=d["rho"], name=row["track"], boxpoints="all", jitter=0.4, pointpos=0,
-                                 marker=dict(size=3, color=HEAD_PALETTE[i]), text=d["clip_id"].astype(str),
-                                 showlegend=False))
-        fig.add_shape(type="rect", x0=i - 0.4, x1=i + 0.4, y0=row["null_low"], y1=row["null_high"],
-                      fillcolor="#dddddd", line=dict(width=0), layer="below")
-        fig.add_trace(go.Scatter(x=[row["track"]], y=[row["mean_rho"]], mode="markers+text",
-                                 text=[row.get("mark", "")], textposition="top center", showlegend=False,
-                                 marker=dict(color="black", size=8),
-                                 error_y=dict(type="data", symmetric=False, array=[row["ci_high"] - row["mean_rho"]],
-                                              arrayminus=[row["mean_rho"] - row["ci_low"]])))
-    fig.add_hline(y=0, line=dict(color="#555", dash="dash"))
-    return _layout(fig, title, "prosody track", "Spearman rho (attention, track)", yaxis=dict(range=[-1, 1]),
-                   height=400)
-
-
-def confusion_plotly(confusion: pd.DataFrame, normalize: bool = True, title: str | None = None):
-    """Interactive version of :func:`confusion_figure`."""
-    import plotly.graph_objects as go
-
-    counts, shown = _confusion_shares(confusion, normalize)
-    text = [[_confusion_cell(counts, shown, i, j, normalize) for j in range(counts.shape[1])]
-            for i in range(counts.shape[0])]
-    fig = go.Figure(go.Heatmap(z=np.nan_to_num(shown), x=[str(c) for c in confusion.columns],
-                               y=[str(c) for c in confusion.index], colorscale="Blues", text=text,
-                               texttemplate="%{text}", zmin=0, zmax=1 if normalize else None))
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "predicted", "true", height=120 + 40 * len(confusion), width=200 + 50 * counts.shape[1])
-
-
-def deletion_plotly(curves: pd.DataFrame, value: str = "score", title: str | None = None):
-    """Interactive version of :func:`deletion_figure`."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    methods = _order("method", curves["method"].astype(str))
-    colors = {m: HEAD_PALETTE[i % len(HEAD_PALETTE)] for i, m in enumerate(methods)}
-    kinds = list(dict.fromkeys(curves["curve"])) if "curve" in curves else [None]
-    for kind in kinds:
-        for m in methods:
-            d = curves[curves["method"].astype(str) == m]
-            d = (d if kind is None else d[d["curve"] == kind]).sort_values("fraction")
-            if len(d):
-                fig.add_trace(go.Scatter(x=d["fraction"], y=d[value], name=m if kind is None else f"{m} ({kind})",
-                                         line=dict(color=colors[m], dash="dash" if kind == "insertion" else "solid")))
-    return _layout(fig, title, "fraction of frames removed (most important first)", value, height=400)
-
-
-def agreement_plotly(agreement: pd.DataFrame, title: str | None = None):
-    """Interactive per-clip agreement of attention with attributions (Spearman rho distribution)."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for i, m in enumerate(_order("method", agreement["method"].astype(str))):
-        d = agreement[agreement["method"].astype(str) == m]
-        for col in ("spearman", "top_overlap"):
-            fig.add_trace(go.Box(y=d[col], name=f"{m}: {col}", boxpoints="all", jitter=0.4, pointpos=0,
-                                 marker=dict(size=3, color=HEAD_PALETTE[i % len(HEAD_PALETTE)]),
-                                 text=d["clip_id"].astype(str)))
-    fig.add_hline(y=0, line=dict(color="#555", dash="dash"))
-    return _layout(fig, title, None, "per-clip agreement", showlegend=False, height=400)
-
-
-def coverage_summary_plotly(summary: pd.DataFrame, stats=SUMMARY_STATS, title: str | None = None):
-    """Interactive version of :func:`coverage_summary_figure` (hover shows n clips and the CI)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    s = summary[summary["grouping"] == "head"] if "grouping" in summary else summary
-    present, heads = _summary_panels(summary, stats)
-    colors = head_colors(heads)
-    fig = make_subplots(rows=1, cols=max(1, len(present)), shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=[STAT_LABELS.get(st, st) for st in present])
-    for c, st in enumerate(present, start=1):
-        d = s[s["stat"] == st].set_index(s.loc[s["stat"] == st, "head"].astype(str)).reindex(heads)
-        m = d["mean"].to_numpy(float)
-        fig.add_trace(go.Scatter(
-            x=m, y=heads, mode="markers", showlegend=False, marker=dict(color=[colors[h] for h in heads], size=8),
-            error_x=dict(type="data", symmetric=False, array=np.nan_to_num(d["ci_high"].to_numpy(float) - m),
-                         arrayminus=np.nan_to_num(m - d["ci_low"].to_numpy(float)), color="#777", thickness=1),
-            customdata=np.stack([d["ci_low"], d["ci_high"], d["n_clips"]], 1) if "n_clips" in d else None,
-            hovertemplate="%{y}: %{x:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}], %{customdata[2]} clips"
-                          "<extra>" + st + "</extra>"), row=1, col=c)
-        ref = d["uniform"].dropna() if "uniform" in d else pd.Series(dtype=float)
-        if len(ref):
-            fig.add_vline(x=float(ref.iloc[0]), line=dict(color="#555", dash="dash"), row=1, col=c)
-        if st == "k@0.8":
-            fig.add_vline(x=LEYGUE_POINT[0], line=dict(color="#444", dash="dot"), row=1, col=c)
-        fig.update_xaxes(range=[0, 1.02], row=1, col=c)
-    fig.update_yaxes(autorange="reversed", row=1, col=1)  # mean on top, heads in natural order below
-    fig.update_annotations(font_size=11)
-    # the key sits under all panels: an x-axis title would centre on the first panel only
-    fig.add_annotation(text="dashed: uniform attention · dotted: 0.15 (Leygue et al.) · bars: 95 % CI",
-                       xref="paper", yref="paper", x=0.5, y=0, yshift=-40, showarrow=False, font=dict(size=11))
-    return _layout(fig, title, None, None, height=max(260, 22 * len(heads) + 150))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,7 +325,7 @@ def clip_panel_figure(res, width: float = 7.2) -> Figure:
     has_f0 = "f0" in frames and np.isfinite(frames["f0"].to_numpy(dtype=float)).any()
     rows = [("wave", 0.7), ("mel", 1.4), ("heads", 1.1)] + ([("attr", 0.9)] if res.attributions else [])
     rows += [(f"tier:{n}", 0.3) for n, _ in tiers] + ([("f0", 0.8)] if has_f0 else [])
-    fig = _new(width, 0.9 + sum(h for _, h in rows))
+    fig = new_figure(width, 0.9 + sum(h for _, h in rows))
     axes = fig.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": [h for _, h in rows]})
     axes = np.atleast_1d(axes)
     heads = [h for h in res.attention if h != "mean"]
