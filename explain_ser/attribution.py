@@ -43,13 +43,15 @@ class Attribution:
         return self.labels[int(np.argmax(self.probabilities))]
 
     def figure(self):
-        """The static panel (waveform, log-mel + attention, attributions, tiers, F0) as a matplotlib Figure."""
+        """The static panel as a matplotlib Figure: short for :func:`explain_ser.plots.clip_panel_figure`
+        (kept for notebooks; the one import of a view from here, named in the layering contract)."""
         from .plots import clip_panel_figure
 
         return clip_panel_figure(self)
 
-    def save(self, out_dir: str | os.PathLike, fmt: str = "csv", plot: bool = False) -> dict[str, Path]:
-        """Write ``<clip>.frames.<fmt>``, ``<clip>.summary.json`` (and ``<clip>.png``, TextGrid) atomically."""
+    def save(self, out_dir: str | os.PathLike, fmt: str = "csv") -> dict[str, Path]:
+        """Write ``<clip>.frames.<fmt>``, ``<clip>.summary.json``, ``<clip>.attention.npz`` and the TextGrid
+        atomically (the figure is a view: :func:`explain_ser.plots.save_clip_panel`)."""
         from .frames import save_frame_table
 
         out = Path(out_dir)
@@ -77,16 +79,6 @@ class Attribution:
 
             write_path(tg, lambda tmp: write_alignment(self.alignment, tmp), suffix=".TextGrid")
             written["textgrid"] = tg
-        if plot:
-            from .plots import save_figure
-
-            png = out / f"{stem}.png"
-            fig = self.figure()
-            save_figure(fig, png)
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
-            written["plot"] = png
         return written
 
 

@@ -141,7 +141,11 @@ def _attribute_task(job: _AttributeJob, path: str) -> dict:
     with stage("explain"):
         res = ex.attribute(clip, **dict(job.options))
     with stage("write"):
-        written = res.save(job.out, fmt=job.fmt, plot=job.plot)
+        written = res.save(job.out, fmt=job.fmt)
+        if job.plot:
+            from .plots import save_clip_panel
+
+            written["plot"] = save_clip_panel(res, job.out)
     return {"summary": res.summary, "written": [str(p) for p in written.values()]}
 
 

@@ -372,3 +372,17 @@ def clip_panel_figure(res, width: float = 7.2) -> Figure:
     axes[-1].set_xlim(0, dur)
     axes[-1].set_xlabel("time (s)")
     return fig
+
+
+def save_clip_panel(res, out_dir):
+    """Write ``<clip>.png`` (:func:`clip_panel_figure`) into ``out_dir`` atomically; returns its path
+    (``explain-ser attribute --plot``)."""
+    from pathlib import Path
+
+    from .attribution import safe_stem
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    png = out / f"{safe_stem(res.clip.clip_id or 'clip')}.png"
+    save_figure(clip_panel_figure(res), png)
+    return png

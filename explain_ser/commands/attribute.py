@@ -139,7 +139,11 @@ def run(args) -> int:
         return report_failures(out, failures, len(paths))
     for clip in tqdm(clips, desc="attribute", unit="clip", disable=args.quiet or len(paths) < 2):
         res = ex.attribute(clip, **options)
-        written = res.save(out, fmt=args.format, plot=args.plot)
+        written = res.save(out, fmt=args.format)
+        if args.plot:
+            from ..plots import save_clip_panel
+
+            written["plot"] = save_clip_panel(res, out)
         if not args.quiet:
             print_summary(res.summary)
             print("  wrote " + ", ".join(str(p) for p in written.values()))

@@ -40,8 +40,8 @@ def run(args) -> int:
     from ..corpora import load_manifest_or_dir
     from ..errors import InputError
     from ..features import FeatureStore
-    from ..robustness import (checkpoint_scorer, cv_run_scorer, format_table, parse_conditions, run_benchmark,
-                              write_outputs)
+    from ..robustness import checkpoint_scorer, cv_run_scorer, format_table, parse_conditions, run_benchmark
+    from ..robustness_view import write_outputs
     from ..threads import torch_threads
 
     conditions = parse_conditions(args.conditions)  # bad specs fail before anything loads
