@@ -181,11 +181,12 @@ def recording_figure(segments: pd.DataFrame, heat: np.ndarray, heads: list[str],
                      duration: float, selected: int | None = None, height: int = 620) -> go.Figure:
     """A recording's timeline: attention of every head on top (relative to uniform, per ``step`` s), each
     utterance as a bar in its emotion's colour whose height is the model's confidence, and every class's
-    probability per utterance. The bars are selectable: ``customdata`` holds the utterance's row number.
+    probability per utterance. Each bar has a numbered marker on top; box- or lasso-selecting it selects the
+    bar too (plotly selects a bar by its top centre); ``customdata`` holds the utterance's row number.
     """
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.3, 0.38, 0.32], vertical_spacing=0.04,
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.3, 0.38, 0.32], vertical_spacing=0.07,
                         subplot_titles=("attention / uniform (1 = the utterance's average frame)",
-                                        "emotion per utterance (bar height: confidence); select a bar to open it",
+                                        "emotion per utterance (height: confidence); box-select a bar's marker to open it",
                                         "class probabilities per utterance"))
     if heat.size and heads:
         z = np.where(np.isfinite(heat), np.round(heat, 3), None).tolist()
@@ -210,7 +211,15 @@ def recording_figure(segments: pd.DataFrame, heat: np.ndarray, heads: list[str],
                              name=c, legendgroup=c, customdata=idx.tolist(), hovertext=hover, hoverinfo="text",
                              selectedpoints=None if selected is None else [int(k) for k in np.flatnonzero(idx == selected)]),
                       row=2, col=1)
-    fig.update_yaxes(title_text="confidence", range=[0, 1.02], row=2, col=1)
+    # one numbered marker on top of each bar: what to box-select (a bar is selected by its top centre)
+    fig.add_trace(go.Scatter(x=((starts + ends) / 2).tolist(), y=segments["confidence"].to_numpy(float).tolist(),
+                             mode="markers+text", text=[f"#{i + 1}" for i in range(len(segments))],
+                             textposition="top center", textfont=dict(size=10, color="#444"),
+                             marker=dict(size=11, color="white", line=dict(color="#444", width=1.5)),
+                             customdata=list(range(len(segments))), name="utterance", showlegend=False,
+                             hoverinfo="skip", selectedpoints=None if selected is None else [int(selected)]),
+                  row=2, col=1)
+    fig.update_yaxes(title_text="confidence", range=[0, 1.1], row=2, col=1)
     for c in labels:
         col = f"prob_{c}"
         if col not in segments or not len(segments):

@@ -316,3 +316,96 @@ def test_browser_corpus_view_of_a_cli_report(cli_report, tmp_path, launch_as, pi
     assert "Traceback" not in text, text[-3000:]
     if launch_as == "explore --report":
         assert "using the report's manifest" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# the recording view on a timeline made by `explain-ser timeline` from the project's long example (issue 26)
+
+
+@pytest.fixture(scope="module")
+def cli_timeline(tmp_path_factory):
+    """(timeline directory, checkpoint args): `explain-ser timeline --align` on the long example recording."""
+    from test_explorer import make_timeline
+
+    return make_timeline(tmp_path_factory.mktemp("cli_timeline"), "--align")
+
+
+# The recording view is done when every utterance is a bar, the attention heatmap is drawn and the script is idle.
+RECORDING_JS = """(n) => {
+  const bars = document.querySelectorAll('.st-key-timeline .barlayer .point').length;
+  const heat = document.querySelector('.st-key-timeline .hm, .st-key-timeline .heatmaplayer image');
+  const running = document.querySelector('[data-testid="stStatusWidget"] button, [data-testid="stSpinner"]');
+  const exc = document.querySelector('[data-testid="stException"]');
+  return !!exc || (bars === n && !!heat && !running);
+}"""
+
+# Where a point of the emotion row is on the page: plotly's own axes map (time, confidence) to pixels.
+BAR_XY_JS = """([t, h]) => {
+  const gd = document.querySelector('.st-key-timeline .js-plotly-plot');
+  const xa = gd._fullLayout.xaxis2, ya = gd._fullLayout.yaxis2, r = gd.getBoundingClientRect();
+  return [r.left + xa._offset + xa.l2p(t), r.top + ya._offset + ya.l2p(h)];
+}"""
+
+
+def test_browser_recording_view_of_a_cli_timeline(cli_timeline, tmp_path):
+    pw = pytest.importorskip("playwright.sync_api")
+    import pandas as pd
+
+    tdir, ckpt = cli_timeline
+    seg = pd.read_csv(tdir / "session.segments.csv", keep_default_na=False)
+    i = 1  # the second utterance: the excited question
+    assert len(seg) >= 3 and seg["text"][i]  # --align: the words Whisper heard in it
+    shot = (ROOT / "figures" / "explorer_recording.png" if os.environ.get("EXPLAIN_SER_SCREENSHOT")
+            else tmp_path / "explorer_recording.png")
+    port = free_port()
+    log = tmp_path / "app.log"
+    proc = subprocess.Popen(cli("explore", "--timeline", str(tdir), *ckpt, "--headless", "--port", str(port)),
+                            cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, timeout=120)
+        with pw.sync_playwright() as p:
+            ctx = launch(p, tmp_path / "chromium-profile")
+            try:
+                page = ctx.new_page()
+                page.goto(url, wait_until="domcontentloaded")
+                page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').filter(has_text="View") \
+                    .get_by_text("Recording", exact=True).click(timeout=150_000)
+                page.wait_for_function(RECORDING_JS, arg=len(seg), timeout=150_000, polling=200)
+                body = assert_no_error(page)
+                assert "Recording session.wav" in body and f"{len(seg)} utterances" in body
+                page.wait_for_timeout(500)  # let plotly finish drawing before the screenshot
+                page.screenshot(path=str(shot), full_page=True)
+
+                # box-select the utterance's bar by the marker on its top: it opens in the clip view with its
+                # audio, attention and words
+                page.locator(".st-key-timeline").scroll_into_view_if_needed()
+                x, y = page.evaluate(BAR_XY_JS, [(seg["start"][i] + seg["end"][i]) / 2, seg["confidence"][i]])
+                page.mouse.move(x - 12, y - 12)
+                page.mouse.down()
+                page.mouse.move(x + 12, y + 12, steps=8)
+                page.mouse.up()
+                clip = f"session@{seg['start'][i]:.2f}"
+                wait_rendered(page, clip, 150)
+                body = assert_no_error(page)
+                assert f"Utterance #{i + 1} of session.wav" in body
+                assert predicted(page) == seg["emotion"][i]  # the timeline's emotion for these very samples
+                traces = page.evaluate("() => document.querySelector('.st-key-spectrogram .js-plotly-plot')"
+                                       ".data.map(t => [t.name, t.text || []])")
+                words = {w.lower().strip(".,?!") for name, text in traces if name == "words" for w in text}
+                assert {"really", "win"} <= words, traces
+                assert "attention mean" in [name for name, _ in traces]
+                assert page.locator("audio").count() >= 2  # the utterance and its top segment
+            finally:
+                ctx.close()
+        # stopping the command stops its server (issue 26): SIGTERM to `explain-ser explore` alone
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 128 + signal.SIGTERM
+    finally:
+        stop_group(proc)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+    with socket.socket() as s:  # nothing listens on the port any more
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
