@@ -55,8 +55,6 @@ speakers, or with one interval tier per speaker (the tier name is the speaker).
 from __future__ import annotations
 
 import contextlib
-import html
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,148 +66,14 @@ from .atomic import temporary_beside, write_path, write_text
 from .errors import InputError
 from .jsonio import dumps
 from .timegrid import SAMPLE_RATE, SAMPLES_PER_FRAME
+from .turns import Turn, read_rttm, read_turn_textgrid, read_turns, split_at_turns  # noqa: F401  (re-exported)
 from .vad import Segmentation, Span, segment_recording, stream_blocks
 
 __all__ = ["Turn", "read_turns", "read_rttm", "read_turn_textgrid", "split_at_turns", "with_context", "TimelineOptions",
-           "explain_recording", "timeline", "speaker_summary", "timeline_figure", "timeline_html"]
+           "explain_recording", "timeline", "speaker_summary"]
 
 BIN_FRAMES = 5  # attention is summarised per 0.1 s for the figures (an hour: 36 000 bins)
-HTML_MAX_BINS = 3000  # the page's heatmap is coarsened to this many columns (an hour: 1.2 s each)
-HTML_MAX_ROWS = 400  # segments listed on the page; the CSV has them all
 
-
-# ---- speaker turns -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Turn:
-    start: float
-    end: float
-    speaker: str
-
-
-def read_rttm(path, recording: str | None = None) -> list[Turn]:
-    """``SPEAKER`` lines of an RTTM file as turns, sorted by start.
-
-    With several file ids in the file, ``recording`` (the recording's stem) picks its lines.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(p, "turns file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(p, f"unreadable turns file ({e.__class__.__name__})") from None
-    by_file: dict[str, list[Turn]] = {}
-    for i, line in enumerate(text.splitlines(), 1):
-        f = line.split()
-        if not f or f[0].startswith("#") or f[0] != "SPEAKER":
-            continue
-        if len(f) < 8:
-            raise InputError(p, f"line {i}: an RTTM SPEAKER line has 10 fields "
-                                f"(SPEAKER file chan start dur ortho stype name conf slat), this one {len(f)}")
-        try:
-            start, dur = float(f[3]), float(f[4])
-        except ValueError:
-            raise InputError(p, f"line {i}: start {f[3]!r} and duration {f[4]!r} must be numbers") from None
-        if not (math.isfinite(start) and math.isfinite(dur)) or start < 0 or dur < 0:
-            raise InputError(p, f"line {i}: start {f[3]} and duration {f[4]} must be finite and not negative")
-        if dur > 0:
-            by_file.setdefault(f[1], []).append(Turn(start, start + dur, f[7]))
-    if not by_file:
-        raise InputError(p, "no SPEAKER lines: not an RTTM file of speaker turns")
-    if len(by_file) == 1:
-        turns = next(iter(by_file.values()))
-    elif recording in by_file:
-        turns = by_file[recording]
-    else:
-        ids = ", ".join(sorted(by_file)[:5])
-        raise InputError(p, f"turns of several files ({ids}...), none named {recording!r}")
-    return sorted(turns, key=lambda t: (t.start, t.end, t.speaker))
-
-
-SPEAKER_TIERS = ("speaker", "speakers", "turns", "speaker turns", "diarization")
-
-
-def read_turn_textgrid(path) -> list[Turn]:
-    """Turns from a TextGrid: a tier named ``speaker``/``speakers``/``turns`` (labels are speakers), or
-    else one interval tier per speaker (any non-silent interval of tier ``X`` is a turn of ``X``)."""
-    from .align.textgrid import read_tiers
-
-    tiers, _ = read_tiers(path)  # one-line InputError on a malformed file
-    named = [n for n in tiers if n.strip().lower() in SPEAKER_TIERS]
-    if named:
-        turns = [Turn(iv.start, iv.end, iv.label) for iv in tiers[named[0]]]
-    else:
-        turns = [Turn(iv.start, iv.end, name) for name, ivs in tiers.items() for iv in ivs]
-    turns = [t for t in turns if t.end > t.start]
-    if not turns:
-        raise InputError(path, f"no speaker turns (tiers: {', '.join(tiers) or 'none'}; want a 'speaker' tier "
-                               "with speaker labels, or one tier per speaker)")
-    return sorted(turns, key=lambda t: (t.start, t.end, t.speaker))
-
-
-def read_turns(path, recording: str | None = None) -> list[Turn]:
-    """Speaker turns from an RTTM (``.rttm``) or a TextGrid (``.TextGrid``); a directory is searched for
-    ``<recording>.rttm`` or ``<recording>.TextGrid``."""
-    p = Path(path)
-    if p.is_dir():
-        for cand in (p / f"{recording}.rttm", p / f"{recording}.TextGrid"):
-            if cand.is_file():
-                return read_turns(cand, recording)
-        raise InputError(p, f"no {recording}.rttm or {recording}.TextGrid in the turns directory")
-    if not p.is_file():
-        raise InputError(p, "turns file not found")
-    if p.suffix.lower() == ".textgrid":
-        return read_turn_textgrid(p)
-    if p.suffix.lower() == ".rttm":
-        return read_rttm(p, recording)
-    raise InputError(p, "turns must be an RTTM (.rttm) or a TextGrid (.TextGrid)")
-
-
-def split_at_turns(spans: list[Span], turns: list[Turn], min_speech: float = 0.25) -> list[Span]:
-    """Cut utterance spans at speaker-turn boundaries and name each piece's speaker.
-
-    A piece's speaker is whoever speaks over at least half of it (two such speakers: ``A+B``, overlapped
-    speech), else whoever speaks most of it, else ``""`` (outside every turn). Cuts fall on the 20 ms
-    grid; adjacent pieces of one speaker stay together; pieces shorter than ``min_speech`` s are
-    dropped (too short to classify).
-    """
-    frame_s = SAMPLES_PER_FRAME / SAMPLE_RATE
-    bounds = np.array(sorted({round(t.start / frame_s) for t in turns} | {round(t.end / frame_s) for t in turns}),
-                      dtype=np.int64)
-    min_frames = max(1, int(round(min_speech / frame_s)))
-    out: list[Span] = []
-    for sp in spans:
-        inner = bounds[(bounds > sp.first_frame) & (bounds < sp.end_frame)]
-        edges = [sp.first_frame, *inner.tolist(), sp.end_frame]
-        pieces: list[list] = []
-        for a, b in zip(edges, edges[1:]):
-            who = _speaker_of(a * frame_s, b * frame_s, turns)
-            if pieces and pieces[-1][2] == who and pieces[-1][1] == a:
-                pieces[-1][1] = b
-            else:
-                pieces.append([a, b, who])
-        out += [Span(a, b, who) for a, b, who in pieces if b - a >= min_frames]
-    return out
-
-
-def _speaker_of(s: float, e: float, turns: list[Turn]) -> str:
-    share: dict[str, float] = {}
-    for t in turns:
-        if t.start >= e:
-            break  # turns are sorted by start
-        ov = min(e, t.end) - max(s, t.start)
-        if ov > 0:
-            share[t.speaker] = share.get(t.speaker, 0.0) + ov
-    if not share:
-        return ""
-    half = [k for k, v in share.items() if v >= 0.5 * (e - s) - 1e-9]
-    if len(half) > 1:
-        return "+".join(sorted(half))
-    return half[0] if half else max(sorted(share), key=share.get)
-
-
-# ---- options ----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class TimelineOptions:
@@ -507,14 +371,17 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
         _write_textgrid(files["textgrid"], seg.duration, segments, tiers if options.align else None)
         heat = bins.grid(-(-seg.n_samples // (SAMPLES_PER_FRAME * BIN_FRAMES)))
         heads = bins.heads or []
-        if options.plot:
-            from .plots import save_figure
+        from .timeline_view import timeline_figure, timeline_html
 
-            fig = timeline_figure(segments, heat, heads, labels, seg.duration, title=p.name)
+        if options.plot:
+            from .figure_style import save_figure
+
+            fig = timeline_figure(segments, heat, heads, labels, seg.duration, title=p.name,
+                                  bin_seconds=BIN_FRAMES * SAMPLES_PER_FRAME / SAMPLE_RATE)
             write_path(files["plot"], lambda tmp: save_figure(fig, tmp), suffix=".png")
         if options.html:
             page = timeline_html(segments, heat, heads, labels, seg.duration, summary, speakers=spk, title=p.name,
-                                 command=command)
+                                 command=command, bin_seconds=BIN_FRAMES * SAMPLES_PER_FRAME / SAMPLE_RATE)
             write_text(files["html"], page)
         write_text(files["summary"], dumps(summary) + "\n")
     return {"files": files, "summary": summary, "seconds": seconds, "segments": segments}
@@ -600,167 +467,6 @@ def _write_textgrid(path: Path, duration: float, segments: pd.DataFrame, align_t
     for name, ivs in (align_tiers or {}).items():
         tg.addTier(ptg.IntervalTier(name, [(s, min(e, dur), lab) for s, e, lab in ivs if min(e, dur) > s], 0.0, dur))
     write_path(path, lambda tmp: tg.save(tmp, format="long_textgrid", includeBlankSpaces=True), suffix=".TextGrid")
-
-
-# ---- views ------------------------------------------------------------------------------------------------
-
-def _coarsen(heat: np.ndarray, max_bins: int) -> tuple[np.ndarray, int]:
-    n = heat.shape[1] if heat.ndim == 2 else 0
-    f = max(1, -(-n // max_bins))
-    if f == 1 or n == 0:
-        return heat, 1
-    pad = (-n) % f
-    h = np.pad(heat, ((0, 0), (0, pad)), constant_values=np.nan).reshape(heat.shape[0], -1, f)
-    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore", RuntimeWarning)  # all-NaN bins (pauses) stay NaN
-        return np.nanmean(h, axis=2), f
-
-
-def timeline_figure(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], labels, duration: float,
-                    title: str = ""):
-    """Matplotlib figure: emotion bands (and speakers), class probabilities, per-head attention over time.
-
-    ``heat``: ``[heads, bins]`` of attention relative to uniform per 0.1 s (NaN in pauses).
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    from .plots import STYLE, emotion_color, head_colors
-
-    has_spk = "speaker" in segments and len(segments)
-    with matplotlib.rc_context(STYLE):
-        ratios = [0.5] + ([0.35] if has_spk else []) + [1.3, 1.4]
-        fig = Figure(figsize=(12, 1.2 + 1.4 * sum(ratios)), layout="constrained")
-        axes = fig.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
-        ax_e, *rest = axes
-        ax_s = rest.pop(0) if has_spk else None
-        ax_p, ax_a = rest
-        starts, ends = segments["start"].to_numpy(float), segments["end"].to_numpy(float)
-        for c in labels:
-            m = (segments["emotion"] == c).to_numpy()
-            if m.any():
-                ax_e.broken_barh(list(zip(starts[m], ends[m] - starts[m])), (0, 1), color=emotion_color(c), label=c)
-        ax_e.set(yticks=[], ylim=(0, 1), title=title or None)
-        ax_e.set_ylabel("emotion", rotation=0, ha="right", va="center")
-        if len(segments):
-            ax_e.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
-        if ax_s is not None:
-            names = sorted(segments["speaker"].astype(str).unique())
-            pal = head_colors(names)
-            for i, name in enumerate(names):
-                m = (segments["speaker"].astype(str) == name).to_numpy()
-                ax_s.broken_barh(list(zip(starts[m], ends[m] - starts[m])), (i, 0.8), color=pal.get(name, "#777"))
-            ax_s.set(yticks=np.arange(len(names)) + 0.4, yticklabels=names, ylim=(0, len(names)))
-            ax_s.set_ylabel("speaker", rotation=0, ha="right", va="center")
-        for c in labels:
-            if f"prob_{c}" in segments and len(segments):
-                ax_p.hlines(segments[f"prob_{c}"], starts, ends, color=emotion_color(c), linewidth=1.6, label=c)
-        ax_p.set(ylim=(0, 1.02), ylabel="probability")
-        h, f = _coarsen(heat, 4000)
-        if h.size:
-            im = ax_a.imshow(np.ma.masked_invalid(h), aspect="auto", interpolation="nearest", cmap="viridis",
-                             vmin=0, vmax=4, extent=(0, h.shape[1] * f * BIN_FRAMES * 0.02, len(heads), 0))
-            ax_a.set(yticks=np.arange(len(heads)) + 0.5, yticklabels=heads)
-            fig.colorbar(im, ax=ax_a, label="attention / uniform", fraction=0.02, pad=0.01)
-        ax_a.set(xlim=(0, duration), xlabel="time in the recording (s)")
-        ax_a.set_ylabel("head", rotation=0, ha="right", va="center")
-    return fig
-
-
-def _e(x) -> str:
-    return html.escape(str(x))
-
-
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:1400px;margin:1em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}"
-        "th{background:#f3f3f3}.note{color:#666;font-size:13px}td.l{text-align:left}")
-
-
-def _table(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
-    body = []
-    for _, r in df.iterrows():
-        cells = []
-        for c in df.columns:
-            v = r[c]
-            txt = f"{v:.3f}" if isinstance(v, float) and np.isfinite(v) else ("" if isinstance(v, float) else v)
-            cells.append(f"<td class='l'>{_e(txt)}</td>" if isinstance(v, str) else f"<td>{_e(txt)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def timeline_html(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], labels, duration: float,
-                  summary: dict, speakers: pd.DataFrame | None = None, title: str = "",
-                  command: str | None = None) -> str:
-    """One self-contained page (plotly.js inlined, nothing fetched): the interactive timeline and tables."""
-    import plotly.graph_objects as go
-    import plotly.io as pio
-    from plotly.offline import get_plotlyjs
-    from plotly.subplots import make_subplots
-
-    from .plots import emotion_color
-
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.15, 0.4, 0.45], vertical_spacing=0.04)
-    starts, ends = segments["start"].to_numpy(float), segments["end"].to_numpy(float)
-    for c in labels:
-        m = (segments["emotion"] == c).to_numpy()
-        if not m.any():
-            continue
-        g = segments[m]
-        hover = [f"{s:.2f}-{e:.2f} s: {c} {p:.2f}" + (f" ({k})" if k else "")
-                 for s, e, p, k in zip(g["start"], g["end"], g["confidence"],
-                                       g["speaker"] if "speaker" in g else [""] * len(g))]
-        fig.add_trace(go.Bar(x=(starts[m] + ends[m]) / 2, y=np.ones(int(m.sum())), width=ends[m] - starts[m],
-                             marker_color=emotion_color(c), name=c, legendgroup=c, hovertext=hover,
-                             hoverinfo="text"), row=1, col=1)
-    for c in labels:
-        col = f"prob_{c}"
-        if col not in segments or not len(segments):
-            continue
-        xs, ys = [], []
-        for s, e, v in zip(starts, ends, segments[col]):
-            xs += [s, e, None]
-            ys += [v, v, None]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": emotion_color(c), "width": 2}, name=c,
-                                 legendgroup=c, showlegend=False, hovertemplate=f"{c} %{{y:.2f}}<extra></extra>"),
-                      row=2, col=1)
-    h, f = _coarsen(heat, HTML_MAX_BINS)
-    if h.size:
-        step = f * BIN_FRAMES * 0.02
-        z = np.where(np.isfinite(h), np.round(h, 3), None).tolist()
-        fig.add_trace(go.Heatmap(z=z, x=(np.arange(h.shape[1]) + 0.5) * step, y=heads, zmin=0, zmax=4,
-                                 colorscale="Viridis", colorbar={"title": "att / uniform", "len": 0.45, "y": 0.22},
-                                 hovertemplate="%{y} %{x:.1f} s: %{z:.2f}<extra></extra>"), row=3, col=1)
-    fig.update_layout(height=640, bargap=0, margin={"l": 60, "r": 20, "t": 30, "b": 40}, template="plotly_white",
-                      legend={"orientation": "h", "y": 1.06})
-    fig.update_yaxes(visible=False, row=1, col=1)
-    fig.update_yaxes(title_text="probability", range=[0, 1.02], row=2, col=1)
-    fig.update_yaxes(title_text="head", row=3, col=1)
-    fig.update_xaxes(range=[0, duration], row=3, col=1, title_text="time in the recording (s)")
-    div = pio.to_html(fig, include_plotlyjs=False, full_html=False, config={"displaylogo": False, "responsive": True},
-                      div_id="timeline")
-    shares = ", ".join(f"{c} {100 * v:.0f}%" for c, v in sorted(summary["emotion_share_of_speech"].items(),
-                                                                  key=lambda kv: -kv[1]) if v > 0)
-    body = [f"<h1>{_e(title)}</h1>",
-            f"<p>{summary['duration_s']:.1f} s recorded, {summary['speech_s']:.1f} s of speech in "
-            f"{summary['n_segments']} utterances ({_e(summary['segmentation']['vad'])} VAD); checkpoint "
-            f"{_e(summary['checkpoint'])}.</p>",
-            f"<p>Share of the speech time per predicted emotion: {_e(shares or 'no speech found')}</p>",
-            div,
-            "<p class='note'>Top: each utterance coloured by its predicted emotion. Middle: the probability of every "
-            "class per utterance. Bottom: each attention head's weight relative to uniform (1 = the utterance's "
-            f"average frame), averaged per {BIN_FRAMES * 0.02 * f:.1f} s; blank where nobody speaks.</p>"]
-    if command:
-        body.insert(1, f"<pre class='note'>{_e(command)}</pre>")
-    if speakers is not None and len(speakers):
-        body += ["<h2>Speakers</h2>", _table(speakers)]
-    shown = segments.head(HTML_MAX_ROWS)
-    more = f" (first {HTML_MAX_ROWS} of {len(segments)}; all in {summary['files']['segments']})" \
-        if len(segments) > HTML_MAX_ROWS else ""
-    body += [f"<h2>Utterances{_e(more)}</h2>", _table(shown)]
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + _e(title) + "</title>"
-            f"<style>{_CSS}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
-            + "\n".join(body) + "</body></html>\n")
 
 
 # ---- the one-call form ----------------------------------------------------------------------------------
