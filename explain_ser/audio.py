@@ -117,7 +117,7 @@ class Clip:
     @classmethod
     def from_array(cls, samples: np.ndarray, rate: int, name: str = "array") -> "Clip":
         """Validate, mix down and resample an in-memory signal ([n] or [n, channels])."""
-        _check_rate(rate, name)
+        check_rate(rate, name)
         data = _to_mono_float(np.asarray(samples), name)
         _check_values(data, name)
         data = resample(data, rate, SAMPLE_RATE)
@@ -153,7 +153,7 @@ def load_audio(path: str | Path, strict: bool = False) -> Clip:
     """
     p = existing_file(path)
     dec = _decode(p)
-    _check_rate(dec.rate, str(p))
+    check_rate(dec.rate, str(p))
     data = _to_mono_float(dec.data, str(p))
     if data.size == 0:
         raise InputError(p, "audio has zero samples")
@@ -198,7 +198,7 @@ def _decode(p: Path) -> _Decoded:
         with _quiet_c_stderr(), sf.SoundFile(str(p)) as f:
             rate, channels = int(f.samplerate), int(f.channels)
             declared = max(int(f.frames), _header_frames(p) or 0) / rate if rate > 0 else None
-            _check_rate(rate, str(p))
+            check_rate(rate, str(p))
             if any(str(f.subtype).startswith(c) for c in CODEC_SUBTYPES) and declared is not None:
                 tolerance = _codec_tolerance(declared)
             block = max(1, BLOCK_VALUES // max(1, channels))
@@ -360,7 +360,7 @@ def _aiff_frames(fh) -> int | None:
     return None
 
 
-def _check_rate(rate: int, name: str) -> None:
+def check_rate(rate: int, name: str) -> None:
     if not MIN_RATE <= rate <= MAX_RATE:
         raise InputError(name, f"unsupported sample rate {rate} Hz (expected {MIN_RATE} to {MAX_RATE} Hz)")
 

@@ -132,7 +132,7 @@ def recording_info(path) -> RecordingInfo:
     """Rate, channels and declared length of ``path``; one-line InputError when it cannot be read."""
     import soundfile as sf
 
-    from .audio import _check_rate, existing_file
+    from .audio import check_rate, existing_file
 
     p = existing_file(path)
     try:
@@ -143,7 +143,7 @@ def recording_info(path) -> RecordingInfo:
             detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise InputError(p, f"not a readable audio file ({detail}); install ffmpeg for more formats") from None
         return RecordingInfo(SAMPLE_RATE, 1, None, "ffmpeg")
-    _check_rate(rate, str(p))
+    check_rate(rate, str(p))
     declared = int(round(frames * SAMPLE_RATE / rate)) if 0 < frames < 2**62 else None
     return RecordingInfo(rate, channels, declared, "soundfile")
 
