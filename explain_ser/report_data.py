@@ -15,7 +15,6 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from explain_ser import stats
@@ -118,12 +117,19 @@ def confusion_for_display(confusion: pd.DataFrame) -> pd.DataFrame:
 
 
 def versions() -> dict[str, str]:
-    import matplotlib
-    import plotly
-    import scipy
+    """Versions recorded in a report's provenance (read from the installed distributions: nothing is imported).
+
+    >>> sorted(versions())[:3]
+    ['explain_ser', 'matplotlib', 'numpy']
+    """
+    from importlib.metadata import PackageNotFoundError, version
 
     from explain_ser import __version__
 
-    return {"explain_ser": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
-            "plotly": plotly.__version__}
+    out = {"explain_ser": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "scipy", "pandas", "matplotlib", "plotly"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
