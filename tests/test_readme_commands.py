@@ -26,7 +26,8 @@ Add (or edit) one entry of ``REGISTRY``::
   ``manifest`` (8 clips, 4 speakers, angry/sad, transcripts, ``ravdess.csv``), ``other_manifest`` (EmoDB-style
   labels), ``recording`` (~12 s, two speakers) with ``rttm`` / ``turns_textgrid``, ``events`` (planted
   vocalizations), ``run`` / ``run_seed1`` (``train --cv-only --save-fold-models`` outputs), ``checkpoint`` (a
-  trained checkpoint directory), ``report`` (a report directory), ``cue_manifest`` / ``join_manifest`` (pointing-game corpora: planted vocalizations, joined utterances),
+  trained checkpoint directory), ``report`` (a report directory), ``timeline`` (a ``timeline`` output of
+  ``recording``), ``tagger_dir`` (a vocalization tagger directory), ``cue_manifest`` / ``join_manifest`` (pointing-game corpora: planted vocalizations, joined utterances),
   ``sounds`` (a folder of category folders of isolated "recordings"), ``slurm_yaml``, ``tiny_dir`` (the bundled tiny.en CTranslate2 directory), and ``out`` (a fresh directory
   for each run). Add a ``cached_property`` there when a new command needs a new kind of input; keep it tiny.
 * ``codes``: the exit codes the run may end with (README's table: 0 done, 1 some clips failed, 2 bad input,
@@ -267,6 +268,20 @@ class Workspace:
         return str(d)
 
     @functools.cached_property
+    def timeline(self) -> str:
+        """A directory written by ``timeline`` (the recording, no attributions)."""
+        d = self.root / "timeline"
+        self._main(["timeline", self.recording, "--out", str(d), "--methods", "none", "--quiet"])
+        return str(d)
+
+    @functools.cached_property
+    def tagger_dir(self) -> str:
+        """A vocalization tagger directory, as ``train-tagger`` writes one (the first shipped tagger's)."""
+        from explain_ser.tagger import available_taggers, resolve_tagger
+
+        return str(resolve_tagger(available_taggers()[0]))
+
+    @functools.cached_property
     def sounds(self) -> str:
         """Isolated 'recordings' (seeded noise bursts) in category folders, as a user brings real ones."""
         rng = np.random.default_rng(7)
@@ -410,9 +425,10 @@ REGISTRY: dict[str, list[Run] | str] = {
     ],
     "explain-ser train-tagger EVENTS --out DIR": [
         Run("train-tagger {w.events} --out {w.out} --folds 2 --epochs 2 --quiet", check=_has("MODEL_CARD.md"))],
-    "explain-ser explore [--report DIR] [--manifest CSV]": [
+    "explain-ser explore [--report DIR] [--manifest CSV] [--timeline DIR] [--tagger DIR]": [
         Run("explore --report {w.report} --manifest {w.manifest} --print-command"),
         Run("explore --report {w.report} --manifest {w.manifest} --headless", serve=True),
+        Run("explore --timeline {w.timeline} --tagger {w.tagger_dir} --headless", serve=True),
     ],
     "explain-ser info [--model ...]": [Run("info"), Run("info --model tiny.en")],
     # -- the SLURM example (README: exit 3 names the pip install when dask-jobqueue is missing)
