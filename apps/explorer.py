@@ -44,7 +44,6 @@ st.set_page_config(page_title="explain_ser explorer", page_icon="🎧", layout="
 DEFAULT_CHECKPOINT = "ravdess-tiny.en"
 METHODS = ("ig", "occlusion")
 VIEWS = ("Clip", "Recording", "Corpus", "Compare")
-RULES = "rules"  # the rule-based vocalization tags (explain_ser.align.vocalizations) instead of a trained tagger
 SAMPLE_RATE = 16_000
 CONFIG = src.load_config()
 
@@ -109,25 +108,25 @@ def explain(checkpoint: str, key: str, transcript: str, row: tuple, methods: tup
 
 
 def default_tagger() -> str:
-    """The vocalization tagger the library uses when none is named (``ClipOptions``' default), or the rules."""
-    from explain_ser.pipeline import ClipOptions
+    """The vocalization tagger every command uses unless told otherwise (the library's ``DEFAULT_TAGGER``)."""
+    from explain_ser.tagger import DEFAULT_TAGGER
 
-    return str(ClipOptions().tagger) if ClipOptions().tagger else RULES
+    return DEFAULT_TAGGER
 
 
 def library_tagger(choice: str):
-    """The tagger argument for the library: None for the rule-based tags, else the name or directory."""
-    return None if choice == RULES else choice
+    """What the per-clip path takes for the control's value (``None`` for the rule-based tags)."""
+    from explain_ser.tagger import tagger_choice
+
+    return tagger_choice(choice)
 
 
 @st.cache_data(show_spinner=False)
 def tagger_names(extra: tuple) -> list[str]:
-    """The rules, the taggers shipped with explain_ser and the ``--tagger`` directories, the default first."""
-    from explain_ser.tagger import available_taggers
+    """The library's default tagger first, then the rules, the shipped taggers and the ``--tagger`` directories."""
+    from explain_ser.tagger import RULES, available_taggers
 
-    names = [RULES] + available_taggers() + [e for e in extra]
-    first = default_tagger()
-    return [first] + [n for n in dict.fromkeys(names) if n != first]
+    return list(dict.fromkeys([default_tagger(), RULES, *available_taggers(), *extra]))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -279,8 +278,8 @@ def sidebar(cat: pd.DataFrame, checkpoints: list[str]):
         taggers = tagger_names(tuple(CONFIG.taggers))
         recording.remembered("tagger", taggers)
         st.selectbox("Vocalization tagger", taggers, key="tagger", format_func=lambda t: Path(t).name,
-                     help="the library's default first; 'rules': the rule-based tags between words; the shipped "
-                          "taggers; directories given with --tagger")
+                     help="the library's default first; 'rules': the rule-based tags between words; then the "
+                          "shipped taggers and directories given with --tagger")
     if st.session_state.get("view") == "Recording":
         return "recording" if recording.recording_selector(CONFIG, sb) else None
     sources = ("Library", "Upload") + (("Recording",) if CONFIG.timeline is not None else ())

@@ -582,8 +582,7 @@ def test_a_manifest_clip_is_explained_in_its_rows_language_as_report_does(app_en
 
 @needs_tiny
 def test_tagger_control_offers_rules_shipped_and_given_taggers(app_env, tmp_path):
-    from explain_ser.pipeline import ClipOptions
-    from explain_ser.tagger import available_taggers, resolve_tagger
+    from explain_ser.tagger import DEFAULT_TAGGER, RULES, available_taggers, resolve_tagger
 
     shipped = available_taggers()
     if not shipped:
@@ -594,11 +593,11 @@ def test_tagger_control_offers_rules_shipped_and_given_taggers(app_env, tmp_path
     at = new_app(methods=[], prosody=False).run()
     assert_clean(at)
     box = at.selectbox(key="tagger")
-    default = ClipOptions().tagger or "rules"  # the library's default, whatever it is called
     labels = box.options  # AppTest lists the labels shown (directory names)
-    assert Path(str(box.value)).name == Path(str(default)).name == labels[0]
-    assert {"rules", *shipped, mine.name} <= set(labels)
-    for choice in ("rules", str(mine)):
+    assert box.value == DEFAULT_TAGGER and labels[0] == Path(DEFAULT_TAGGER).name  # the library's, whatever it is
+    assert f"vocalizations: {Path(DEFAULT_TAGGER).name}" in " ".join(c.value for c in at.caption)
+    assert {RULES, *shipped, mine.name} <= set(labels)
+    for choice in (RULES, str(mine)):
         at.selectbox(key="tagger").set_value(choice).run()
         assert_clean(at)
         shown = f"vocalizations: {Path(choice).name}"
