@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 
 def add_parser(sub):
     p = sub.add_parser("info", help="show Whisper sources, model dimensions, caches and shipped checkpoints")
@@ -33,7 +31,9 @@ def run(args) -> int:
 
     info["checkpoints"] = available_checkpoints()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        from ..jsonio import dumps
+
+        print(dumps(info))
     else:
         for k, v in info.items():
             print(f"{k:>16}: {v}")
