@@ -443,8 +443,10 @@ def _summary(seg: Segmentation, segments: pd.DataFrame, labels, checkpoint, opti
         "checkpoint": checkpoint.name, "labels": labels,
         "segmentation": {"vad": seg.vad, "min_pause_s": options.min_pause, "min_speech_s": options.min_speech,
                          "max_len_s": options.max_len, "notes": seg.notes},
+        # language: the --language given (None: the checkpoint's), so a viewer explains an utterance as this run did
         "per_utterance": {"methods": list(options.methods), "align": options.align, "prosody": options.prosody,
-                          "context_s": options.context, "input_rule": checkpoint.input_rule.describe()},
+                          "context_s": options.context, "input_rule": checkpoint.input_rule.describe(),
+                          "language": options.language},
         "audio": {"source_rate": seg.source_rate, "channels": seg.channels},
         "files": {k: Path(v).name for k, v in files.items()},
     }
