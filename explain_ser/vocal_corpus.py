@@ -23,7 +23,9 @@ Real sounds (:mod:`explain_ser.vocal_sounds`: a folder or manifest of isolated r
 breaths and coughs) are planted the same way (``sounds=``): scaled to the same level range, every vocalizing
 person dealt to one host speaker (held-out speakers are held-out vocalizing people), and an inserted sound gets
 the host clip's own noise floor under it (:func:`explain_ser.vocal_sounds.noise_floor`; the synthetic ones too),
-so neither the recording's gating to digital silence nor a missing background gives the sound away. Categories
+so neither the recording's gating to digital silence nor a missing background gives the sound away. A real
+recording is cut to its frames within 30 dB of its loudest (:func:`loud_span`): the event is the sound, not
+the microphone noise its cut kept before and after it. Categories
 of real sounds and synthetic tags may be mixed; ``kind`` says which each event is.
 
 ``other`` (synthetic only): sounds that are not vocalizations (beeps, clicks, knocks, hum bursts), so a tagger
@@ -51,7 +53,7 @@ import pandas as pd
 from .errors import InputError
 from .timegrid import SAMPLE_RATE
 
-__all__ = ["TAGS", "SYNTH_TAGS", "synth", "plant", "build_planted", "audible_span", "run_sox"]
+__all__ = ["TAGS", "SYNTH_TAGS", "loud_span", "synth", "plant", "build_planted", "audible_span", "run_sox"]
 
 TAGS = ("laugh", "breath", "sigh", "cough")
 SYNTH_TAGS = TAGS + ("other",)  # what synth() makes: the vocalizations and non-vocal sounds
@@ -274,6 +276,22 @@ def real_sound(row: dict) -> np.ndarray:
     return x / max(float(np.abs(x).max()), 1e-9)
 
 
+def loud_span(x: np.ndarray, db: float = 30.0, hop: int = 320) -> tuple[int, int]:
+    """First and one-past-last sample of the 20 ms frames within ``db`` of the loudest frame's RMS: a real
+    recording's sound without the quiet lead-in and tail its cut kept (breath noise of the microphone).
+
+    >>> x = np.concatenate([np.full(640, 1e-3), np.ones(960), np.full(640, 1e-3)]).astype(np.float32)
+    >>> loud_span(x)
+    (640, 1600)
+    """
+    n = len(x) // hop
+    if n == 0:
+        return 0, len(x)
+    r = np.sqrt(np.mean(np.asarray(x[: n * hop], dtype=np.float64).reshape(n, hop) ** 2, axis=1) + 1e-20)
+    on = np.flatnonzero(20 * np.log10(r / r.max()) >= -db)
+    return int(on[0] * hop), int(min(len(x), (on[-1] + 1) * hop))
+
+
 def plant_with_floor(x: np.ndarray, snd: np.ndarray, mode: str, rng: np.random.Generator,
                      floor: bool = True) -> tuple[np.ndarray, int, str]:
     """:func:`plant` with the host's own noise floor under an inserted sound (overlay: speech already is under
@@ -364,6 +382,8 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
                 if tag in mine:  # a real recording of this speaker's vocalizing people
                     real = mine[tag][int(crng.integers(len(mine[tag])))]
                     snd = real_sound(real)
+                    a, b = loud_span(snd)  # the event is the sound, not the recording's lead-in and tail noise
+                    snd = snd[a:b] / max(float(np.abs(snd[a:b]).max()), 1e-9)
                 else:
                     real, snd = None, synth(tag, np.random.default_rng(sseed))
                 gain = level0 * float(crng.uniform(*level)) / max(_speech_rms(snd), 1e-9)
