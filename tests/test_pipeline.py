@@ -95,3 +95,40 @@ def test_input_rule_keeps_the_clip_grid_and_ignores_padding(tiny_encoder):
     assert abs(b.frames["att_mean"].sum() - 1.0) < 1e-6
     assert b.summary["model_input"]["first_frame"] == first
     assert b.summary["frames_for_80pct"] == pytest.approx(a.summary["frames_for_80pct"], abs=1e-6)
+
+
+def test_the_stages_compose_to_explain_clip_on_a_trimmed_clip(tiny_encoder):
+    """model_input -> maps -> annotate -> assemble is explain_clip (issue 26): the model's arrays are on its
+    own grid, placed on the clip's at model_input's offset; deep IG runs on the prepared input."""
+    from explain_ser.pipeline import (ClipOptions, annotate, assemble, explain_clip, maps, model_input,
+                                      plan_annotation)
+
+    ck = Checkpoint.from_model(_model(), tiny_encoder, input_rule=RECOMMENDED)
+    speech = load_audio(EXAMPLES / "calm_statement.wav").samples
+    clip = Clip(samples=np.concatenate([np.zeros(16000, np.float32), speech]), rate=16000, clip_id="padded")
+    opts = ClipOptions(methods=("saliency",), align=False, prosody=False, deep=True, ig_steps=2)
+    inp = model_input(clip, ck, tiny_encoder)
+    assert inp.first_frame >= 45 and inp.n_frames == inp.features.shape[1] < clip.n_frames
+    assert inp.mel is not None and inp.prepared is not clip
+    mp = maps(ck.model, inp, opts.methods, deep=True, ig_steps=2)
+    assert {len(v) for v in [*mp.attention.values(), *mp.attributions.values()]} == {inp.n_frames}
+    assert "ig_mel" in mp.attributions and mp.deep["map"].shape[1] == 2 * inp.n_frames
+    ann = annotate(clip, plan_annotation(clip, opts, default_language=ck.language))
+    staged = assemble(inp, mp, ann, ck)
+    whole = explain_clip(clip, ck, tiny_encoder, opts)
+    pd.testing.assert_frame_equal(staged.frames, whole.frames)
+    assert staged.summary == whole.summary
+    lo, hi = inp.span
+    np.testing.assert_array_equal(whole.frames["att_mean"].to_numpy()[lo:hi], mp.attention["mean"])
+    with pytest.raises(ValueError, match="ModelInput"):
+        maps(ck.model, inp.features, (), deep=True)
+
+
+def test_plan_annotation_takes_the_manifest_transcript_and_ignores_an_empty_cell():
+    from explain_ser.pipeline import ClipOptions, plan_annotation
+
+    clip = Clip(samples=np.zeros(16000, np.float32), rate=16000, clip_id="c")
+    assert plan_annotation(clip, ClipOptions(), {"transcript": float("nan")}).transcript is None
+    assert plan_annotation(clip, ClipOptions(transcript="given"), {"transcript": "row"}).transcript == "given"
+    p = plan_annotation(clip, ClipOptions(language="fr"), {"language": "de"}, default_language="en")
+    assert (p.language, p.language_source) == ("fr", "option")
