@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explain_ser import plots
+from explain_ser.ordering import natural_key
 from explain_ser.timegrid import FRAME_SECONDS, HOP_LENGTH, SAMPLE_RATE
 
 MEL_SECONDS = HOP_LENGTH / SAMPLE_RATE  # 10 ms per log-mel column
@@ -156,7 +157,7 @@ def k_strip_figure(metrics: pd.DataFrame, by: str = "emotion", stat: str = "k@0.
     # missing labels become a group of their own: pandas 3's astype(str) would keep them NaN, unmatched
     label = (m[by].astype(object).where(m[by].notna(), "").astype(str).replace("", "(none)") if by in m
              else pd.Series("all", index=m.index))
-    groups = sorted(label.unique(), key=plots._natural)
+    groups = sorted(label.unique(), key=natural_key)
     colors = plots.group_colors(by, groups)
     fig = go.Figure()
     rng = np.random.default_rng(0)  # jitter only

@@ -156,7 +156,8 @@ def utterance_selector(config, sb) -> bool:
 
 def current_utterance(config, file_digest):
     """(cache key, Clip, "", view row, manifest row pairs) of the utterance chosen in the sidebar, or None.
-    The manifest row carries the timeline's words (with ``--align``) as the transcript to align."""
+    The manifest row carries the timeline's words (with ``--align``) as the transcript to align and the
+    language the timeline was told (``--language``; none: the checkpoint's, as the timeline did)."""
     stem, i = st.session_state.get("recording"), int(st.session_state.get("utterance", 0))
     rec = load_recording(config, stem)
     row = rec.segments.iloc[i]
@@ -168,11 +169,14 @@ def current_utterance(config, file_digest):
     st_ = path.stat()
     clip = cut_utterance(str(path), st_.st_mtime, st_.st_size, stem, float(row["start"]), float(row["heard_start"]),
                          float(row["heard_end"]))
+    # the row the library plans the annotation from: the timeline's words (with --align) and its --language
+    lang = (rec.summary.get("per_utterance") or {}).get("language")
     text = str(row.get("text", "") or "").strip()
+    manifest_row = tuple((k, v) for k, v in (("language", lang), ("transcript", text)) if v)
     view_row = pd.Series({"emotion": "", "recording": rec, "index": i, "segment": row})
     first, end = tl.heard_frames(row)
     key = f"{file_digest(str(path), st_.st_mtime, st_.st_size)}:{clip.clip_id}:{first}-{end}"
-    return key, clip, "", view_row, (("transcript", text),) if text else ()
+    return key, clip, "", view_row, manifest_row
 
 
 # ---------------------------------------------------------------------------------------------

@@ -57,12 +57,12 @@ class Config:
 def timeline_recordings(directory: Path, audio_roots=()) -> list[Path]:
     """The recording files the summaries of a timeline directory name (found where they were, or moved into
     the directory or an audio root): the app may read these files, not their directories."""
-    from _explorer_timeline import _summary, list_recordings, recording_audio
+    from _explorer_timeline import list_recordings, read_summary, recording_audio
 
     out = []
     for stem in list_recordings(directory):
         try:
-            audio = recording_audio(_summary(Path(directory), stem), directory, audio_roots)
+            audio = recording_audio(read_summary(directory, stem), directory, audio_roots)
         except InputError:  # an unreadable summary names no file
             continue
         if audio is not None:

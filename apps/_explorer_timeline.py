@@ -79,8 +79,9 @@ def check_timeline_dir(directory) -> list[str]:
     return stems
 
 
-def _summary(d: Path, stem: str) -> dict:
-    f = d / f"{stem}.summary.json"
+def read_summary(directory, stem: str) -> dict:
+    """``<stem>.summary.json`` of a timeline directory; InputError when unreadable or not a timeline summary."""
+    f = Path(directory) / f"{stem}.summary.json"
     try:
         s = json.loads(f.read_text())
     except (OSError, ValueError) as e:
@@ -106,7 +107,7 @@ def recording_audio(summary: dict, directory, audio_roots=()) -> Path | None:
 def read_recording(directory, stem: str, audio_roots=()) -> Recording:
     """One recording's summary and segments (the frames are read on demand: :func:`attention_heat`)."""
     d = Path(directory)
-    summary = _summary(d, stem)
+    summary = read_summary(d, stem)
     f = d / f"{stem}.segments.csv"
     try:
         seg = pd.read_csv(f, keep_default_na=False, na_values={"confidence": [""], "start": [""], "end": [""]})

@@ -38,6 +38,7 @@ import _explorer_recording as recording  # noqa: E402
 import _explorer_sources as src  # noqa: E402
 from explain_ser import plots  # noqa: E402
 from explain_ser.errors import InputError  # noqa: E402
+from explain_ser.ordering import natural_key  # noqa: E402
 
 st.set_page_config(page_title="explain_ser explorer", page_icon="🎧", layout="wide")
 
@@ -296,8 +297,8 @@ def sidebar(cat: pd.DataFrame, checkpoints: list[str]):
         sb.text_input("Transcript (optional; improves the alignment)", key="upload_transcript")
         return "upload"
     with sb.expander("Filter clips", expanded=False):
-        emotions = sorted({e for e in cat["emotion"] if e}, key=plots._natural)
-        speakers = sorted({s for s in cat["speaker"] if s}, key=plots._natural)
+        emotions = sorted({e for e in cat["emotion"] if e}, key=natural_key)
+        speakers = sorted({s for s in cat["speaker"] if s}, key=natural_key)
         if emotions:
             st.multiselect("True emotion", emotions, key="f_emotion")
         if speakers:
@@ -529,7 +530,7 @@ def corpus_view(report, cat):
         default = [f for f in fams if f != "phone"] or fams
         st.session_state.setdefault("enr_families", default)
         chosen = st.multiselect("Enrichment families", fams, key="enr_families")
-        heads = sorted(enr["head"].astype(str).unique(), key=plots._natural)
+        heads = sorted(enr["head"].astype(str).unique(), key=natural_key)
         if st.session_state.get("enr_head") not in heads:
             st.session_state["enr_head"] = "mean" if "mean" in heads else heads[0]
         head = st.selectbox("Head", heads, key="enr_head")
