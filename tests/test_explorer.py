@@ -510,6 +510,21 @@ def test_recording_view_opens_an_utterance_as_the_timeline_explained_it(app_env,
 
 
 @needs_tiny
+def test_an_utterance_is_explained_in_the_language_the_timeline_was_told(app_env, tmp_path, timeline_dir):
+    tdir = tmp_path / "tl"
+    shutil.copytree(timeline_dir, tdir)
+    summary = json.loads((tdir / "session.summary.json").read_text())
+    assert summary["per_utterance"]["language"] is None  # no --language: the checkpoint's
+    summary["per_utterance"]["language"] = "de"  # as `timeline --language de` records it
+    (tdir / "session.summary.json").write_text(json.dumps(summary))
+    app_env.setenv("EXPLAIN_SER_TIMELINE", str(tdir))
+    at = new_app(view="Clip", source="Recording", recording="session", utterance=0, methods=[], prosody=False).run()
+    assert_clean(at)
+    assert any("Utterance #1 of session.wav" in c.value for c in at.caption)
+    assert "language: de" in " ".join(c.value for c in at.caption), [c.value for c in at.caption]
+
+
+@needs_tiny
 def test_timeline_reader_refuses_what_is_no_timeline(tmp_path, timeline_dir):
     import _explorer_timeline as tl
 
