@@ -29,13 +29,11 @@ from .figure_style import (EMOTION_COLORS, HEAD_PALETTE, LEYGUE_POINT, STAT_LABE
                            SUMMARY_STATS, UNIFORM_STYLE, confusion_cell, confusion_shares, emotion_color,
                            family_colors, group_colors, head_colors, new_figure, ordered, save_figure,
                            summary_panels)
-from .ordering import natural_key  # noqa: E402
 from .plots_plotly import (agreement_plotly, confusion_plotly, coverage_plotly,  # noqa: E402,F401  (one import for both)
                            coverage_summary_plotly, deletion_plotly, enrichment_plotly, k_distribution_plotly,
                            prosody_plotly)
 
-_natural = natural_key  # old private names, still used by the explorer and analyses/: use the public ones
-_new = new_figure
+_new = new_figure  # the old private name, still used by analyses/: use figure_style.new_figure
 
 # ---------------------------------------------------------------------------------------------
 # matplotlib
