@@ -397,10 +397,24 @@ REGISTRY: dict[str, list[Run] | str] = {
     "[--ensemble K] --out DIR": [
         Run("train {w.manifest} --taps 2,3 --pooler qkv --speed-perturb 0.9,1.1 --extra-train {w.other_manifest} "
             "--ensemble 2 --out {w.out} " + TRAIN_CHEAP, check=_has("config.json", "MODEL_CARD.md"))],
-    "explain-ser evaluate MANIFEST --checkpoint ...": [
+    "explain-ser evaluate MANIFEST --checkpoint ... [--classes angry,happy,neutral,sad] [--lockbox locked]": [
         Run("evaluate {w.manifest} --checkpoint ravdess-tiny.en --quiet"),
-        Run("evaluate {w.manifest} --checkpoint {w.checkpoint} --quiet")],
+        Run("evaluate {w.manifest} --checkpoint {w.checkpoint} --quiet"),
+        Run("evaluate {w.other_manifest} --checkpoint ravdess-tiny.en-single --classes angry,happy,neutral,sad "
+            "--n-boot 20 --quiet"),
+        # the tiny manifest lacks the lockbox's RAVDESS actors: refused in one line (exit 2)
+        Run("evaluate {w.manifest} --lockbox locked --quiet", codes=(2,))],
+    "explain-ser evaluate ... --lockbox locked": "explain-ser evaluate MANIFEST --checkpoint ... "
+                                                 "[--classes angry,happy,neutral,sad] [--lockbox locked]",
+    "explain-ser evaluate ... --classes angry,happy,neutral,sad": "explain-ser evaluate MANIFEST --checkpoint ... "
+                                                                  "[--classes angry,happy,neutral,sad] [--lockbox locked]",
+    "explain-ser train ... --lockbox dev": [
+        Run("train {w.manifest} --lockbox dev --taps 2 --pooler qkv --cv-only " + TRAIN_CHEAP, codes=(2,))],
+    "explain-ser train ... --folds emobox": [  # speakers a1..a4 read as RAVDESS actors 1-4: four EmoBox folds
+        Run("train {w.manifest} --folds emobox --taps 2 --pooler qkv --cv-only --val-speakers 0 --epochs 1 --quiet")],
     "explain-ser cv-ensemble RUN_DIR RUN_DIR...": [Run("cv-ensemble {w.run} {w.run_seed1}")],
+    "explain-ser cv-select RUN_DIR RUN_DIR...": [Run("cv-select {w.run} {w.run_seed1}")],
+    "explain-ser cv-select": "explain-ser cv-select RUN_DIR RUN_DIR...",
     "explain-ser sweep MANIFEST --out sweep.csv": [
         Run("sweep {w.manifest} --out {w.out}/sweep.csv --taps 1,2 --poolers mean,qkv " + TRAIN_CHEAP)],
     "explain-ser timeline RECORDING... --out DIR [--vad silero|energy] [--turns RTTM|TextGrid] [--align] [--plot]": [
