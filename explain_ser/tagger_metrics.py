@@ -199,7 +199,7 @@ def events_rows(clip: str, evs: list[Interval]) -> list[dict]:
 
 
 def choose_thresholds(probs: list[np.ndarray], truth: list[list[Interval]], tags, min_dur: float = 0.06,
-                      merge_gap: float = 0.1, rounds: int = 2) -> dict:
+                      merge_gap: float = 0.1, rounds: int = 2, smooth: int = 3) -> dict:
     """Per-tag thresholds maximising each tag's event F1 on these (validation) clips, by coordinate ascent
     over a grid (0.10 … 0.95); a tag without true events keeps 0.5. Ties go to the threshold nearest 0.5."""
     tags = list(tags)
@@ -214,7 +214,7 @@ def choose_thresholds(probs: list[np.ndarray], truth: list[list[Interval]], tags
             for g in GRID:
                 trial = {**thr, tag: float(g)}
                 found = [r for i, p in enumerate(probs)
-                         for r in events_rows(str(i), decode(p, tags, trial, min_dur, merge_gap))]
+                         for r in events_rows(str(i), decode(p, tags, trial, min_dur, merge_gap, smooth))]
                 f1 = event_metrics(true_rows, found, [tag])["per_class"][tag]["f1"]
                 key = (np.nan_to_num(f1, nan=0.0), -abs(g - 0.5))
                 if best_key is None or key > best_key:

@@ -159,7 +159,7 @@ def group_folds(groups: np.ndarray, n_folds: int, n_val: float, seed: int) -> li
 # ---- training ------------------------------------------------------------------------------------------------
 
 DEFAULTS = {"hidden": 32, "dropout": 0.1, "lr": 3e-3, "weight_decay": 1e-2, "epochs": 20, "batch": 16,
-            "min_dur": 0.06, "merge_gap": 0.1}
+            "min_dur": 0.06, "merge_gap": 0.1, "smooth": 3}
 
 
 def load_features(events: Events, encoder, store, progress: bool):
@@ -191,7 +191,7 @@ def score_clips(events: Events, idx, probs, thresholds, tags, cfg) -> tuple[dict
         cid = events.clips["clip"].iloc[i]
         tr = events.events_of(cid)
         truth += events_rows(cid, tr)
-        ev = decode(p, tags, thresholds, cfg["min_dur"], cfg["merge_gap"])
+        ev = decode(p, tags, thresholds, cfg["min_dur"], cfg["merge_gap"], cfg.get("smooth", 3))
         found += events_rows(cid, ev)
         t_lab.append(frame_labels(tr, len(p), tags))
         p_lab.append(frame_labels(ev, len(p), tags))
@@ -208,7 +208,8 @@ def train_tagger(events_path, out, encoder_source: str = "tiny.en", window: str 
     """Cross-validate and train a tagger from an events table; write it to ``out``; return its config.
 
     ``n_val``: share of each fold's training groups held back to choose thresholds (at least one group).
-    ``cfg`` overrides :data:`DEFAULTS` (hidden, dropout, lr, weight_decay, epochs, batch, min_dur, merge_gap).
+    ``cfg`` overrides :data:`DEFAULTS` (hidden, dropout, lr, weight_decay, epochs, batch, min_dur, merge_gap,
+    smooth: frames of the moving average over the probabilities before thresholds).
     ``note``: a paragraph for the model card (what the data is, what the tagger is not for).
     """
     from .threads import single_thread
@@ -251,7 +252,7 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
         net = _fit(feats, labels, train, len(tags), cfg, seed + k)
         pv = _predict(net, feats, val)
         thr = choose_thresholds(pv, [ev.events_of(ev.clips["clip"].iloc[i]) for i in val], tags,
-                                cfg["min_dur"], cfg["merge_gap"])
+                                cfg["min_dur"], cfg["merge_gap"], smooth=cfg["smooth"])
         pt = _predict(net, feats, test)
         for i, p in zip(test, pt):
             oof[i] = p
@@ -272,7 +273,8 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
     cv_strict = event_metrics(truth_rows, found_all, tags, offset_ratio=0.5)
     held_out = _held_out_extras(truth_rows, found_all, tags, len(folds))
     # the final model: every clip; thresholds chosen on the pooled out-of-fold probabilities
-    final_thr = choose_thresholds(oof, [ev.events_of(c) for c in ev.clips["clip"]], tags, cfg["min_dur"], cfg["merge_gap"])
+    final_thr = choose_thresholds(oof, [ev.events_of(c) for c in ev.clips["clip"]], tags, cfg["min_dur"], cfg["merge_gap"],
+                                  smooth=cfg["smooth"])
     net = _fit(feats, labels, np.arange(len(feats)), len(tags), cfg, seed)
     final_out = Path(out)
     # the whole directory at once: built beside, then renamed into place (no half-written tagger)
@@ -293,7 +295,7 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
                         "window": enc.window},
             "model": {"hidden": cfg["hidden"], "dropout": cfg["dropout"],
                       "tap_weights": [round(float(w), 4) for w in net.tap_weights().detach()]},
-            "decode": {"thresholds": final_thr, "min_dur": cfg["min_dur"], "merge_gap": cfg["merge_gap"], "smooth": 3,
+            "decode": {"thresholds": final_thr, "min_dur": cfg["min_dur"], "merge_gap": cfg["merge_gap"], "smooth": cfg["smooth"],
                        "calibration": held_out.pop("calibration")},
             "training": {"events": str(events_path), "n_clips": len(feats), "n_clips_without_events":
                          int(len(feats) - ev.events["clip"].nunique()), "n_events": cv["n_true"],
@@ -462,7 +464,7 @@ def model_card(config: dict, name: str) -> str:
         f"groups by `{tr['group_by']}`.",
         f"- Training: AdamW lr {tr['lr']}, weight decay {tr['weight_decay']}, batch {tr['batch']}, {tr['epochs']} "
         f"epochs, seed {tr['seed']}; cross-entropy weighted by the square root of each class's rarity.",
-        f"- Events: smoothed probabilities over 3 frames, per-class thresholds ({thr}; chosen on the pooled "
+        f"- Events: smoothed probabilities over {config['decode'].get('smooth', 3)} frames, per-class thresholds ({thr}; chosen on the pooled "
         f"out-of-fold probabilities), runs joined across gaps ≤ {config['decode']['merge_gap']} s, "
         f"runs shorter than {config['decode']['min_dur']} s dropped.", "",
     ]

@@ -34,6 +34,8 @@ def add_parser(sub):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--min-dur", type=float, default=0.06, help="shortest event kept, seconds (default 0.06)")
     p.add_argument("--merge-gap", type=float, default=0.1, help="join runs of a tag closer than this (default 0.1 s)")
+    p.add_argument("--smooth", type=int, default=3,
+                   help="frames of the moving average over the probabilities before the thresholds (default 3)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--note", default="", help="a paragraph for the model card: what the data is, what not to use it for")
     p.add_argument("--evaluate", metavar="TAGGER", default=None,
@@ -79,7 +81,7 @@ def run(args) -> int:
     cfg = train_tagger(args.events, args.out, encoder_source=args.model, window=args.window, n_folds=args.folds,
                        n_val=args.val, seed=args.seed, progress=not args.quiet, note=args.note, command=command,
                        epochs=args.epochs, hidden=args.hidden, lr=args.lr, min_dur=args.min_dur,
-                       merge_gap=args.merge_gap)
+                       merge_gap=args.merge_gap, smooth=args.smooth)
     print(f"cross-validated ({cfg['cv']['n_folds']} folds, held-out {cfg['training']['group_by']}s, "
           f"onset collar 200 ms):")
     print(metrics_table(cfg["cv"]["event"], cfg["tags"]))
