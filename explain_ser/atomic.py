@@ -68,3 +68,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     write_stream(path, lambda fh: fh.write(data))
+
+
+def safe_stem(name: str) -> str:
+    """A clip id as a file-name stem: anything but letters, digits, ``-_.`` becomes ``_``.
+
+    >>> safe_stem("spk 1/clip:3")
+    'spk_1_clip_3'
+    """
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "clip"

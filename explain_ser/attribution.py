@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_path, write_text
+from .atomic import safe_stem, write_path, write_text  # noqa: F401  (safe_stem re-exported)
 from .audio import Clip
 from .jsonio import dumps
 
@@ -80,10 +80,6 @@ class Attribution:
             write_path(tg, lambda tmp: write_alignment(self.alignment, tmp), suffix=".TextGrid")
             written["textgrid"] = tg
         return written
-
-
-def safe_stem(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "clip"
 
 
 def top_segments(frames, column: str = "att_mean", top_fraction: float = TOP_FRACTION, n: int = 5,

@@ -377,7 +377,7 @@ def save_clip_panel(res, out_dir):
     (``explain-ser attribute --plot``)."""
     from pathlib import Path
 
-    from .attribution import safe_stem
+    from .atomic import safe_stem
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
