@@ -362,6 +362,8 @@ def model_input(clip, checkpoint, encoder, store=None, mel: bool = True) -> Mode
 
 # ---- stage 2: maps on the model's grid -----------------------------------------------------------------
 
+DEEP_METHODS = ("ig_mel", "layer_ig_block<k>")  # through the frozen encoder (explain.attributions.attribute_mel)
+
 @dataclass
 class Maps:
     """Prediction and every map of one clip on the *model's* grid (``[n_frames]`` each)."""
@@ -381,10 +383,11 @@ def maps(model, features, methods=("ig", "occlusion"), target: int | None = None
     """Stage 2: attention and attributions of ``model`` (eval mode) on one clip's features.
 
     ``features``: a :class:`ModelInput` or the taps ``[n_taps, T, D]``; ``methods``: names of the attribution
-    registry (:data:`explain_ser.explain.attributions.METHODS`); ``target``: the class to explain (None: the
-    predicted one); ``deep``: IG through the frozen encoder onto the log-mel (``deep_layer=k``: onto encoder
-    block ``k``) — needs a :class:`ModelInput`, whose mel and encoder it uses; ``deletion``: deletion/insertion
-    curves of attention and each method (faithfulness).
+    registry (:data:`explain_ser.explain.attributions.METHODS`) and at most one deep method (:data:`DEEP_METHODS`:
+    ``ig_mel``, ``layer_ig_block<k>``), the same as ``deep=True`` / ``deep_layer=k``; ``target``: the class to
+    explain (None: the predicted one); ``deep``: IG through the frozen encoder onto the log-mel
+    (``deep_layer=k``: onto encoder block ``k``) — needs a :class:`ModelInput`, whose mel and encoder it uses;
+    ``deletion``: deletion/insertion curves of attention and each method (faithfulness).
 
     >>> import torch
     >>> from explain_ser.model import SERModel
@@ -398,6 +401,13 @@ def maps(model, features, methods=("ig", "occlusion"), target: int | None = None
 
     inp = features if isinstance(features, ModelInput) else None
     feats = inp.features if inp is not None else features
+    methods = tuple(methods or ())
+    named = [m for m in methods if m == "ig_mel" or m.startswith("layer_ig_block")]
+    if named:  # a deep method by its name: the same as deep=True (deep_layer=k)
+        if len(named) > 1 or deep:
+            raise ValueError(f"one deep method per call, got {named + (['deep=True'] if deep else [])}")
+        deep, deep_layer = True, None if named[0] == "ig_mel" else int(named[0][len("layer_ig_block"):])
+        methods = tuple(m for m in methods if m != named[0])
     probs, att = attention_weights(model, feats)
     tgt = int(np.argmax(probs)) if target is None else int(target)
     if methods:

@@ -132,3 +132,16 @@ def test_plan_annotation_takes_the_manifest_transcript_and_ignores_an_empty_cell
     assert plan_annotation(clip, ClipOptions(transcript="given"), {"transcript": "row"}).transcript == "given"
     p = plan_annotation(clip, ClipOptions(language="fr"), {"language": "de"}, default_language="en")
     assert (p.language, p.language_source) == ("fr", "option")
+
+
+def test_a_deep_method_by_name_is_the_deep_flag(tiny_encoder):
+    from explain_ser.pipeline import maps, model_input
+
+    ck = Checkpoint.from_model(_model(), tiny_encoder, input_rule=RECOMMENDED)
+    inp = model_input(EXAMPLES / "calm_statement.wav", ck, tiny_encoder)
+    by_name = maps(ck.model, inp, ("saliency", "ig_mel"), ig_steps=2)
+    by_flag = maps(ck.model, inp, ("saliency",), deep=True, ig_steps=2)
+    assert list(by_name.attributions) == list(by_flag.attributions) == ["saliency", "ig_mel"]
+    np.testing.assert_allclose(by_name.attributions["ig_mel"], by_flag.attributions["ig_mel"], atol=1e-6)
+    with pytest.raises(ValueError, match="one deep method"):
+        maps(ck.model, inp, ("ig_mel",), deep=True)
