@@ -214,7 +214,9 @@ def recording_figure(segments: pd.DataFrame, heat: np.ndarray, heads: list[str],
                       row=2, col=1)
     # one numbered marker on top of each bar: what to box-select (a bar is selected by its top centre)
     fig.add_trace(go.Scatter(x=((starts + ends) / 2).tolist(), y=segments["confidence"].to_numpy(float).tolist(),
-                             mode="markers+text", text=[f"#{i + 1}" for i in range(len(segments))],
+                             # numbers only while they can be read (an hour has hundreds of utterances)
+                             mode="markers+text" if len(segments) <= 60 else "markers",
+                             text=[f"#{i + 1}" for i in range(len(segments))],
                              textposition="top center", textfont=dict(size=10, color="#444"),
                              marker=dict(size=11, color="white", line=dict(color="#444", width=1.5)),
                              customdata=list(range(len(segments))), name="utterance", showlegend=False,

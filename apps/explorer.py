@@ -42,7 +42,6 @@ from explain_ser.ordering import natural_key  # noqa: E402
 
 st.set_page_config(page_title="explain_ser explorer", page_icon="🎧", layout="wide")
 
-DEFAULT_CHECKPOINT = "ravdess-tiny.en"
 METHODS = ("ig", "occlusion")
 VIEWS = ("Clip", "Recording", "Corpus", "Compare")
 SAMPLE_RATE = 16_000
@@ -187,6 +186,8 @@ def checkpoint_names(extra: tuple) -> list[str]:
     from explain_ser.model import available_checkpoints
 
     names = available_checkpoints()
+    from explain_ser.api import DEFAULT_CHECKPOINT  # the library's default comes first
+
     if DEFAULT_CHECKPOINT in names:
         names = [DEFAULT_CHECKPOINT] + [n for n in names if n != DEFAULT_CHECKPOINT]
     return names + [e for e in extra if e not in names]
