@@ -23,7 +23,7 @@ Add (or edit) one entry of ``REGISTRY``::
 * A ``Run`` is the argv after ``explain-ser`` (split like a shell line, after ``str.format``), with
   ``{w.NAME}`` fields from :class:`Workspace` (tiny inputs, made lazily and shared by all entries):
   ``clip`` / ``clip2`` (English espeak-ng clips, ``clip_txt`` its transcript file, ``clip_text`` its words),
-  ``manifest`` (8 clips, 4 speakers, angry/sad, transcripts, ``ravdess.csv``), ``other_manifest`` (EmoDB-style
+  ``manifest`` (8 clips, 4 speakers, neutral/angry, transcripts, ``ravdess.csv``), ``other_manifest`` (EmoDB-style
   labels), ``recording`` (~12 s, two speakers) with ``rttm`` / ``turns_textgrid``, ``events`` (planted
   vocalizations), ``run`` / ``run_seed1`` (``train --cv-only --save-fold-models`` outputs), ``checkpoint`` (a
   trained checkpoint directory), ``report`` (a report directory), ``timeline`` (a ``timeline`` output of
@@ -185,7 +185,7 @@ class Workspace:
 
     @functools.cached_property
     def manifest(self) -> str:
-        return self._manifest("ravdess.csv", ["angry", "sad"], ["a1", "a2", "a3", "a4"])
+        return self._manifest("ravdess.csv", ["neutral", "angry"], ["a1", "a2", "a3", "a4"])
 
     @functools.cached_property
     def other_manifest(self) -> str:
@@ -382,10 +382,10 @@ REGISTRY: dict[str, list[Run] | str] = {
         Run("align {w.clip} --transcript '{w.clip_text}' --out {w.out} --aligner auto", check=_aligned_words),
         Run("align {w.clip} --transcript '{w.clip_text}' --out {w.out} --aligner pocketsphinx",
             check=_aligned_words),
-        Run("align {w.clip} --out {w.out} --aligner whisper", check=_aligned_words),
+        Run("align {w.clip} --transcript '{w.clip_text}' --out {w.out} --aligner whisper", check=_aligned_words),
         Run("align {w.clip} --transcript '{w.clip_text}' --out {w.out} --aligner mfa", check=_aligned_words,
             skip=_mfa_missing_only),
-        Run("align {w.manifest} --out {w.out} --aligner kaldi --jobs 1 --quiet", check=_has("a1_angry.TextGrid"),
+        Run("align {w.manifest} --out {w.out} --aligner kaldi --jobs 1 --quiet", check=_has("a1_neutral.TextGrid"),
             skip=lambda w: None if _have("kaldi_hmm_gmm") else "kaldi not installed"),
     ],
     "explain-ser extract MANIFEST_OR_DIR [--model tiny.en|base|PATH] [--window trim|full]": [
