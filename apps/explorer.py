@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+import _explorer_calls as calls  # noqa: E402
 import _explorer_figures as figs  # noqa: E402
 import _explorer_recording as recording  # noqa: E402
 import _explorer_sources as src  # noqa: E402
@@ -50,83 +51,6 @@ CONFIG = src.load_config()
 
 # ---------------------------------------------------------------------------------------------
 # cached library calls
-
-
-@st.cache_resource(show_spinner="Loading the Whisper encoder and the checkpoint ...")
-def get_explainer(checkpoint: str):
-    from explain_ser.api import Explainer
-
-    return Explainer(checkpoint)
-
-
-# The per-clip path's stages (explain_ser.pipeline), each cached on what it depends on: another checkpoint
-# reuses the clip's annotation (the slow Whisper transcription and alignment), another tagger or alignment
-# setting reuses the maps (IG, occlusion), and switching back to anything seen is instant.
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def load_clip(key: str, path: str):
-    """A library clip decoded once (the key names its content)."""
-    from explain_ser.audio import load_audio
-
-    return load_audio(path)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def clip_maps(checkpoint: str, key: str, methods: tuple, _clip):
-    """Stages 1 and 2 of one clip under one checkpoint: the model's input and its maps."""
-    from explain_ser.pipeline import maps
-
-    ex = get_explainer(checkpoint)
-    inp = ex.model_input(_clip, mel=True)
-    return inp, maps(ex.model, inp, methods)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def clip_annotation(key: str, plan: str, _clip, _plan):
-    """Stage 3 of one clip (model independent): ``plan`` is the repr of the library's annotation plan."""
-    from explain_ser.pipeline import annotate
-
-    return annotate(_clip, _plan)
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def explain(checkpoint: str, key: str, transcript: str, row: tuple, methods: tuple, align: bool, prosody: bool,
-            tagger: str, _clip):
-    """One clip explained by one checkpoint through the library's stages. ``row``: the clip's manifest (or
-    report, or timeline) row as ``(column, value)`` pairs, planned by the library as ``report`` plans it;
-    ``transcript``: one typed for an upload (it overrides the row's)."""
-    from explain_ser.pipeline import ClipOptions, assemble, plan_annotation
-
-    ex = get_explainer(checkpoint)
-    options = ClipOptions(methods=methods, transcript=transcript or None, align=align, prosody=prosody,
-                          tagger=library_tagger(tagger))
-    plan = plan_annotation(_clip, options, dict(row) or None, default_language=ex.ckpt.language,
-                           whisper_source=ex.ckpt.encoder_source)
-    inp, mp = clip_maps(checkpoint, key, methods, _clip)
-    return assemble(inp, mp, clip_annotation(key, repr(plan), _clip, plan), ex.ckpt)
-
-
-def default_tagger() -> str:
-    """The vocalization tagger every command uses unless told otherwise (the library's ``DEFAULT_TAGGER``)."""
-    from explain_ser.tagger import DEFAULT_TAGGER
-
-    return DEFAULT_TAGGER
-
-
-def library_tagger(choice: str):
-    """What the per-clip path takes for the control's value (``None`` for the rule-based tags)."""
-    from explain_ser.tagger import tagger_choice
-
-    return tagger_choice(choice)
-
-
-@st.cache_data(show_spinner=False)
-def tagger_names(extra: tuple) -> list[str]:
-    """The library's default tagger first, then the rules, the shipped taggers and the ``--tagger`` directories."""
-    from explain_ser.tagger import RULES, available_taggers
-
-    return list(dict.fromkeys([default_tagger(), RULES, *available_taggers(), *extra]))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -277,7 +201,7 @@ def sidebar(cat: pd.DataFrame, checkpoints: list[str]):
         st.multiselect("Attribution methods", list(METHODS), key="methods")
         st.checkbox("Align words / phones / vocalizations", key="align")
         st.checkbox("Prosody (F0, intensity)", key="prosody")
-        taggers = tagger_names(tuple(CONFIG.taggers))
+        taggers = calls.tagger_names(tuple(CONFIG.taggers))
         recording.remembered("tagger", taggers)
         st.selectbox("Vocalization tagger", taggers, key="tagger", format_func=lambda t: Path(t).name,
                      help="the library's default first; 'rules': the rule-based tags between words; then the "
@@ -384,11 +308,11 @@ def current_clip(mode: str | None, cat: pd.DataFrame):
 def run_explain(checkpoint: str, clip_info):
     key, clip, transcript, _, row = clip_info
     methods = tuple(m for m in METHODS if m in st.session_state.get("methods", METHODS))
-    tagger = st.session_state.get("tagger") or default_tagger()
+    tagger = st.session_state.get("tagger") or calls.default_tagger()
     with st.spinner(f"Explaining with {Path(checkpoint).name} ..."):
         if isinstance(clip, str):
-            clip = load_clip(key, clip)
-        return explain(checkpoint, key, transcript or "", row, methods, bool(st.session_state.get("align", True)),
+            clip = calls.load_clip(key, clip)
+        return calls.explain(checkpoint, key, transcript or "", row, methods, bool(st.session_state.get("align", True)),
                        bool(st.session_state.get("prosody", True)), tagger, clip)
 
 
