@@ -136,3 +136,20 @@ def test_cli_evaluate_classes_is_the_argmax_over_the_shared_classes(tmp_path, ca
     assert out["ua"] == pytest.approx(classification_metrics(truth, pred, ["angry", "sad"])["ua"])
     assert pd.read_csv(tmp_path / "p.csv")["predicted"].tolist() == pred.tolist()
     assert out["ua_ci"]["n_speakers"] == 2 and out["ua_ci"]["low"] <= out["ua"] <= out["ua_ci"]["high"]
+
+
+def test_evaluate_warns_only_when_the_checkpoint_heard_these_speakers_or_this_corpus(capsys):
+    from types import SimpleNamespace
+
+    from explain_ser.commands.evaluate import _warn_if_seen
+
+    ck = SimpleNamespace(training={"corpus": "ravdess", "speakers": ["Actor_01", "Actor_02"],
+                                   "extra": [{"corpus": "emodb"}]})
+    _warn_if_seen(ck, "corpora/ravdess/manifest.csv", pd.DataFrame({"speaker": ["Actor_05"]}))
+    assert capsys.readouterr().err == ""  # same corpus, unseen speakers: held out by speaker
+    _warn_if_seen(ck, "corpora/ravdess/manifest.csv", pd.DataFrame({"speaker": ["Actor_01", "Actor_05"]}))
+    assert "1 of these speakers were trained on" in capsys.readouterr().err
+    _warn_if_seen(ck, "corpora/emodb/manifest.csv", pd.DataFrame({"speaker": ["03"]}))
+    assert "trained on clips of this corpus (emodb)" in capsys.readouterr().err
+    _warn_if_seen(ck, "corpora/cremad/manifest.csv", pd.DataFrame({"speaker": ["1001"]}))
+    assert capsys.readouterr().err == ""
