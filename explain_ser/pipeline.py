@@ -41,7 +41,7 @@ from .attribution import Attribution, summarize
 from .audio import Clip, load_audio
 from .errors import InputError
 from .inputs import prepare
-from .language import decide_language, plan_alignment
+from .language import LanguageDecision, decide_language, plan_alignment, settle_language
 
 __all__ = ["ClipOptions", "explain_clip", "ModelInput", "model_input", "Maps", "maps", "AnnotationPlan",
            "plan_annotation", "Annotation", "annotate", "assemble", "on_clip_grid", "AnnotationStore",
@@ -211,8 +211,11 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
     """
     from .frames import build_frame_table
 
-    info: dict = {"language": plan.language}
-    aplan = (plan_alignment(plan.language, plan.whisper_source, plan.transcript, plan.aligner)
+    lang = LanguageDecision(plan.language, plan.language_source)
+    if plan.aligner != "none":  # nobody said the language: the audio decides when a multilingual Whisper can listen
+        lang = settle_language(lang, clip, plan.whisper_source)
+    info: dict = {"language": lang.as_dict()}
+    aplan = (plan_alignment(lang.language, plan.whisper_source, plan.transcript, plan.aligner, decision=lang)
              if plan.aligner != "none" else None)
     # -- vocalization tagger (issue 15) --
     tg = None
@@ -225,7 +228,7 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
     if store is not None:
         key = store.key(clip.sha256, plan.transcript,
                         "none" if aplan is None else f"{aplan.aligner}|{aplan.whisper_source}",
-                        plan.language, plan.prosody, tagger=tg.identity if tg is not None else "")
+                        lang.language, plan.prosody, tagger=tg.identity if tg is not None else "")
         hit = store.load(key)
         if hit is not None and len(hit) == clip.n_frames:
             return Annotation(hit, None, None, {**info, "cached": True}, plan)
@@ -246,10 +249,12 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
         from .align import align_clip
 
         try:
-            alignment = align_clip(clip, plan.transcript, aligner=aplan.aligner, language=plan.language,
+            alignment = align_clip(clip, plan.transcript, aligner=aplan.aligner, language=lang.language,
                                    whisper_source=aplan.whisper_source,
                                    vocalizations=tg is None and plan.vocalizations)
             info["aligner"] = alignment.backend
+            if alignment.backend == "none":  # Whisper's own words were not plausible (align.plausible)
+                info["alignment_note"] = alignment.notes[0]
             if aplan.reason:
                 alignment.notes = [aplan.reason] + list(alignment.notes)
         except InputError as err:
@@ -452,7 +457,8 @@ def assemble(inp: ModelInput, mp: Maps, ann: Annotation, checkpoint, display_mel
     attrs = inp.on_clip_grid(mp.attributions)
     info = dict(mp.info)
     info.update({k: v for k, v in ann.info.items() if k != "language"})
-    info["language"] = {"language": ann.plan.language, "source": ann.plan.language_source}
+    info["language"] = ann.info.get("language") or {"language": ann.plan.language,
+                                                    "source": ann.plan.language_source}
     table = build_frame_table(clip.clip_id, n, attention=att, attributions=attrs)
     table = pd.concat([table.drop(columns=[c for c in ann.columns.columns if c in table.columns]).reset_index(drop=True),
                        ann.columns], axis=1)

@@ -115,3 +115,22 @@ def plant(host: np.ndarray, sound: np.ndarray, at: float) -> np.ndarray:
     out = np.concatenate([host, np.zeros(max(0, i + len(sound) - len(host)), np.float32)])
     out[i : i + len(sound)] += sound
     return out
+
+
+# Known sentences in the languages the multilingual tests speak (espeak-ng voices): (voice, text).
+# Two sentences each, so that Whisper hears a few seconds of the language.
+MULTILINGUAL = {
+    "en": ("en-us", "Kids are talking by the door. I will call you tomorrow morning."),
+    "de": ("de", "Der Lappen liegt auf dem Eisschrank. Heute abend könnte ich es ihm sagen."),
+    "fr": ("fr", "Le chat dort sur le canapé. Nous allons au marché demain matin."),
+    "es": ("es", "El perro come su comida en la cocina. Mañana vamos a la playa con mis amigos."),
+    "ur": ("ur", "یہ کتاب بہت اچھی ہے اور میں اسے روز پڑھتا ہوں۔ کل بارش ہوگی۔"),
+    "hi": ("hi", "यह किताब बहुत अच्छी है और मैं इसे रोज़ पढ़ता हूँ। कल बारिश होगी।"),
+    "fa": ("fa", "این کتاب خیلی خوب است و من هر روز آن را می خوانم. فردا باران می بارد."),
+}
+
+
+def spoken(language: str, speed: int = 150) -> np.ndarray:
+    """espeak-ng speech of :data:`MULTILINGUAL`'s sentences in ``language`` (16 kHz float32)."""
+    voice, text = MULTILINGUAL[language]
+    return espeak(text, voice, speed)

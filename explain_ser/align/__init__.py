@@ -28,7 +28,7 @@ ALIGNERS = ("auto", "mfa", "pocketsphinx", "whisper", "kaldi")
 FALLBACK = {"mfa": "pocketsphinx", "pocketsphinx": "whisper", "whisper": None, "kaldi": "whisper"}
 
 __all__ = ["Alignment", "Interval", "Token", "Aligner", "AlignerUnavailable", "ALIGNERS", "align_clip",
-           "get_aligner", "phone_class", "stress_of", "tokenize_transcript", "words_of"]
+           "get_aligner", "no_words", "phone_class", "stress_of", "tokenize_transcript", "words_of"]
 
 _CACHE: dict[tuple, Aligner] = {}
 
@@ -60,6 +60,20 @@ def get_aligner(name: str, language: str = "en", whisper_source: str = "tiny.en"
     return aligner
 
 
+def _signals_note(signals: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in signals.items() if k != "n_words")
+
+
+def no_words(clip, reason: str, notes: list | None = None) -> Alignment:
+    """An empty alignment that says why (no aligner for the language, or no plausible transcript).
+
+    No vocalization tags either: the acoustic tagger looks for sounds *between* words, and with no word
+    boundaries it would call speech itself laughter.
+    """
+    return Alignment(words=[], backend="none", duration=float(clip.duration), clip_id=getattr(clip, "clip_id", ""),
+                     notes=[reason, "no vocalization tags: they need word boundaries", *(notes or [])]).check()
+
+
 def _is_english(language: str | None) -> bool:
     return (language or "en").lower().split("-")[0] in ("en", "eng", "english")
 
@@ -83,23 +97,34 @@ def align_clip(clip, transcript: str | None = None, aligner: str = "auto", langu
     if aligner not in ALIGNERS:
         raise InputError(aligner, f"unknown aligner; choose one of {', '.join(ALIGNERS)}")
 
-    if transcript is None and aligner != "whisper":
-        text, _ = get_aligner("whisper", language, whisper_source).transcribe(clip)
-        notes.append(f"no transcript: Whisper ({whisper_source}) transcribed {text!r}")
-        transcript = text
+    from explain_ser.align.plausible import NoWords
 
-    name, result = aligner, None
-    while name is not None:
-        if name == "pocketsphinx" and not _is_english(language):
-            notes.append(f"pocketsphinx skipped: it has an English model only (language {language})")
-            name = FALLBACK[name]
-            continue
-        try:
-            result = get_aligner(name, language, whisper_source).align(clip, transcript)
-            break
-        except AlignerUnavailable as exc:
-            notes.append(f"{exc}; falling back to {FALLBACK[name]}")
-            name = FALLBACK[name]
+    given = transcript is not None
+    try:
+        if transcript is None and aligner != "whisper":
+            whisper = get_aligner("whisper", language, whisper_source)
+            text, _ = whisper.transcribe(clip)
+            notes.append(f"no transcript: Whisper ({whisper_source}) transcribed {text!r} "
+                         f"({_signals_note(whisper.last_signals)})")
+            transcript = text
+
+        name, result = aligner, None
+        while name is not None:
+            if name == "pocketsphinx" and not _is_english(language):
+                notes.append(f"pocketsphinx skipped: it has an English model only (language {language})")
+                name = FALLBACK[name]
+                continue
+            try:
+                result = get_aligner(name, language, whisper_source).align(clip, transcript)
+                break
+            except AlignerUnavailable as exc:
+                notes.append(f"{exc}; falling back to {FALLBACK[name]}")
+                name = FALLBACK[name]
+    except NoWords as exc:  # Whisper's own words are not plausible: none, and why
+        return no_words(clip, exc.reason, notes)
+    if result is not None and result.backend == "whisper" and not given:
+        notes.append(f"Whisper ({whisper_source}) transcribed {result.transcript!r} "
+                     f"({_signals_note(get_aligner('whisper', language, whisper_source).last_signals)})")
     if result is None:
         raise InputError(getattr(clip, "clip_id", "clip"), "no aligner could run: " + "; ".join(notes))
 
@@ -112,6 +137,10 @@ def align_clip(clip, transcript: str | None = None, aligner: str = "auto", langu
             result = phoned
         except InputError as exc:
             notes.append(f"no phones: PocketSphinx could not align Whisper's transcript ({exc})")
+
+    if not result.phones and result.words and not _is_english(language):
+        notes.append(f"no phones for {language}: they come from --aligner kaldi on a corpus with transcripts "
+                     "(explain-ser align/report) or mfa")
 
     if vocalizations:
         from explain_ser.align.vocalizations import detect_vocalizations, merge_with_tokens

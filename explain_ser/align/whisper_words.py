@@ -34,6 +34,7 @@ class WhisperWordAligner:
         self.source = source
         self.language = language
         self._model = model
+        self.last_signals: dict = {}  # Whisper's confidence signals of the last transcription
 
     @property
     def model(self):
@@ -51,14 +52,27 @@ class WhisperWordAligner:
             return "en"
         return self.language
 
-    def transcribe(self, clip) -> tuple[str, list[Interval]]:
-        """Whisper's own transcript and word intervals."""
+    def transcribe(self, clip, check: bool = True) -> tuple[str, list[Interval]]:
+        """Whisper's own transcript and word intervals.
+
+        ``check``: a transcript that is not plausibly right (Whisper's own signals, known hallucinations:
+        :mod:`explain_ser.align.plausible`) raises :class:`~explain_ser.align.plausible.NoWords` instead;
+        ``self.last_signals`` keeps the signals of the last call."""
         import torch
 
+        from explain_ser.align.plausible import NoWords, judge
+
+        # at most 15 tokens per second of audio (speech rarely needs 5): speech Whisper cannot follow otherwise
+        # runs to 224 tokens per pass, pass after pass (espeak-ng Persian decoded as Thai took over 10 minutes)
+        cap = int(min(224, max(32, 15 * float(clip.duration))))
         with torch.inference_mode():
             res = self.model.transcribe(np.asarray(clip.samples, np.float32), word_timestamps=True,
                                         fp16=False, temperature=0.0, language=self._language(),
-                                        condition_on_previous_text=False, verbose=None)
+                                        condition_on_previous_text=False, verbose=None, sample_len=cap)
+        verdict = judge(res, self.source, self._language() or res.get("language"), self.model.is_multilingual)
+        self.last_signals = verdict.signals
+        if check and not verdict.ok:
+            raise NoWords(verdict.reason, verdict.signals)
         words = []
         for seg in res.get("segments", []):
             for w in seg.get("words", []):
