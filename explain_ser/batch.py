@@ -213,6 +213,8 @@ def _explain_task(job: _ExplainJob, row: dict) -> bool:
             "predicted": res.predicted, "p_predicted": float(probs.max()), "n_frames": clip.n_frames,
             "pooler": ck.pooler, "layer": ",".join(map(str, ck.taps)),
             "language": res.info["language"]["language"],
+            "language_source": res.info["language"].get("source"),  # option, manifest, identified, checkpoint
+            "language_p": res.info["language"].get("probability"),  # Whisper's, when identified from the audio
             "seen_in_training": (str(row.get("speaker", "")) in trained_on) if trained_on else None,
             **{f"prob_{l}": float(p) for l, p in zip(res.labels, probs)}}
     if "fold" in row:
@@ -414,7 +416,7 @@ def _align_task(job: _AlignJob, item: tuple) -> dict:
             save_frame_table(table, out / f"{cid}.frames.csv")
     record = {"clip_id": cid, "options": job.options, "backend": alignment.backend, "words": len(alignment.words),
               "phones": len(alignment.phones), "vocalizations": len(alignment.vocalizations),
-              "notes": list(alignment.notes)}
+              "notes": list(alignment.notes), "language": ann.info.get("language")}
     with stage("write"):
         write_text(_align_record(out, cid), dumps(record, indent=None))
     return record

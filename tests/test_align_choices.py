@@ -70,7 +70,7 @@ def test_align_one_clip_each_choice(corpus, tmp_path, capsys, aligner, backend):
     assert "Traceback" not in cap.err
     a = _textgrid_words(out / "c00.TextGrid")
     assert a.word_labels() == SENTENCES[0].split()
-    assert f"({backend})" in cap.out
+    assert f"({backend}" in cap.out
     if backend == "pocketsphinx":
         assert a.phones and all(a.phones_in(w) for w in a.words)
     if aligner == "mfa":
@@ -88,7 +88,7 @@ def test_align_without_transcript_whisper_words_and_pocketsphinx_phones(corpus, 
     a = _textgrid_words(tmp_path / "out" / "solo.TextGrid")
     assert a.word_labels() == SENTENCES[2].split()
     assert a.phones
-    assert "(whisper+pocketsphinx)" in capsys.readouterr().out
+    assert "(whisper+pocketsphinx" in capsys.readouterr().out
 
 
 def test_align_kaldi_trains_on_the_manifest(corpus, tmp_path, capsys):

@@ -19,7 +19,8 @@ def add_parser(sub):
     p.add_argument("--transcript", default=None,
                    help="the words of a single clip; omit (or give '') to let Whisper transcribe")
     p.add_argument("--language", default=None,
-                   help="language code (default: the manifest's 'language' column, else en)")
+                   help="language code or name (default: the manifest's 'language' column, else identified from "
+                        "the audio by a multilingual Whisper when one is installed, else en)")
     p.add_argument("--whisper", default="tiny.en", metavar="SOURCE",
                    help="Whisper source for transcription/word times (default tiny.en: English only)")
     p.add_argument("--no-vocalizations", action="store_true", help="skip acoustic vocalization tagging")
@@ -43,6 +44,11 @@ def run(args) -> int:
     from ..engine import cluster_from_args, report_failures
     from ..errors import InputError
 
+    from ..language import check_request, normalise_language
+
+    if args.language is not None:  # before anything is read or written: one line, exit 2
+        args.language = normalise_language(args.language)
+    check_request(args.language, args.aligner)
     manifest = pd.concat([load_manifest_or_dir(t) for t in args.target], ignore_index=True)
     if args.transcript is not None and len(manifest) != 1:
         raise InputError("--transcript", f"gives the words of one clip, but {len(manifest)} clips were named; "
@@ -66,8 +72,13 @@ def run(args) -> int:
     done = sum(r is not None for r in records)
     if len(manifest) == 1:
         r = records[0]
+        lang = r.get("language") or {}
+        said = "" if not lang else f", language {lang['language']} ({lang.get('source')}" + (
+            f" p={lang['probability']:.2f})" if lang.get("probability") is not None else ")")
         print(f"{r['clip_id']}: {r['words']} words, {r['phones']} phones, {r['vocalizations']} vocalizations "
-              f"({r['backend']}) -> {out / (r['clip_id'] + '.TextGrid')}")
+              f"({r['backend']}{said}) -> {out / (r['clip_id'] + '.TextGrid')}")
+        if r["backend"] == "none" and r.get("notes"):
+            print(f"  {r['notes'][0]}")
     else:
         print(f"aligned {done} of {len(manifest)} clips -> {out}")
     return report_failures(out, failures, len(manifest))

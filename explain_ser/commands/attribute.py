@@ -16,7 +16,8 @@ def add_parser(sub):
     p.add_argument("--transcript", default=None, metavar="TEXT|FILE",
                    help="transcript text or a .txt file (default: CLIP.txt beside the audio if present, else Whisper transcribes)")
     p.add_argument("--language", default=None,
-                   help="language of the speech (default: the checkpoint's training language); decides the aligner")
+                   help="language of the speech, code or name (default: identified from the audio by a multilingual "
+                        "Whisper when one is installed, else the checkpoint's training language); decides the aligner")
     p.add_argument("--aligner", default="auto", choices=["auto", "mfa", "pocketsphinx", "whisper", "none"],
                    help="word/phone aligner (default: auto = PocketSphinx for English with a transcript)")
     p.add_argument("--methods", default="ig,occlusion", help="attribution methods, comma-separated: ig,saliency,occlusion (or 'none')")
@@ -93,6 +94,11 @@ def run(args) -> int:
     from ..corpora import audio_files
     from ..errors import InputError
 
+    from ..language import check_request, normalise_language
+
+    if args.language is not None:  # an unknown code, or pocketsphinx on another language: one line, nothing written
+        args.language = normalise_language(args.language)
+    check_request(args.language, args.aligner)
     paths = audio_files(args.clips)
     transcript = _transcript(args.transcript)
     if transcript is not None and len(paths) > 1:

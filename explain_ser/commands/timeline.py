@@ -34,7 +34,9 @@ def add_parser(sub):
                         "speaker (a directory: <rec>.rttm or <rec>.TextGrid per recording)")
     p.add_argument("--align", action="store_true",
                    help="words, phones and vocalizations per utterance (Whisper transcribes; slow)")
-    p.add_argument("--language", default=None, help="language of the speech (default: the checkpoint's); decides the aligner")
+    p.add_argument("--language", default=None,
+                   help="language of the speech (default: identified per utterance by a multilingual Whisper when "
+                        "one is installed, else the checkpoint's); decides the aligner")
     p.add_argument("--tagger", default=None, metavar="DIR",
                    help="vocalization tagger (explain-ser train-tagger output or shipped name) instead of the "
                         "rule-based tags (with --align)")
@@ -64,6 +66,10 @@ def run(args) -> int:
         raise InputError(f"--min-pause {args.min_pause}", "must be above 0")
     if not 0 <= args.context <= 5:
         raise InputError(f"--context {args.context}", "must be between 0 and 5 s")
+    if args.language is not None:  # an unknown code: one line, exit 2, before anything is read or written
+        from ..language import normalise_language
+
+        args.language = normalise_language(args.language)
     opts = TimelineOptions(methods=methods, align=args.align, tagger=args.tagger, language=args.language, prosody=not args.no_prosody,
                            ig_steps=args.steps, vad=args.vad, min_pause=args.min_pause, context=args.context,
                            max_len=args.max_len,
