@@ -19,7 +19,7 @@ def test_a_confident_transcript_is_kept():
 
 @pytest.mark.parametrize("changes,named", [
     ({"logprob": -1.1}, "avg log-prob -1.10 < -0.8"),
-    ({"word_p": 0.3}, "word probability 0.30 < 0.55"),
+    ({"word_p": 0.3}, "word probability 0.30 < 0.65"),
     ({"no_speech": 0.8}, "no-speech probability 0.80 > 0.6"),
     ({"compression": 5.7}, "compression ratio 5.70 > 2.4"),
 ])

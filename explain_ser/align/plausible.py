@@ -49,7 +49,7 @@ WHOLE_HALLUCINATIONS = ("you", "thank you", "thanks", "bye", "okay", "so")
 @dataclass(frozen=True)
 class Thresholds:
     min_avg_logprob: float = -0.8
-    min_word_p: float = 0.55
+    min_word_p: float = 0.65
     max_no_speech: float = 0.6
     max_compression: float = 2.4
 
