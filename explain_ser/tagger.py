@@ -38,7 +38,7 @@ __all__ = ["Events", "read_events", "event_metrics", "frame_metrics", "frame_lab
 
 TAGGER_DIR = Path(__file__).parent / "checkpoints" / "taggers"
 #: the shipped tagger every command uses by default (trained on real breaths and coughs, see its card)
-DEFAULT_TAGGER = "demo-synthetic-tiny.en"
+DEFAULT_TAGGER = "vocal-tiny.en"
 #: the value of ``--tagger`` that picks the rule-based tagger
 RULES = "rules"
 

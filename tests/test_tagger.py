@@ -348,6 +348,35 @@ def test_attribute_with_tagger(trained, tmp_path):
     assert not (tmp_path / "o2").exists()
 
 
+def test_attribute_uses_the_default_tagger_unless_told_rules(trained, tmp_path):
+    """Without --tagger, attribute tags with DEFAULT_TAGGER (its identity is in the summary); --tagger rules
+    gives the rule-based tags (no tagger in the summary)."""
+    from explain_ser.tagger import DEFAULT_TAGGER, load_tagger
+
+    clip = str(read_events(trained / "test" / "events.csv").clips["clip"].iloc[0])
+    for extra, expect in (([], True), (["--tagger", "rules"], False)):
+        out = tmp_path / f"out{len(extra)}"
+        assert main(["attribute", clip, "--methods", "none", "--no-prosody", "--aligner", "none", "--out", str(out),
+                     "--quiet", *extra]) == 0
+        (summary,) = out.glob("*.summary.json")
+        assert (load_tagger(DEFAULT_TAGGER).identity in summary.read_text()) is expect
+
+
+def test_shipped_default_tagger_card_says_which_categories_are_real():
+    from explain_ser.tagger import DEFAULT_TAGGER, RULES, available_taggers, resolve_tagger, tagger_choice
+
+    assert DEFAULT_TAGGER in available_taggers() and tagger_choice(None) == DEFAULT_TAGGER
+    assert tagger_choice(RULES) is None and tagger_choice("x") == "x"
+    d = resolve_tagger(DEFAULT_TAGGER)
+    cfg = json.loads((d / "config.json").read_text())
+    card = (d / "MODEL_CARD.md").read_text()
+    kinds = cfg["sounds"]["kinds"]
+    assert kinds["breath"] == kinds["cough"] == "real" and kinds["laugh"] == kinds["sigh"] == "synthetic"
+    assert "learned from **real** recordings: breath, cough" in card and "Coswara" in card and "CC BY 4.0" in card
+    assert "### Reliability of the confidence" in card and cfg["decode"]["calibration"]["y"]
+    assert sum(p.stat().st_size for p in d.iterdir()) < 2_000_000  # no audio shipped
+
+
 def test_annotation_key_includes_the_tagger():
     from explain_ser.pipeline import AnnotationStore
 

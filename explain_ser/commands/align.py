@@ -24,8 +24,10 @@ def add_parser(sub):
     p.add_argument("--whisper", default="tiny.en", metavar="SOURCE",
                    help="Whisper source for transcription/word times (default tiny.en: English only)")
     p.add_argument("--no-vocalizations", action="store_true", help="skip acoustic vocalization tagging")
-    p.add_argument("--tagger", default=None, metavar="DIR",
-                   help="vocalization tagger (explain-ser train-tagger output or shipped name) instead of the rules")
+    from ..tagger import DEFAULT_TAGGER
+
+    p.add_argument("--tagger", default=None, metavar="NAME|DIR",
+                   help=f"vocalization tagger: a shipped name or an explain-ser train-tagger directory (default {DEFAULT_TAGGER}); 'rules' for the rule-based tagger")
     p.add_argument("--frames", action="store_true",
                    help="also write <clip>.frames.csv: alignment + prosody on the 20 ms encoder grid")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -35,6 +37,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..tagger import tagger_choice
+
     from pathlib import Path
 
     import pandas as pd
@@ -58,7 +62,7 @@ def run(args) -> int:
         records, failures = align_corpus(manifest, out, aligner=args.aligner, whisper=args.whisper,
                                          language=args.language, vocalizations=not args.no_vocalizations,
                                          frames=args.frames, transcript=args.transcript, client=client,
-                                         tagger=args.tagger,
+                                         tagger=tagger_choice(args.tagger),
                                          progress=not args.quiet and len(manifest) > 1)
     if len(manifest) == 1 and failures:  # one named clip: bad input, nothing written (exit 2)
         raise InputError(failures[0]["message"])

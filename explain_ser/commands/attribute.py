@@ -26,9 +26,10 @@ def add_parser(sub):
     p.add_argument("--baseline", default="mean", choices=["mean", "zero"], help="IG baseline features (default: training mean)")
     p.add_argument("--deep", action="store_true", help="also IG through the frozen encoder onto the log-mel")
     p.add_argument("--no-prosody", action="store_true", help="skip Praat prosody")
-    p.add_argument("--tagger", default=None, metavar="DIR",
-                   help="vocalization tagger (directory from explain-ser train-tagger, or a shipped name) whose "
-                        "tags replace the rule-based ones")
+    from ..tagger import DEFAULT_TAGGER
+
+    p.add_argument("--tagger", default=None, metavar="NAME|DIR",
+                   help=f"vocalization tagger: a shipped name or an explain-ser train-tagger directory (default {DEFAULT_TAGGER}); 'rules' for the rule-based tagger")
     p.add_argument("--out", default="out", help="output directory (default: out/)")
     p.add_argument("--format", default="csv", choices=["csv", "parquet", "json"], help="FrameTable format")
     p.add_argument("--plot", action="store_true", help="write a PNG panel per clip")
@@ -114,10 +115,11 @@ def run(args) -> int:
     # the model is loaded, so a bad file fails fast and nothing is written (exit 2).
     distributed = len(paths) > 1 and ((args.jobs or 1) > 1 or args.scheduler or args.cluster)
     clips = paths if distributed else [load_audio(p, strict=args.strict) for p in paths]
-    if args.tagger is not None:  # a bad tagger fails fast too, before anything is computed
-        from ..tagger import load_tagger
+    from ..tagger import load_tagger, tagger_choice
 
-        load_tagger(args.tagger)
+    tagger = tagger_choice(args.tagger)  # None: the rules
+    if tagger is not None:  # a bad tagger fails fast too, before anything is computed
+        load_tagger(tagger)
     ex = Explainer(args.checkpoint)
     target = None
     if args.target is not None:
@@ -129,7 +131,7 @@ def run(args) -> int:
     options = dict(transcript=transcript, methods=methods, target=target, align=args.aligner != "none",
                    aligner="auto" if args.aligner == "none" else args.aligner, language=args.language,
                    prosody=not args.no_prosody, deep=args.deep, ig_steps=args.steps, baseline=args.baseline,
-                   tagger=args.tagger)
+                   tagger=tagger)
     if distributed:
         from ..batch import attribute_clips
         from ..engine import cluster_from_args, report_failures

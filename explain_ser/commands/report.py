@@ -18,9 +18,10 @@ def add_parser(sub):
                    help="kaldi = train a monophone aligner on this corpus first (languages PocketSphinx lacks)")
     p.add_argument("--methods", default="ig,occlusion", help="attribution methods (comma-separated, or 'none')")
     p.add_argument("--no-prosody", action="store_true")
-    p.add_argument("--tagger", default=None, metavar="DIR",
-                   help="vocalization tagger (explain-ser train-tagger output or shipped name): its tags replace "
-                        "the rule-based ones")
+    from ..tagger import DEFAULT_TAGGER
+
+    p.add_argument("--tagger", default=None, metavar="NAME|DIR",
+                   help=f"vocalization tagger: a shipped name or an explain-ser train-tagger directory (default {DEFAULT_TAGGER}); 'rules' for the rule-based tagger")
     p.add_argument("--no-deletion", action="store_true", help="skip the deletion/insertion curves")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick look)")
     p.add_argument("--n-boot", type=int, default=1000)
@@ -32,6 +33,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..tagger import tagger_choice
+
     from ..api import Explainer
     from ..batch import explain_corpus
     from ..corpora import load_manifest_or_dir
@@ -55,7 +58,8 @@ def run(args) -> int:
         run = explain_corpus(rows, ex, out, methods=methods, align=args.aligner != "none",
                              aligner=args.aligner if args.aligner != "none" else "auto",
                              prosody=not args.no_prosody, deletion=not args.no_deletion,
-                             progress=not args.quiet, client=client, tagger=args.tagger)
+                             progress=not args.quiet, client=client,
+                             tagger=tagger_choice(args.tagger))
     code = report_failures(out, run.failures, len(rows))
     if run.meta.empty:
         print("report: no clip could be explained; nothing to report", file=sys.stderr)

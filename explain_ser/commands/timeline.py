@@ -37,9 +37,10 @@ def add_parser(sub):
     p.add_argument("--language", default=None,
                    help="language of the speech (default: identified per utterance by a multilingual Whisper when "
                         "one is installed, else the checkpoint's); decides the aligner")
-    p.add_argument("--tagger", default=None, metavar="DIR",
-                   help="vocalization tagger (explain-ser train-tagger output or shipped name) instead of the "
-                        "rule-based tags (with --align)")
+    from ..tagger import DEFAULT_TAGGER
+
+    p.add_argument("--tagger", default=None, metavar="NAME|DIR",
+                   help=f"vocalization tagger: a shipped name or an explain-ser train-tagger directory (default {DEFAULT_TAGGER}); 'rules' for the rule-based tagger")
     p.add_argument("--methods", default="ig", help="attribution methods, comma-separated: ig,saliency,occlusion, "
                                                    "or 'none' for speed (default: ig)")
     p.add_argument("--steps", type=int, default=32, help="Integrated Gradients steps (default 32)")
@@ -51,6 +52,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from ..tagger import tagger_choice
+
     from ..checkpoint import Checkpoint
     from ..corpora import audio_files
     from ..errors import InputError
@@ -70,7 +73,7 @@ def run(args) -> int:
         from ..language import normalise_language
 
         args.language = normalise_language(args.language)
-    opts = TimelineOptions(methods=methods, align=args.align, tagger=args.tagger, language=args.language, prosody=not args.no_prosody,
+    opts = TimelineOptions(methods=methods, align=args.align, tagger=tagger_choice(args.tagger), language=args.language, prosody=not args.no_prosody,
                            ig_steps=args.steps, vad=args.vad, min_pause=args.min_pause, context=args.context,
                            max_len=args.max_len,
                            fmt=args.format, plot=args.plot)
