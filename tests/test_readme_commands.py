@@ -439,6 +439,9 @@ REGISTRY: dict[str, list[Run] | str] = {
     ],
     "explain-ser train-tagger EVENTS --out DIR": [
         Run("train-tagger {w.events} --out {w.out} --folds 2 --epochs 2 --quiet", check=_has("MODEL_CARD.md"))],
+    "explain-ser train-tagger MANIFEST --sounds DIR|MANIFEST --out DIR [--synthetic laugh,sigh,other] [--max-seconds S]": [
+        Run("train-tagger {w.manifest} --sounds {w.sounds} --out {w.out} --synthetic laugh,sigh,other --max-seconds 2 "
+            "--folds 2 --epochs 2 --n-clips 8 --quiet", check=_has("MODEL_CARD.md", "events.csv"))],
     "explain-ser explore [--report DIR] [--manifest CSV] [--timeline DIR] [--tagger DIR]": [
         Run("explore --report {w.report} --manifest {w.manifest} --print-command"),
         Run("explore --report {w.report} --manifest {w.manifest} --headless", serve=True),
@@ -458,7 +461,6 @@ REGISTRY: dict[str, list[Run] | str] = {
                          "[--extra-train OTHER_MANIFEST] [--ensemble K] --out DIR",
     "explain-ser cv-ensemble": "explain-ser cv-ensemble RUN_DIR RUN_DIR...",
     "explain-ser timeline REC --out DIR": [Run("timeline {w.recording} --out {w.out} --methods none --quiet")],
-    "explain-ser train-tagger": "explain-ser train-tagger EVENTS --out DIR",
     "explain-ser robustness MANIFEST --cv-run RUN": "explain-ser robustness MANIFEST [--checkpoint ...|--cv-run DIR] "
                                                     "[--conditions ...]",
     "explain-ser robustness --cv-run": "explain-ser robustness MANIFEST [--checkpoint ...|--cv-run DIR] "
