@@ -77,7 +77,7 @@ def test_shipped_checkpoints_record_their_language():
         cfg = read_config(name)
         assert cfg["training"]["language"] == lang
     assert Checkpoint.load("emodb-tiny.en").language == "de"
-    assert Checkpoint.load("ravdess-tiny.en").languages == ["en", "de"]  # EmoDB on the training side
+    assert Checkpoint.load("ravdess-tiny.en-normalized").languages == ["en", "de"]  # EmoDB on the training side
 
 
 @pytest.fixture

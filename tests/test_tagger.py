@@ -486,7 +486,10 @@ def test_align_with_the_tagger_writes_its_tags(tmp_path):
     from _env import EXAMPLES
     from explain_ser.align.textgrid import read_tiers
 
+    # the words without the .txt's [laughter] [breath] tokens (align reads CLIP.txt like attribute): the laugh
+    # on the tier is then the tagger's own event, not a transcript token it sharpened
     assert main(["align", str(EXAMPLES / "laugh_breath.wav"), "--aligner", "pocketsphinx",
+                 "--transcript", "Oh no, not again. I cannot believe it.",
                  "--tagger", "demo-synthetic-tiny.en", "--out", str(tmp_path)]) == 0
     tiers, _ = read_tiers(tmp_path / "laugh_breath.TextGrid")
     truth = pd.read_csv(EXAMPLES / "laugh_breath.events.csv")
