@@ -16,14 +16,13 @@ models of an emotion run shown a cue corpus. Metrics and manifests: :mod:`explai
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .jsonio import dumps
 from .pointing import SIGNED_METHODS, format_table, score_map, summarize
 from .timegrid import FRAME_SECONDS
 
@@ -222,7 +221,7 @@ def score_models(manifest: pd.DataFrame, run_dir, methods=("ig",), n_boot: int =
 
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)
-        write_text(o / "pointing_score.json", json.dumps(result, indent=2, default=_json) + "\n")
+        write_text(o / "pointing_score.json", dumps(result) + "\n")
         write_path(o / "pointing_score_clips.csv", lambda tmp: per_clip.to_csv(tmp, index=False), suffix=".csv")
     result["per_clip"] = per_clip
     return result
@@ -235,17 +234,7 @@ def _write_outputs(out: Path, result: dict, table: pd.DataFrame, per_clip: pd.Da
     out.mkdir(parents=True, exist_ok=True)
     write_path(out / "pointing.csv", lambda p: table.to_csv(p, index=False), suffix=".csv")
     write_path(out / "pointing_clips.csv", lambda p: per_clip.to_csv(p, index=False), suffix=".csv")
-    write_text(out / "pointing.json", json.dumps(result, indent=2, default=_json) + "\n")
+    write_text(out / "pointing.json", dumps(result) + "\n")
     write_text(out / "pointing.md", format_table(result) + "\n")
     write_path(out / "pointing.png", lambda p: pointing_figure(result, table).savefig(p, dpi=120, bbox_inches="tight"),
                suffix=".png")
-
-
-def _json(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if math.isnan(float(o)) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

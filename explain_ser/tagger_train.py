@@ -16,7 +16,6 @@ thresholds are chosen on the pooled out-of-fold probabilities. The directory hol
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ import torch.nn as nn
 
 from .align.base import Interval
 from .errors import InputError
+from .jsonio import dumps
 from .tagger_events import Events, read_events
 from .tagger_metrics import (COLLAR, choose_thresholds, decode, event_metrics, events_rows, frame_labels,
                              frame_metrics, matched)
@@ -307,7 +307,7 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
             "sounds": _sound_kinds(events_path, tags),
             "note": note, "command": command,
         }
-        write_text(out / "config.json", json.dumps(config, indent=2, default=_json) + "\n")
+        write_text(out / "config.json", dumps(config) + "\n")
         cv_rows = pd.DataFrame(found_all, columns=["clip", "start", "end", "tag", "confidence", "fold"])
         cv_rows["calibrated"] = held_out_calibrated(found_all, truth_rows, tags, len(folds))
         cv_rows["right"] = matched(truth_rows, found_all, tags)
@@ -414,13 +414,6 @@ def _sound_kinds(events_path, tags) -> dict:
     att = sorted({a for a in raw.get("attribution", pd.Series(dtype=str)) if a})
     return {"kinds": kinds, "attribution": att}
 
-
-def _json(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if np.isnan(o) else float(o)
-    raise TypeError(type(o).__name__)
 
 
 def pct(x) -> str:

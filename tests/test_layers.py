@@ -25,8 +25,7 @@ PENDING_PRIVATE = {
     ("explain_ser.align.kaldi_train", "explain_ser.align.kaldi_lexicon", "_lang"),
     ("explain_ser.publish", "explain_ser.train", "_layout"),
 }
-PENDING_JSON = {"explain_ser/pointing_run.py", "explain_ser/tagger_train.py", "explain_ser/commands/train_tagger.py",
-                "explain_ser/commands/train.py"}
+PENDING_JSON = {"explain_ser/commands/train.py"}
 
 
 def _modules() -> dict[str, Path]:

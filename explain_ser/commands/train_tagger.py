@@ -123,9 +123,8 @@ def _plant(args, out: Path):
 
 
 def _evaluate(args) -> int:
-    import json
-
     from ..atomic import write_text
+    from ..jsonio import dumps
     from ..tagger import evaluate_tagger, load_tagger
     from ..tagger_train import metrics_table
 
@@ -166,7 +165,7 @@ def _evaluate(args) -> int:
     if command:
         text += ["Reproduce:", "", "```", command, "```", ""]
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "evaluation.json", json.dumps(report, indent=2, default=lambda o: None) + "\n")
+    write_text(out / "evaluation.json", dumps(report) + "\n")
     write_text(out / "evaluation.md", "\n".join(text))
     print("\n".join(text))
     print(f"wrote {out / 'evaluation.json'}, {out / 'evaluation.md'}")
