@@ -126,5 +126,6 @@ def judge(result: dict, model_name: str, language: str | None, multilingual: boo
     if not multilingual:
         return Verdict(False, f"no words: the speech does not look like English to {model_name} ({why}); pass "
                               "--language/--transcript or install explain_ser[base] (multilingual Whisper)", sig)
-    return Verdict(False, f"no words: Whisper {model_name}'s {language or 'auto'} transcript {text!r} is not "
+    shown = text if len(text) <= 80 else text[:77] + "..."  # a looping decode can be hundreds of characters
+    return Verdict(False, f"no words: Whisper {model_name}'s {language or 'auto'} transcript {shown!r} is not "
                           f"plausible ({why}); pass --transcript", sig)

@@ -62,9 +62,10 @@ class WhisperWordAligner:
 
         from explain_ser.align.plausible import NoWords, judge
 
-        # at most 15 tokens per second of audio (speech rarely needs 5): speech Whisper cannot follow otherwise
-        # runs to 224 tokens per pass, pass after pass (espeak-ng Persian decoded as Thai took over 10 minutes)
-        cap = int(min(224, max(32, 15 * float(clip.duration))))
+        # at most 10 tokens per second of audio (English speech needs about 3): speech Whisper cannot follow
+        # otherwise runs to 224 tokens per pass, pass after pass (espeak-ng Persian decoded as a Thai loop took
+        # over 10 minutes on a busy machine, and still 7 at 15 tokens per second)
+        cap = int(min(224, max(24, 10 * float(clip.duration))))
         with torch.inference_mode():
             res = self.model.transcribe(np.asarray(clip.samples, np.float32), word_timestamps=True,
                                         fp16=False, temperature=0.0, language=self._language(),
