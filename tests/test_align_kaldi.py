@@ -150,3 +150,34 @@ def test_train_and_align_on_a_manifest(corpus, tmp_path):
     assert sorted(out) == sorted(r["clip_id"] for r in rows[:12])  # the empty transcript is left out
     assert (tmp_path / "tg" / "u00.TextGrid").is_file() and (tmp_path / "tg" / "failed.txt").is_file()
     assert out["u00"].word_labels() == texts[0].rstrip(".").lower().split()
+
+
+def test_a_corpus_without_a_language_column_gets_its_language_from_the_audio(corpus, tmp_path, monkeypatch):
+    """No language column, no --language: Whisper's identification (here a stand-in saying German with
+    p 0.9 for 4 of the 5 clips asked) picks the espeak-ng lexicon; without base it is English, and said."""
+    import pandas as pd
+    import soundfile as sf
+
+    import explain_ser.language as language
+    from explain_ser.align.kaldi_corpus import corpus_language, train_and_align
+
+    clips, texts, _ = corpus
+    asked = []
+
+    def fake_identify(clip, source, model=None, cache=True):
+        asked.append(clip.clip_id)
+        lang = "en" if len(asked) == 1 else "de"
+        return language.LanguageDecision(lang, "identified", 0.9, source, ((lang, 0.9),))
+
+    monkeypatch.setattr(language, "identify_language", fake_identify)
+    monkeypatch.setattr(language, "language_identifier", lambda source, installed=None: "base")
+    assert corpus_language(clips) == "de" and len(asked) == 5 and asked[0] == clips[0].clip_id
+    rows = []
+    for c, t in zip(clips[:12], texts[:12]):
+        path = tmp_path / f"{c.clip_id}.wav"
+        sf.write(path, c.samples, c.rate, subtype="FLOAT")
+        rows.append({"path": str(path), "clip_id": c.clip_id, "transcript": t})
+    out = train_and_align(pd.DataFrame(rows), progress=False)
+    assert train_and_align.last_aligner.language == "de" and len(out) == 12
+    monkeypatch.setattr(language, "language_identifier", lambda source, installed=None: None)
+    assert corpus_language(clips) == "en"

@@ -28,12 +28,15 @@ def train_and_align(manifest_df, language: str | None = None, out_dir=None, prog
     """
     from explain_ser.audio import load_audio
 
+    from explain_ser.language import normalise_language
+
     df = manifest_df.reset_index(drop=True)
     if language is None:
-        langs = sorted({str(v) for v in df.get("language", []) if isinstance(v, str) and v.strip()})
+        langs = sorted({normalise_language(v, "manifest language") for v in df.get("language", [])
+                        if isinstance(v, str) and v.strip()})
         if len(langs) > 1:
             raise InputError("language", f"the manifest mixes languages {langs}; align one language at a time")
-        language = langs[0] if langs else "en"
+        language = langs[0] if langs else None
     texts = [t if isinstance(t, str) else "" for t in df.get("transcript", [""] * len(df))]
     rows = list(zip(df["clip_id"].astype(str), df["path"], texts))
     it = rows
@@ -45,6 +48,8 @@ def train_and_align(manifest_df, language: str | None = None, out_dir=None, prog
     import dataclasses
 
     clips = [c if c.clip_id == cid else dataclasses.replace(c, clip_id=cid) for c, (cid, _, _) in zip(clips, rows)]
+    if language is None:  # nobody said it: the lexicon's language comes from the audio (else English)
+        language = corpus_language(clips, progress=progress)
     aligner = KaldiTrainAligner(language=language, lexicon=lexicon, config=config)
     aligner.train(clips, texts, cache=cache, progress=progress)
     out: dict[str, Alignment] = {}
@@ -71,3 +76,27 @@ def train_and_align(manifest_df, language: str | None = None, out_dir=None, prog
                        + (f" (see {Path(out_dir) / 'failed.txt'})" if out_dir is not None else ""))
     train_and_align.last_aligner = aligner  # for callers that want the model (model_dir, stats)
     return out
+
+
+def corpus_language(clips, n: int = 5, progress: bool = False) -> str:
+    """The language of a corpus nobody named: Whisper's identification on ``n`` clips spread over it, the
+    majority when it holds most of them with p >= 0.5; English when no multilingual Whisper is installed or
+    the clips disagree (said on stderr), because the espeak-ng lexicon needs one language."""
+    from collections import Counter
+
+    from explain_ser.language import MIN_LANGUAGE_P, identify_language, language_identifier
+
+    source = language_identifier("tiny.en")
+    if source is None or not clips:
+        _log(progress, "kaldi: no language given and no multilingual Whisper to identify it: English lexicon")
+        return "en"
+    picks = [clips[i] for i in sorted({round(k * (len(clips) - 1) / max(1, n - 1)) for k in range(n)})]
+    votes = Counter(d.language for d in (identify_language(c, source) for c in picks)
+                    if (d.probability or 0.0) >= MIN_LANGUAGE_P)
+    lang, count = votes.most_common(1)[0] if votes else ("en", 0)
+    if count * 2 <= len(picks):
+        _log(progress, f"kaldi: Whisper {source} could not agree on the corpus' language ({dict(votes)}): "
+                       "English lexicon; give --language")
+        return "en"
+    _log(progress, f"kaldi: language {lang} identified by Whisper {source} on {count} of {len(picks)} clips")
+    return lang
