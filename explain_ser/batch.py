@@ -479,6 +479,7 @@ class _AnnotateJob:
     whisper_source: str
     root: str
     language: str | None  # the default language (the checkpoint's) when the manifest does not say
+    tagger: str | None = None  # the report's vocalization tagger: part of the cache key the report looks up
 
 
 def _annotate_task(job: _AnnotateJob, item: tuple) -> dict:
@@ -489,14 +490,14 @@ def _annotate_task(job: _AnnotateJob, item: tuple) -> dict:
     with stage("audio"):
         clip = _clip_of(row)
     with stage("align"):
-        plan = plan_annotation(clip, ClipOptions(aligner=job.aligner, prosody=job.prosody), row,
+        plan = plan_annotation(clip, ClipOptions(aligner=job.aligner, prosody=job.prosody, tagger=job.tagger), row,
                                default_language=job.language, whisper_source=job.whisper_source)
         return annotate(clip, plan, AnnotationStore(job.root), alignment=alignment).info
 
 
 def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bool = True, client=None,
                       whisper_source: str = "tiny.en", progress: bool = True, root=None,
-                      language: str | None = None) -> pd.DataFrame:
+                      language: str | None = None, tagger=None) -> pd.DataFrame:
     """Fill the annotation cache (alignment + prosody) for a corpus, one task per clip.
 
     Annotations do not depend on the model, so this is the slow part of a first report done once.
@@ -514,8 +515,9 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
     rows = _rows(manifest)
     items = [(r, made.get(str(r["clip_id"]))) for r in rows]
     keys = [str(r["clip_id"]) for r in rows]
-    infos, failures = map_clips(functools.partial(_annotate_task, _AnnotateJob(aligner, prosody, whisper_source,
-                                                                               store_root, language)),
+    job = _AnnotateJob(aligner, prosody, whisper_source, store_root, language,
+                       None if tagger is None else str(tagger))
+    infos, failures = map_clips(functools.partial(_annotate_task, job),
                                 items, client, keys=keys, desc="annotate", progress=progress)
     failed = {f["clip"]: f"{f['stage']}: {f['message']}" for f in failures}
     return pd.DataFrame([{"clip_id": k, **(info or {}), **({"failed": failed[k]} if k in failed else {})}

@@ -54,7 +54,8 @@ def run(args) -> int:
             from ..batch import annotate_manifest
 
             annotate_manifest(rows, aligner="kaldi", prosody=not args.no_prosody, progress=not args.quiet,
-                              whisper_source=ex.ckpt.encoder_source, language=ex.ckpt.language, client=client)
+                              whisper_source=ex.ckpt.encoder_source, language=ex.ckpt.language, client=client,
+                              tagger=tagger_choice(args.tagger))  # the same cache key explain_corpus looks up
         run = explain_corpus(rows, ex, out, methods=methods, align=args.aligner != "none",
                              aligner=args.aligner if args.aligner != "none" else "auto",
                              prosody=not args.no_prosody, deletion=not args.no_deletion,
