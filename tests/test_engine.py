@@ -227,6 +227,7 @@ def test_worker_killed_mid_run_gives_identical_tables(corpus, scheduler, single_
     from explain_ser.batch import AnnotationStore, explain_corpus
     from explain_ser.corpora import load_manifest_or_dir
     from explain_ser.features import FeatureStore
+    from explain_ser.tagger import DEFAULT_TAGGER
 
     manifest = load_manifest_or_dir(corpus / "m.csv")
     # fresh caches, so every task does real work and the kill lands while clips are running
@@ -234,8 +235,9 @@ def test_worker_killed_mid_run_gives_identical_tables(corpus, scheduler, single_
     work, result = tmp_path / "work", {}
 
     def run():
+        # the report CLI's vocalization tagger (its default), so the tables compare like with like
         result["run"] = explain_corpus(manifest, ex, work, annotations=AnnotationStore(tmp_path / "ann"),
-                                       client=scheduler, progress=False)
+                                       client=scheduler, progress=False, tagger=DEFAULT_TAGGER)
 
     done_at_kill, victim = kill_a_worker_midway(
         scheduler, run, lambda: len(list((work / "clips").glob("*.meta.json"))))
@@ -243,7 +245,8 @@ def test_worker_killed_mid_run_gives_identical_tables(corpus, scheduler, single_
     assert victim not in set(scheduler.run(os.getpid).values())  # the Nanny replaced the killed worker
     run = result["run"]
     assert run.failures == []
-    ref = explain_corpus(manifest, ex, single_report, client=None, progress=False)  # reads the finished clips
+    ref = explain_corpus(manifest, ex, single_report, client=None, progress=False,
+                         tagger=DEFAULT_TAGGER)  # reads the finished clips
     pd.testing.assert_frame_equal(run.frames, ref.frames)
     pd.testing.assert_frame_equal(run.meta, ref.meta)
     pd.testing.assert_frame_equal(run.deletion, ref.deletion)
