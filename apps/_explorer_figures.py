@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from explain_ser import plots
 from explain_ser.ordering import natural_key
 from explain_ser.timegrid import FRAME_SECONDS, HOP_LENGTH, SAMPLE_RATE
+from explain_ser.timeline_view import step_line
 
 MEL_SECONDS = HOP_LENGTH / SAMPLE_RATE  # 10 ms per log-mel column
 TIER_COLORS = {"word": "#4C72B0", "phone": "#8C8C8C", "vocalization": "#C44E52"}
@@ -227,10 +228,7 @@ def recording_figure(segments: pd.DataFrame, heat: np.ndarray, heads: list[str],
         col = f"prob_{c}"
         if col not in segments or not len(segments):
             continue
-        xs, ys = [], []
-        for s, e, v in zip(starts, ends, segments[col]):
-            xs += [s, e, None]
-            ys += [v, v, None]
+        xs, ys = step_line(starts, ends, segments[col])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=plots.emotion_color(c), width=2), name=c,
                                  legendgroup=c, showlegend=False, hovertemplate=f"{c} %{{y:.2f}}<extra></extra>"),
                       row=3, col=1)

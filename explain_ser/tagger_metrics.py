@@ -49,6 +49,15 @@ def _rows(x) -> pd.DataFrame:
 
 def _max_matching(ok: np.ndarray) -> int:
     """Size of a maximum matching in the bipartite graph ``ok[i, j]`` (Kuhn's augmenting paths)."""
+    return sum(j >= 0 for j in _matching(ok))
+
+
+def _matching(ok: np.ndarray) -> list[int]:
+    """A maximum matching of the bipartite graph ``ok[i, j]``: for each column j its row, or -1.
+
+    >>> _matching(np.array([[True, True], [True, False]]))
+    [1, 0]
+    """
     match_j = [-1] * ok.shape[1]
 
     def augment(i, seen):
@@ -60,7 +69,9 @@ def _max_matching(ok: np.ndarray) -> int:
                     return True
         return False
 
-    return sum(augment(i, set()) for i in range(ok.shape[0]))
+    for i in range(ok.shape[0]):
+        augment(i, set())
+    return match_j
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict:
@@ -240,19 +251,7 @@ def matched(truth, found, tags, collar: float = COLLAR) -> np.ndarray:
             a = T[(T["tag"] == tag) & (T["clip"] == clip)]
             b = F[(F["tag"] == tag) & (F["clip"] == clip)]
             ok = np.abs(a["start"].to_numpy(float)[:, None] - b["start"].to_numpy(float)[None, :]) <= collar + 1e-9
-            match_j = [-1] * ok.shape[1]
-
-            def augment(i, seen):
-                for j in np.flatnonzero(ok[i]):
-                    if j not in seen:
-                        seen.add(j)
-                        if match_j[j] < 0 or augment(match_j[j], seen):
-                            match_j[j] = i
-                            return True
-                return False
-
-            for i in range(ok.shape[0]):
-                augment(i, set())
+            match_j = _matching(ok)
             out[b.index.to_numpy()[[j for j in range(ok.shape[1]) if match_j[j] >= 0]]] = True
     return out
 

@@ -14,10 +14,23 @@ import pandas as pd
 
 from .html_parts import escape as _e
 
-__all__ = ["timeline_figure", "timeline_html"]
+__all__ = ["timeline_figure", "timeline_html", "step_line"]
 
 HTML_MAX_BINS = 3000  # the page's heatmap is coarsened to this many columns (an hour: 1.2 s each)
 HTML_MAX_ROWS = 400  # segments listed on the page; the CSV has them all
+
+
+def step_line(starts, ends, values) -> tuple[list, list]:
+    """One flat stroke per utterance (``None`` breaks the line between them), as plotly draws a per-utterance value.
+
+    >>> step_line([0.0, 2.0], [1.0, 3.0], [0.5, 0.25])
+    ([0.0, 1.0, None, 2.0, 3.0, None], [0.5, 0.5, None, 0.25, 0.25, None])
+    """
+    xs, ys = [], []
+    for s, e, v in zip(starts, ends, values):
+        xs += [s, e, None]
+        ys += [v, v, None]
+    return xs, ys
 
 
 def _coarsen(heat: np.ndarray, max_bins: int) -> tuple[np.ndarray, int]:
@@ -129,10 +142,7 @@ def timeline_html(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], la
         col = f"prob_{c}"
         if col not in segments or not len(segments):
             continue
-        xs, ys = [], []
-        for s, e, v in zip(starts, ends, segments[col]):
-            xs += [s, e, None]
-            ys += [v, v, None]
+        xs, ys = step_line(starts, ends, segments[col])
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": emotion_color(c), "width": 2}, name=c,
                                  legendgroup=c, showlegend=False, hovertemplate=f"{c} %{{y:.2f}}<extra></extra>"),
                       row=2, col=1)
