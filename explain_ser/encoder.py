@@ -122,17 +122,17 @@ class Encoder:
         forward pass. Padding is never added to a trimmed batch, so a clip's features do
         not depend on what it was batched with.
 
-        Trimmed windows are small matrices: on an oversubscribed machine they run on one thread,
-        because torch's thread-pool synchronisation then costs more than it gains (measured on 2
-        cores at load ~9: 1.34 s with 2 threads vs 0.08 s with 1 for a 3.9 s clip; idle: 31 ms vs
-        57 ms, so the default pool is kept then). See :mod:`explain_ser.threads`.
+        The forward pass always runs on one intra-op thread, so a clip's features are the same bits
+        whoever computes them (a Dask worker, this process, a busy or an idle machine): with torch's
+        pool the summation order follows the thread count, and float16 cache entries then differed in
+        the last bit between a worker and the main process. One thread is also the faster choice on a
+        busy machine (measured on 2 cores at load ~9: 1.34 s with 2 threads vs 0.08 s with 1 for a
+        3.9 s clip); idle it costs 57 ms instead of 31 ms. See :mod:`explain_ser.threads`.
         """
-        from .threads import oversubscribed, single_thread
+        from .threads import single_thread
 
-        if self.window == "trim" and oversubscribed():
-            with single_thread():
-                return self._encode_batch(clips, mels)
-        return self._encode_batch(clips, mels)
+        with single_thread():
+            return self._encode_batch(clips, mels)
 
     @torch.no_grad()
     def _encode_batch(self, clips: list[Clip], mels: list | None = None):

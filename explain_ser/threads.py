@@ -37,15 +37,3 @@ def torch_threads(n: int | None):
 def single_thread():
     """:func:`torch_threads` with one thread."""
     return torch_threads(1)
-
-
-def oversubscribed() -> bool:
-    """True when the machine runs clearly more runnable threads than it has cores (1-minute load
-    average above cores + 0.5). Then the encoder's small trimmed windows run on one thread: measured on
-    2 cores, one thread took 0.08 s instead of 1.34 s at load ~9, but 57 ms instead of 31 ms when idle."""
-    import os
-
-    try:
-        return os.getloadavg()[0] > (os.cpu_count() or 1) + 0.5
-    except OSError:  # no load average on this platform
-        return False

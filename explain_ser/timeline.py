@@ -299,7 +299,7 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
     from .attribution import safe_stem
     from .audio import Clip
     from .pipeline import explain_clip
-    from .threads import oversubscribed, single_thread
+    from .threads import single_thread
 
     p = Path(path)
     seg = segmentation or segment_recording(p, vad=options.vad, min_pause=options.min_pause,
@@ -342,9 +342,9 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
         for i, (sp, hd, samples) in enumerate(_utterances(seg, spans, heard)):
             clip = Clip(samples=np.ascontiguousarray(samples), rate=SAMPLE_RATE, path=None,
                         clip_id=f"{stem}@{sp.start:.2f}")
-            # an utterance's tensors are small: on a busy machine torch's thread pool costs more than it
-            # gains (the log-mel's STFT and Praat run outside the encoder's own single-thread rule)
-            with single_thread() if oversubscribed() else contextlib.nullcontext():
+            # an utterance's tensors are small, and one thread gives the same bits on a busy or an idle
+            # machine (the log-mel's STFT and Praat run outside the encoder's own single-thread rule)
+            with single_thread():
                 res = explain_clip(clip, checkpoint, encoder, copts, store=store)
             table = _recording_frames(res, sp, hd, i, stem, word_offset)
             if res.alignment is not None:
