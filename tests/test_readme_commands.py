@@ -330,6 +330,16 @@ def _has(*names):
     return check
 
 
+def _tagger_and_planted_table(w, out, stdout):
+    """``train-tagger --sounds``: the tagger in OUT, the table it was trained on in OUT-planted/ (README)."""
+    _has("MODEL_CARD.md")(w, out, stdout)
+    table = Path(f"{out}-planted") / "events.csv"
+    assert table.is_file(), f"{table} not written"
+    import pandas as pd
+
+    assert len(pd.read_csv(table)) > 0
+
+
 def _aligned_words(w, out, stdout):
     from explain_ser.align.textgrid import read_alignment
 
@@ -441,7 +451,7 @@ REGISTRY: dict[str, list[Run] | str] = {
         Run("train-tagger {w.events} --out {w.out} --folds 2 --epochs 2 --quiet", check=_has("MODEL_CARD.md"))],
     "explain-ser train-tagger MANIFEST --sounds DIR|MANIFEST --out DIR [--synthetic laugh,sigh,other] [--max-seconds S]": [
         Run("train-tagger {w.manifest} --sounds {w.sounds} --out {w.out} --synthetic laugh,sigh,other --max-seconds 2 "
-            "--folds 2 --epochs 2 --n-clips 8 --quiet", check=_has("MODEL_CARD.md", "events.csv"))],
+            "--folds 2 --epochs 2 --n-clips 8 --quiet", check=_tagger_and_planted_table)],
     "explain-ser explore [--report DIR] [--manifest CSV] [--timeline DIR] [--tagger DIR]": [
         Run("explore --report {w.report} --manifest {w.manifest} --print-command"),
         Run("explore --report {w.report} --manifest {w.manifest} --headless", serve=True),
