@@ -207,6 +207,15 @@ def cli_report(tmp_path_factory):
     return manifest, rep, ckpt
 
 
+def start_explore(tmp_path: Path, *args: str):
+    """`explain-ser explore ARGS --headless` on a free port, as its own process group, its output in app.log:
+    (process, port, url, log)."""
+    port, log = free_port(), tmp_path / "app.log"
+    proc = subprocess.Popen(cli("explore", *args, "--headless", "--port", str(port)),
+                            cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, port, f"http://127.0.0.1:{port}", log
+
+
 def stop_group(proc: subprocess.Popen) -> None:
     """Stop a process started with start_new_session and its children (`explain-ser explore` runs streamlit)."""
     if proc.poll() is None:
@@ -285,13 +294,9 @@ def test_browser_corpus_view_of_a_cli_report(cli_report, tmp_path, launch_as, pi
 
     manifest, rep, ckpt = cli_report
     truth = dict(zip([Path(p).stem for p in pd.read_csv(manifest)["path"]], pd.read_csv(manifest)["emotion"]))
-    port = free_port()
-    log = tmp_path / "app.log"
     # without --manifest the command offers the app the manifest recorded in report.json (the issue's case)
     extra = ["--manifest", str(manifest)] if "--manifest" in launch_as else []
-    proc = subprocess.Popen(cli("explore", "--report", str(rep), *extra, *ckpt, "--headless", "--port", str(port)),
-                            cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, port, url, log = start_explore(tmp_path, "--report", str(rep), *extra, *ckpt)
     try:
         wait_healthy(url, proc, timeout=120)
         with pw.sync_playwright() as p:
@@ -357,11 +362,7 @@ def test_browser_recording_view_of_a_cli_timeline(cli_timeline, tmp_path):
     assert len(seg) >= 3 and seg["text"][i]  # --align: the words Whisper heard in it
     shot = (ROOT / "figures" / "explorer_recording.png" if os.environ.get("EXPLAIN_SER_SCREENSHOT")
             else tmp_path / "explorer_recording.png")
-    port = free_port()
-    log = tmp_path / "app.log"
-    proc = subprocess.Popen(cli("explore", "--timeline", str(tdir), *ckpt, "--headless", "--port", str(port)),
-                            cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, port, url, log = start_explore(tmp_path, "--timeline", str(tdir), *ckpt)
     try:
         wait_healthy(url, proc, timeout=120)
         with pw.sync_playwright() as p:
