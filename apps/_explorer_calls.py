@@ -55,7 +55,7 @@ def explain(checkpoint: str, key: str, transcript: str, row: tuple, methods: tup
 
     ex = get_explainer(checkpoint)
     options = ClipOptions(methods=methods, transcript=transcript or None, align=align, prosody=prosody,
-                          tagger=library_tagger(tagger))
+                          tagger=tagger)  # the library reads the control's value as --tagger
     plan = plan_annotation(_clip, options, dict(row) or None, default_language=ex.ckpt.language,
                            whisper_source=ex.ckpt.encoder_source)
     inp, mp = clip_maps(checkpoint, key, methods, _clip)
@@ -67,13 +67,6 @@ def default_tagger() -> str:
     from explain_ser.tagger import DEFAULT_TAGGER
 
     return DEFAULT_TAGGER
-
-
-def library_tagger(choice: str):
-    """What the per-clip path takes for the control's value (``None`` for the rule-based tags)."""
-    from explain_ser.tagger import tagger_choice
-
-    return tagger_choice(choice)
 
 
 @st.cache_data(show_spinner=False)

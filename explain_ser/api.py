@@ -82,15 +82,16 @@ class Explainer:
                   baseline: str = "mean", deletion: bool = False, annotations=None,
                   manifest_row: dict | None = None, tagger=None) -> Attribution:
         """Explain one clip (a :class:`Clip` or a path). ``transcript=None``: the manifest row's, else a
-        ``.txt`` beside the audio file, else Whisper transcribes (for alignment only). ``tagger``: a
-        vocalization tagger (directory or shipped name, :mod:`explain_ser.tagger`) whose tags replace the
-        rule-based ones."""
+        ``.txt`` beside the audio file, else Whisper transcribes (for alignment only). ``tagger``: the
+        vocalization tagger, as ``explain-ser attribute --tagger`` (None: the default trained tagger,
+        :data:`explain_ser.tagger.DEFAULT_TAGGER`; ``"rules"``: the rule-based tags; else a directory or
+        shipped name; :func:`explain_ser.pipeline.vocalization_tagger`)."""
         from .pipeline import ClipOptions, explain_clip
 
         opts = ClipOptions(methods=tuple(methods or ()), target=target, transcript=transcript, align=align,
                            aligner=aligner, language=language, prosody=prosody, deep=deep, deep_layer=deep_layer,
                            ig_steps=ig_steps, baseline=baseline, deletion=deletion,
-                           tagger=None if tagger is None else str(tagger))
+                           tagger=tagger)
         return explain_clip(clip, self.ckpt, self.encoder, opts, store=self.store, annotations=annotations,
                             manifest_row=manifest_row)
 

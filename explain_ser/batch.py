@@ -43,7 +43,8 @@ from .audio import load_audio
 from .engine import map_clips, resident, stage
 from .errors import InputError
 from .jsonio import dumps
-from .pipeline import ANNOTATION_COLUMNS, AnnotationStore, ClipOptions, annotate, plan_annotation  # noqa: F401
+from .pipeline import (ANNOTATION_COLUMNS, AnnotationStore, ClipOptions, annotate, plan_annotation,  # noqa: F401
+                       vocalization_tagger)
 
 __all__ = ["CorpusRun", "attribute_clips", "explain_corpus", "run_corpus", "randomization_checks", "extract_features", "align_corpus", "annotate_manifest",
            "ExplainerSpec", "ANNOTATION_COLUMNS", "AnnotationStore"]
@@ -186,7 +187,7 @@ class _ExplainJob:
     prosody: bool
     deletion: bool
     ig_steps: int
-    tagger: str | None = None  # a vocalization tagger (explain_ser.tagger): its tags replace the rule-based ones
+    tagger: str | None = None  # the vocalization tagger (pipeline.vocalization_tagger: None default, "rules")
 
 
 def _clip_paths(work: Path, clip_id) -> tuple[Path, Path, Path]:
@@ -257,7 +258,7 @@ def explain_corpus(manifest: pd.DataFrame, explainer: Explainer, work_dir, metho
         client = None
     loader = ExplainerSpec.of(explainer) if client is not None else _Here(explainer)
     job = _ExplainJob(loader, str(work), str(annotations.root), tuple(methods or ()), align, aligner, prosody,
-                      deletion, ig_steps, None if tagger is None else str(tagger))
+                      deletion, ig_steps, vocalization_tagger(tagger))
     todo = [r for r in _rows(rows) if not _done(work, r["clip_id"], deletion)]
     _, failures = map_clips(functools.partial(_explain_task, job), todo, client,
                             keys=[str(r["clip_id"]) for r in todo], desc="report", progress=progress)
@@ -411,7 +412,8 @@ def _align_task(job: _AlignJob, item: tuple) -> dict:
     if job.frames:
         from .frames import build_frame_table, save_frame_table
 
-        table = build_frame_table(cid, clip.n_frames, alignment=alignment, prosody=ann.prosody)
+        table = build_frame_table(cid, clip.n_frames, alignment=alignment, prosody=ann.prosody,
+                                  language=ann.info.get("language"))
         with stage("write"):
             save_frame_table(table, out / f"{cid}.frames.csv")
     record = {"clip_id": cid, "options": job.options, "backend": alignment.backend, "words": len(alignment.words),
@@ -445,9 +447,11 @@ def align_corpus(manifest: pd.DataFrame, out, aligner: str = "auto", whisper: st
     write its alignments. A clip finished by an earlier run with the same options is not redone."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tagger = None if tagger is None else str(tagger)
+    from .tagger import RULES
+
+    tagger = vocalization_tagger(tagger)  # None: the default trained tagger, as the commands
     opts = json.dumps({"aligner": aligner, "whisper": whisper, "language": language, "vocalizations": vocalizations,
-                       "transcript": transcript, **({"tagger": tagger} if tagger else {})}, sort_keys=True)
+                       "transcript": transcript, **({"tagger": tagger} if tagger != RULES else {})}, sort_keys=True)
     job = _AlignJob(str(out), aligner, whisper, language, vocalizations, frames,
                     hashlib.sha256(opts.encode()).hexdigest()[:16], tagger)
     rows = _rows(manifest)
@@ -515,8 +519,7 @@ def annotate_manifest(manifest: pd.DataFrame, aligner: str = "auto", prosody: bo
     rows = _rows(manifest)
     items = [(r, made.get(str(r["clip_id"]))) for r in rows]
     keys = [str(r["clip_id"]) for r in rows]
-    job = _AnnotateJob(aligner, prosody, whisper_source, store_root, language,
-                       None if tagger is None else str(tagger))
+    job = _AnnotateJob(aligner, prosody, whisper_source, store_root, language, vocalization_tagger(tagger))
     infos, failures = map_clips(functools.partial(_annotate_task, job),
                                 items, client, keys=keys, desc="annotate", progress=progress)
     failed = {f["clip"]: f"{f['stage']}: {f['message']}" for f in failures}

@@ -9,6 +9,9 @@ label columns, which are always there so that tables concatenate):
 ``start``, ``end`` seconds, from :func:`explain_ser.timegrid.frame_bounds`
 ``att_<head>``     attention weight of each head; ``att_mean`` their mean
 ``attr_<method>``  attribution score per method (captum, gradients ...)
+``language``       the clip's language as decided (:mod:`explain_ser.language`; the same on every row of a
+                   clip, an utterance's own in a timeline); ``language_source`` how (option, manifest,
+                   identified, checkpoint, default); ``language_p`` Whisper's probability when identified
 ``word``           the word over the frame (``""`` in pauses); ``word_index`` its position
 ``phone``          the phone label as the aligner wrote it (ARPAbet with stress or IPA)
 ``phone_class``    :func:`explain_ser.align.phones.phone_class`; ``"silence"`` in pauses
@@ -32,6 +35,9 @@ beats a pause of equal length (10 ms word + 10 ms pause -> the word).
 (['', 'hi', 'hi', ''], ['', 'HH', 'AY1', ''], ['silence', 'fricative', 'vowel', 'silence'])
 >>> t.stress.tolist(), t.att_mean.tolist()
 ([<NA>, <NA>, 1, <NA>], [0.1, 0.6, 0.2, 0.1])
+>>> t = build_frame_table("c1", 2, language={"language": "de", "source": "identified", "probability": 0.93})
+>>> t[["language", "language_source", "language_p"]].values.tolist()
+[['de', 'identified', 0.93], ['de', 'identified', 0.93]]
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import numpy as np
 from explain_ser.timegrid import frame_bounds
 
 PROSODY_COLUMNS = ("f0", "voiced", "intensity", "hnr", "jitter", "shimmer")
+LANGUAGE_COLUMNS = ("language", "language_source", "language_p")
 
 
 def assign_units(intervals, n_frames: int) -> np.ndarray:
@@ -83,13 +90,15 @@ def _labels(intervals, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_frame_table(clip_id: str, n_frames: int, attention=None, attributions=None,
-                      alignment=None, prosody=None):
+                      alignment=None, prosody=None, language: dict | None = None):
     """Join attention, attributions, alignment and prosody onto the encoder-frame grid.
 
     ``attention``: ``{head_name: [n_frames]}`` or an array ``[heads, n_frames]`` (heads named
     ``h0, h1, ...``). ``attributions``: ``{method: [n_frames]}``. ``alignment``: an
     :class:`explain_ser.align.base.Alignment`. ``prosody``: an
-    :class:`explain_ser.prosody.Prosody` or a DataFrame with ``n_frames`` rows.
+    :class:`explain_ser.prosody.Prosody` or a DataFrame with ``n_frames`` rows. ``language``: the
+    clip's language decision as the summary holds it (``{"language", "source"[, "probability"]}``,
+    :meth:`explain_ser.language.LanguageDecision.as_dict`); without it there are no language columns.
     Every per-frame array must have exactly ``n_frames`` values.
     """
     import pandas as pd
@@ -143,6 +152,26 @@ def build_frame_table(clip_id: str, n_frames: int, attention=None, attributions=
     table = pd.DataFrame(cols)
     for c in ("word", "phone", "phone_class", "vocalization", "clip_id"):
         table[c] = table[c].astype(str)
+    return with_language(table, language)
+
+
+def with_language(table, language: dict | None):
+    """``table`` with the language columns (:data:`LANGUAGE_COLUMNS`, before ``word``) set from a language
+    decision (``{"language", "source"[, "probability"]}``); unchanged when ``language`` is None.
+
+    >>> import pandas as pd
+    >>> list(with_language(pd.DataFrame({"frame": [0], "word": ["a"]}), {"language": "en", "source": "option"}).columns)
+    ['frame', 'language', 'language_source', 'language_p', 'word']
+    """
+    if not language:
+        return table
+    p = language.get("probability")
+    values = {"language": str(language.get("language") or ""), "language_source": str(language.get("source") or ""),
+              "language_p": np.nan if p is None else float(p)}
+    table = table.drop(columns=[c for c in LANGUAGE_COLUMNS if c in table.columns])
+    at = list(table.columns).index("word") if "word" in table.columns else len(table.columns)
+    for k, c in enumerate(LANGUAGE_COLUMNS):
+        table.insert(at + k, c, values[c])
     return table
 
 
@@ -164,12 +193,12 @@ def load_frame_table(path):
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in ()})
-    for c in ("word", "phone", "phone_class", "vocalization", "clip_id"):
+    for c in ("word", "phone", "phone_class", "vocalization", "clip_id", "language", "language_source"):
         if c in table:
             table[c] = table[c].astype(str)
     if "stress" in table:
         table["stress"] = pd.to_numeric(table["stress"].replace("", None)).astype("Int8")
     for c in table.columns:
-        if c.startswith(("att_", "attr_")) or c in PROSODY_COLUMNS or c in ("vocalization_conf", "start", "end"):
+        if c.startswith(("att_", "attr_")) or c in PROSODY_COLUMNS or c in ("vocalization_conf", "start", "end", "language_p"):
             table[c] = pd.to_numeric(table[c].replace("", np.nan))
     return table

@@ -45,7 +45,7 @@ from .language import LanguageDecision, decide_language, plan_alignment, settle_
 
 __all__ = ["ClipOptions", "explain_clip", "ModelInput", "model_input", "Maps", "maps", "AnnotationPlan",
            "plan_annotation", "Annotation", "annotate", "assemble", "on_clip_grid", "AnnotationStore",
-           "ANNOTATION_COLUMNS", "transcript_beside"]
+           "ANNOTATION_COLUMNS", "transcript_beside", "vocalization_tagger"]
 
 ANNOTATION_COLUMNS_VERSION = 2  # 2: the language decides the aligner (no English phones on other languages)
 ANNOTATION_COLUMNS = ("word", "word_index", "phone", "phone_class", "stress", "vocalization", "vocalization_conf",
@@ -61,7 +61,7 @@ class ClipOptions:
     transcript: str | None = None  # None: CLIP.txt beside the audio, else Whisper transcribes (English)
     align: bool = True
     aligner: str = "auto"
-    language: str | None = None  # None: the manifest's, else the checkpoint's training language
+    language: str | None = None  # None: the manifest's, else identified from the audio, else the checkpoint's
     prosody: bool = True
     voice_quality: bool = False  # jitter/shimmer (slow)
     deep: bool = False
@@ -71,7 +71,31 @@ class ClipOptions:
     deletion: bool = False  # deletion/insertion curves (faithfulness)
     display_mel: bool = True  # keep the log-mel for the figure
     # -- vocalization tagger (issue 15) --
-    tagger: str | None = None  # a tagger directory or shipped name: its tags replace the rule-based ones
+    # None: the default trained tagger, as every command (explain_ser.tagger.DEFAULT_TAGGER); "rules": the
+    # rule-based tags between words; else a tagger directory or shipped name (see vocalization_tagger)
+    tagger: str | None = None
+    identify_language: bool = False  # identify an unstated language even without alignment (timeline's column)
+
+
+def vocalization_tagger(value=None) -> str:
+    """The library's one reading of a ``tagger`` option, the same as the commands' ``--tagger``: ``None`` is
+    the default trained tagger (:data:`explain_ser.tagger.DEFAULT_TAGGER`), ``"rules"``
+    (:data:`explain_ser.tagger.RULES`) the rule-based tags, anything else a tagger name or directory.
+
+    >>> vocalization_tagger(None), vocalization_tagger("rules"), vocalization_tagger(Path("my-tagger"))
+    ('vocal-tiny.en', 'rules', 'my-tagger')
+    """
+    from .tagger import DEFAULT_TAGGER
+
+    return DEFAULT_TAGGER if value is None else str(value)
+
+
+def _trained_tagger(value) -> str | None:
+    """The trained tagger a ``tagger`` option names, None for the rules."""
+    from .tagger import RULES
+
+    name = vocalization_tagger(value)
+    return None if name == RULES else name
 
 
 def transcript_beside(path) -> str | None:
@@ -146,8 +170,10 @@ class AnnotationPlan:
     whisper_source: str = "tiny.en"  # the encoder's Whisper (transcription, Whisper words)
     prosody: bool = True
     voice_quality: bool = False
-    tagger: str | None = None  # a vocalization tagger whose events replace the rule-based tags
+    # the vocalization tagger (vocalization_tagger: None is the default trained one, "rules" the rule-based tags)
+    tagger: str | None = None
     vocalizations: bool = True  # False: no vocalization tags at all (neither rule-based nor the tagger's)
+    identify_language: bool = False  # identify an unstated language from the audio even with aligner "none"
 
 
 def plan_annotation(clip: Clip, options: ClipOptions = ClipOptions(), manifest_row: dict | None = None,
@@ -160,8 +186,8 @@ def plan_annotation(clip: Clip, options: ClipOptions = ClipOptions(), manifest_r
     >>> import numpy as np
     >>> c = Clip(samples=np.zeros(16000, np.float32), rate=16000, clip_id="c")
     >>> p = plan_annotation(c, ClipOptions(align=False), {"language": "DE", "transcript": "hallo"}, "en")
-    >>> (p.language, p.language_source, p.transcript, p.aligner)
-    ('de', 'manifest', 'hallo', 'none')
+    >>> (p.language, p.language_source, p.transcript, p.aligner, p.tagger)
+    ('de', 'manifest', 'hallo', 'none', 'vocal-tiny.en')
     """
     row = manifest_row or {}
     transcript = options.transcript
@@ -174,7 +200,7 @@ def plan_annotation(clip: Clip, options: ClipOptions = ClipOptions(), manifest_r
     return AnnotationPlan(transcript=transcript, language=lang.language, language_source=lang.source,
                           aligner=options.aligner if options.align else "none", whisper_source=str(whisper_source),
                           prosody=options.prosody, voice_quality=options.voice_quality,
-                          tagger=None if options.tagger is None else str(options.tagger))
+                          tagger=vocalization_tagger(options.tagger), identify_language=options.identify_language)
 
 
 @dataclass
@@ -196,8 +222,8 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
 
     ``plan.aligner="none"``: no alignment. ``alignment``: one already made (the corpus-trained Kaldi
     aligner); vocalization tags are added here. ``plan.tagger``: a vocalization tagger (name or directory,
-    :mod:`explain_ser.tagger`) whose events replace the rule-based tags, over speech too and with or without
-    words; ``tagger_features``: the clip's taps under the tagger's encoder, or a function returning them
+    :mod:`explain_ser.tagger`; None the default one, ``"rules"`` the rule-based tags between words) whose
+    events replace the rule-based tags, over speech too and with or without words; ``tagger_features``: the clip's taps under the tagger's encoder, or a function returning them
     (called only on a cache miss). ``store``: the per-clip annotation cache. ``strict``: a clip that cannot
     be aligned raises its one-line :class:`~explain_ser.errors.InputError` (``explain-ser align``) instead of
     being annotated without words.
@@ -205,24 +231,26 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
     >>> from explain_ser.audio import Clip
     >>> import numpy as np
     >>> c = Clip(samples=np.zeros(8000, np.float32), rate=16000, clip_id="c")
-    >>> a = annotate(c, AnnotationPlan(aligner="none", prosody=False))
+    >>> a = annotate(c, AnnotationPlan(aligner="none", prosody=False, tagger="rules"))
     >>> len(a.columns) == c.n_frames, a.alignment is None
     (True, True)
     """
     from .frames import build_frame_table
 
     lang = LanguageDecision(plan.language, plan.language_source)
-    if plan.aligner != "none":  # nobody said the language: the audio decides when a multilingual Whisper can listen
+    if plan.aligner != "none" or plan.identify_language:
+        # nobody said the language: the audio decides when a multilingual Whisper can listen
         lang = settle_language(lang, clip, plan.whisper_source)
     info: dict = {"language": lang.as_dict()}
     aplan = (plan_alignment(lang.language, plan.whisper_source, plan.transcript, plan.aligner, decision=lang)
              if plan.aligner != "none" else None)
     # -- vocalization tagger (issue 15) --
     tg = None
-    if plan.tagger is not None and plan.vocalizations:
+    trained = _trained_tagger(plan.tagger)
+    if trained is not None and plan.vocalizations:
         from .tagger import load_tagger
 
-        tg = load_tagger(plan.tagger)
+        tg = load_tagger(trained)
         info["vocalization_tagger"] = {"name": tg.name, "identity": tg.identity}
     key = None
     if store is not None:
@@ -450,7 +478,7 @@ def assemble(inp: ModelInput, mp: Maps, ann: Annotation, checkpoint, display_mel
     >>> len(res.frames) == inp.clip.n_frames                                      # doctest: +SKIP
     True
     """
-    from .frames import build_frame_table
+    from .frames import build_frame_table, with_language
 
     clip, n, first = inp.clip, inp.clip.n_frames, inp.first_frame
     att = inp.on_clip_grid(mp.attention)
@@ -462,6 +490,7 @@ def assemble(inp: ModelInput, mp: Maps, ann: Annotation, checkpoint, display_mel
     table = build_frame_table(clip.clip_id, n, attention=att, attributions=attrs)
     table = pd.concat([table.drop(columns=[c for c in ann.columns.columns if c in table.columns]).reset_index(drop=True),
                        ann.columns], axis=1)
+    table = with_language(table, info["language"])  # the decision on every row: one clip's outputs say it
     if not inp.is_whole_clip:
         table["model_input"] = inp.seen()
     info["input"] = {"rule": inp.rule.describe(), "first_frame": first, "n_frames_seen": inp.n_frames,
@@ -503,10 +532,11 @@ def explain_clip(clip, checkpoint, encoder, options: ClipOptions = ClipOptions()
               baseline=options.baseline, deep=options.deep, deep_layer=options.deep_layer,
               deletion=options.deletion)
     tagger_features = None
-    if plan.tagger is not None:  # -- vocalization tagger (issue 15): reuse this encoder pass when it fits --
+    trained = _trained_tagger(plan.tagger)
+    if trained is not None:  # -- vocalization tagger (issue 15): reuse this encoder pass when it fits --
         from .tagger import load_tagger
 
-        tg = load_tagger(plan.tagger)
+        tg = load_tagger(trained)
         if tg.fits(encoder):
             tagger_features = ((lambda: inp.features) if inp.prepared is clip else
                                (lambda: model_input(clip, None, encoder, store, mel=False).features))

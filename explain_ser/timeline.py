@@ -21,15 +21,18 @@ run leaves the previous outputs or none, never half a file):
 ``<rec>.segments.csv``          ``start, end, [speaker,] emotion, confidence, prob_<class>...``, then
                                 ``att_k80`` (share of the frames heard holding 80 % of the mean
                                 attention), ``top_start, top_end`` (the most attended stretch),
-                                ``heard_start, heard_end`` (the utterance with its context) and,
-                                with ``align``, ``text``
+                                ``heard_start, heard_end`` (the utterance with its context),
+                                ``language, language_source, language_p`` (the utterance's language,
+                                decided by the per-clip path: identified from its audio unless
+                                ``language`` is given) and, with ``align``, ``text``
 ``<rec>.frames.parquet``        the FrameTable of the whole recording (``.csv`` with ``fmt="csv"``):
                                 the frames the model heard (the rest of the pauses has no rows),
                                 ``frame``/``start``/``end`` in recording time, ``segment`` = the row of
                                 ``segments.csv``, ``speech`` = inside the utterance (else context)
 ``<rec>.TextGrid``              tiers ``utterances`` (the emotion), ``speakers`` with turns, and
                                 ``words``, ``phones``, ``vocalizations`` with ``align``
-``<rec>.summary.json``          duration, speech, emotion shares of the speech time, per speaker
+``<rec>.summary.json``          duration, speech, emotion and language shares of the speech time,
+                                per speaker
 ``<rec>.timeline.html``         one self-contained page (plotly inlined, no network): emotion bands,
                                 class probabilities, per-head attention, the segments
 ``<rec>.timeline.png``          the same as a static figure (``plot=True``)
@@ -82,7 +85,11 @@ class TimelineOptions:
     methods: tuple = ("ig",)
     align: bool = False  # words/phones per utterance (Whisper transcribes: slow)
     aligner: str = "auto"
-    language: str | None = None
+    language: str | None = None  # None: each utterance's own, identified from its audio (identify_language)
+    # identify each utterance's language when ``language`` is not given, also without ``align`` (one Whisper
+    # base pass per utterance, ~1.2 s on one CPU thread: BENCHMARKS.md), so a recording that switches
+    # language shows it; without a multilingual Whisper installed the checkpoint's language is assumed
+    identify_language: bool = True
     prosody: bool = True
     ig_steps: int = 32
     vad: str = "silero"
@@ -98,14 +105,15 @@ class TimelineOptions:
     fmt: str = "parquet"  # FrameTable format: parquet or csv
     plot: bool = False  # the PNG; the HTML page is always written
     html: bool = True
-    tagger: str | None = None  # a vocalization tagger (explain_ser.tagger) instead of the rules, with align
+    tagger: str | None = None  # the vocalization tagger (pipeline.vocalization_tagger: None default, "rules")
 
     def clip_options(self):
         from .pipeline import ClipOptions
 
         return ClipOptions(methods=tuple(self.methods), align=self.align, aligner=self.aligner,
-                           language=self.language, prosody=self.prosody, ig_steps=self.ig_steps,
-                           tagger=self.tagger, display_mel=False)  # no per-utterance figure: the mel is not kept
+                           language=self.language, identify_language=self.identify_language, prosody=self.prosody,
+                           ig_steps=self.ig_steps, tagger=self.tagger,
+                           display_mel=False)  # no per-utterance figure: the mel is not kept
 
 
 # ---- incremental writers -------------------------------------------------------------------------------------
@@ -312,7 +320,8 @@ def explain_recording(path, checkpoint, encoder, out_dir, options: TimelineOptio
     labels = list(checkpoint.labels)
     copts = options.clip_options()
     seg_cols = ["start", "end"] + (["speaker"] if turns is not None else []) + ["emotion", "confidence"] + [
-        f"prob_{c}" for c in labels] + ["att_k80", "top_start", "top_end", "heard_start", "heard_end"] + (
+        f"prob_{c}" for c in labels] + ["att_k80", "top_start", "top_end", "heard_start", "heard_end",
+                                         "language", "language_source", "language_p"] + (
         ["text"] if options.align else [])
     ext = "csv" if options.fmt == "csv" else "parquet"
     files = {"segments": out / f"{stem}.segments.csv", "frames": out / f"{stem}.frames.{ext}",
@@ -401,6 +410,9 @@ def _segment_row(res, sp: Span, heard: Span, labels, align: bool) -> dict:
     row["top_start"] = round(heard.start + top["start"], 2) if top else np.nan
     row["top_end"] = round(heard.start + top["end"], 2) if top else np.nan
     row["heard_start"], row["heard_end"] = heard.start, heard.end
+    lang = res.info.get("language") or {}  # decided by the per-clip path (pipeline.plan_annotation/annotate)
+    row["language"], row["language_source"] = lang.get("language", ""), lang.get("source", "")
+    row["language_p"] = np.nan if lang.get("probability") is None else float(lang["probability"])
     if align:
         row["text"] = (res.alignment.transcript if res.alignment is not None else "") or ""
     return row
@@ -434,19 +446,24 @@ def _summary(seg: Segmentation, segments: pd.DataFrame, labels, checkpoint, opti
     speech = float(d.sum())
     shares = {c: round(float(d[(segments["emotion"] == c).to_numpy()].sum() / speech), 4) if speech else 0.0
               for c in labels}
+    langs = segments["language"].astype(str).to_numpy() if "language" in segments else np.array([], dtype=str)
+    language_shares = {c: round(float(d[langs == c].sum() / speech), 4)  # most speech first
+                       for c in sorted(set(langs) - {""}, key=lambda c: (-d[langs == c].sum(), c))} if speech else {}
     out = {
         "recording": seg.path, "duration_s": round(seg.duration, 3), "speech_s": round(speech, 3),
         "n_segments": int(len(segments)),
         "emotion_share_of_speech": shares,
+        "language_share_of_speech": language_shares,  # each utterance's language (segments.csv: language*)
         "mean_probabilities": {c: round(float(np.average(segments[f"prob_{c}"], weights=d)), 4) if speech else None
                                for c in labels},
         "checkpoint": checkpoint.name, "labels": labels,
         "segmentation": {"vad": seg.vad, "min_pause_s": options.min_pause, "min_speech_s": options.min_speech,
                          "max_len_s": options.max_len, "notes": seg.notes},
-        # language: the --language given (None: the checkpoint's), so a viewer explains an utterance as this run did
+        # language: the --language given (None: each utterance's own), so a viewer explains an utterance as this
+        # run did
         "per_utterance": {"methods": list(options.methods), "align": options.align, "prosody": options.prosody,
                           "context_s": options.context, "input_rule": checkpoint.input_rule.describe(),
-                          "language": options.language},
+                          "language": options.language, "identify_language": options.identify_language},
         "audio": {"source_rate": seg.source_rate, "channels": seg.channels},
         "files": {k: Path(v).name for k, v in files.items()},
     }

@@ -114,6 +114,20 @@ def _table(df: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _languages_line(segments: pd.DataFrame, summary: dict) -> str:
+    """The page's sentence on the utterances' languages (how they were decided, and each one's share)."""
+    shares = summary.get("language_share_of_speech") or {}
+    if not shares:
+        return ""
+    sources = sorted(set(segments["language_source"].astype(str))) if "language_source" in segments else []
+    how = {"identified": "identified from each utterance's audio by Whisper", "option": "given (--language)",
+           "checkpoint": "assumed: the checkpoint's (no multilingual Whisper installed)",
+           "default": "assumed (no multilingual Whisper installed)", "manifest": "given"}
+    said = "; ".join(how.get(s, s) for s in sources if s)
+    text = ", ".join(f"{c} {100 * v:.0f}%" for c, v in shares.items())
+    return f"<p>Share of the speech time per language ({_e(said)}): {_e(text)}</p>"
+
+
 def timeline_html(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], labels, duration: float,
                   summary: dict, speakers: pd.DataFrame | None = None, title: str = "",
                   command: str | None = None, bin_seconds: float = 0.1) -> str:
@@ -132,9 +146,10 @@ def timeline_html(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], la
         if not m.any():
             continue
         g = segments[m]
-        hover = [f"{s:.2f}-{e:.2f} s: {c} {p:.2f}" + (f" ({k})" if k else "")
-                 for s, e, p, k in zip(g["start"], g["end"], g["confidence"],
-                                       g["speaker"] if "speaker" in g else [""] * len(g))]
+        hover = [f"{s:.2f}-{e:.2f} s: {c} {p:.2f}" + (f" ({k})" if k else "") + (f" [{lg}]" if lg else "")
+                 for s, e, p, k, lg in zip(g["start"], g["end"], g["confidence"],
+                                           g["speaker"] if "speaker" in g else [""] * len(g),
+                                           g["language"].astype(str) if "language" in g else [""] * len(g))]
         fig.add_trace(go.Bar(x=(starts[m] + ends[m]) / 2, y=np.ones(int(m.sum())), width=ends[m] - starts[m],
                              marker_color=emotion_color(c), name=c, legendgroup=c, hovertext=hover,
                              hoverinfo="text"), row=1, col=1)
@@ -168,6 +183,7 @@ def timeline_html(segments: pd.DataFrame, heat: np.ndarray, heads: list[str], la
             f"{summary['n_segments']} utterances ({_e(summary['segmentation']['vad'])} VAD); checkpoint "
             f"{_e(summary['checkpoint'])}.</p>",
             f"<p>Share of the speech time per predicted emotion: {_e(shares or 'no speech found')}</p>",
+            _languages_line(segments, summary),
             div,
             "<p class='note'>Top: each utterance coloured by its predicted emotion. Middle: the probability of every "
             "class per utterance. Bottom: each attention head's weight relative to uniform (1 = the utterance's "

@@ -145,3 +145,59 @@ def test_a_deep_method_by_name_is_the_deep_flag(tiny_encoder):
     np.testing.assert_allclose(by_name.attributions["ig_mel"], by_flag.attributions["ig_mel"], atol=1e-6)
     with pytest.raises(ValueError, match="one deep method"):
         maps(ck.model, inp, ("ig_mel",), deep=True)
+
+
+# ---- one default vocalization tagger for the library and the commands -----------------------------------------
+
+def test_library_and_cli_give_the_same_vocalization_tags(tmp_path):
+    """``Explainer.attribute`` (and so ``explain_clip`` with default ``ClipOptions``) tags with the commands'
+    default trained tagger, and ``"rules"`` selects the rule-based tags in both: the same tags, frame by frame,
+    as ``explain-ser attribute`` on an example clip with a laugh and a breath."""
+    from explain_ser.api import Explainer
+    from explain_ser.cli import main
+    from explain_ser.frames import load_frame_table
+    from explain_ser.pipeline import ClipOptions, plan_annotation
+    from explain_ser.tagger import DEFAULT_TAGGER
+
+    wav = EXAMPLES / "laugh_breath.wav"
+    ex = Explainer("ravdess-tiny.en")
+    assert plan_annotation(load_audio(wav), ClipOptions()).tagger == DEFAULT_TAGGER
+    tags = {}
+    for choice in (None, "rules"):
+        out = tmp_path / str(choice)
+        assert main(["attribute", str(wav), "--methods", "none", "--no-prosody", "--out", str(out), "--quiet"]
+                    + ([] if choice is None else ["--tagger", choice])) == 0
+        cli = load_frame_table(out / "laugh_breath.frames.csv")
+        lib = ex.attribute(wav, methods=(), prosody=False, tagger=choice)
+        assert lib.frames["vocalization"].tolist() == cli["vocalization"].tolist(), choice
+        assert np.allclose(lib.frames["vocalization_conf"], cli["vocalization_conf"], equal_nan=True, atol=1e-6)
+        used = (lib.info.get("vocalization_tagger") or {}).get("name")
+        assert used == (DEFAULT_TAGGER if choice is None else None)
+        tags[choice] = lib.frames["vocalization"].tolist()
+    assert any(tags[None]) and any(tags["rules"])
+    assert tags[None] != tags["rules"]  # the two taggers differ here, so the comparison above can tell them apart
+
+
+def test_the_frame_table_says_the_clips_language(tmp_path):
+    """The language decided for a clip (code, how, Whisper's probability) is on every row of its FrameTable, in
+    the CSV and JSON ``attribute`` writes and reads back; a given ``--language`` shows as ``option``."""
+    import json
+
+    from explain_ser.cli import main
+    from explain_ser.frames import LANGUAGE_COLUMNS, load_frame_table
+
+    wav = EXAMPLES / "calm_statement.wav"
+    assert main(["attribute", str(wav), "--methods", "none", "--no-prosody", "--out", str(tmp_path / "a"),
+                 "--quiet"]) == 0
+    t = load_frame_table(tmp_path / "a" / "calm_statement.frames.csv")
+    summary = json.loads((tmp_path / "a" / "calm_statement.summary.json").read_text())["language"]
+    assert list(t.columns[t.columns.get_loc("language"):][:4]) == [*LANGUAGE_COLUMNS, "word"]
+    assert t["language"].eq(summary["language"]).all() and t["language_source"].eq(summary["source"]).all()
+    if summary["source"] == "identified":  # Whisper base installed: its probability too
+        assert np.allclose(t["language_p"], summary["probability"])
+    else:
+        assert t["language_p"].isna().all()
+    assert main(["attribute", str(wav), "--methods", "none", "--no-prosody", "--language", "English", "--format",
+                 "json", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    rows = json.loads((tmp_path / "b" / "calm_statement.frames.json").read_text())
+    assert {(r["language"], r["language_source"], r["language_p"]) for r in rows} == {("en", "option", None)}

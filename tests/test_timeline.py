@@ -113,8 +113,8 @@ class _FakeCheckpoint:
 
 
 def _fake_explain_clip(calls, fail_at=None):
-    """Stands in for explain_clip: the class follows the loudness of the utterance (so two utterances
-    get different emotions), attention peaks at its last frame."""
+    """Stands in for explain_clip: the class and the language follow the loudness of the utterance (so two
+    utterances get different emotions and languages), attention peaks at its last frame."""
     from explain_ser.attribution import Attribution, summarize
     from explain_ser.frames import build_frame_table
 
@@ -130,10 +130,12 @@ def _fake_explain_clip(calls, fail_at=None):
         probs = np.array([0.7, 0.2, 0.1]) if loud > 0.05 else np.array([0.1, 0.2, 0.7])
         att = {"h0": w, "h1": 0.5 * w + 0.5 / n}
         att["mean"] = (att["h0"] + att["h1"]) / 2
+        lang = ({"language": "en", "source": "identified", "probability": 0.9} if loud > 0.05 else
+                {"language": "de", "source": "identified", "probability": 0.8})
         table = build_frame_table(clip.clip_id, n, attention={"h0": att["h0"], "h1": att["h1"]},
-                                  attributions={"ig": np.arange(n, dtype=float)})
+                                  attributions={"ig": np.arange(n, dtype=float)}, language=lang)
         res = Attribution(clip=clip, labels=LABELS, probabilities=probs, attention=att, attributions={}, frames=table,
-                          summary={}, span=(0, n))
+                          summary={}, span=(0, n), info={"language": lang})
         res.summary = summarize(res)
         return res
 
@@ -171,11 +173,15 @@ def test_outputs_are_complete_and_in_recording_time(tmp_path, monkeypatch, two_b
                      "rec.timeline.html", "rec.timeline.png"]  # and no temporary file left
     seg = pd.read_csv(out / "rec.segments.csv")
     assert list(seg.columns) == ["start", "end", "emotion", "confidence", "prob_angry", "prob_calm", "prob_sad",
-                                 "att_k80", "top_start", "top_end", "heard_start", "heard_end"]
+                                 "att_k80", "top_start", "top_end", "heard_start", "heard_end", "language",
+                                 "language_source", "language_p"]
     assert np.allclose(seg[["start", "end"]], [[0.96, 2.54], [3.96, 6.04]])  # 30 ms padding -> 2 frames
     # 1 s of context, at most half the 1.42 s pause between them, within the recording
     assert np.allclose(seg[["heard_start", "heard_end"]], [[0.0, 3.24], [3.24, 7.0]])
     assert seg["emotion"].tolist() == ["angry", "sad"] and seg["confidence"].tolist() == [0.7, 0.7]
+    # each utterance's language as the per-clip path decided it, in its row and on its frames
+    assert seg["language"].tolist() == ["en", "de"] and seg["language_p"].tolist() == [0.9, 0.8]
+    assert seg["language_source"].eq("identified").all()
     # each utterance went through the per-clip path as its own clip, exactly the recording's samples
     x, _ = sf.read(two_bursts, dtype="float32")
     for c, (s, e) in zip(calls, seg[["heard_start", "heard_end"]].to_numpy()):
@@ -185,6 +191,7 @@ def test_outputs_are_complete_and_in_recording_time(tmp_path, monkeypatch, two_b
     t = pd.read_parquet(out / "rec.frames.parquet")
     assert len(t) == sum(c.n_frames for c in calls) == 350  # the frames heard; none twice
     assert t["clip_id"].eq("rec").all() and t["segment"].tolist() == [0] * calls[0].n_frames + [1] * calls[1].n_frames
+    assert t.groupby("segment")["language"].agg(set).tolist() == [{"en"}, {"de"}]
     assert np.allclose(t["start"], t["frame"] * 0.02) and np.allclose(t["end"], (t["frame"] + 1) * 0.02)
     for k, (s, e, hs, he) in enumerate(seg[["start", "end", "heard_start", "heard_end"]].to_numpy()):
         rows = t[t["segment"] == k]
@@ -197,6 +204,8 @@ def test_outputs_are_complete_and_in_recording_time(tmp_path, monkeypatch, two_b
     summary = json.loads((out / "rec.summary.json").read_text())
     assert summary["n_segments"] == 2 and summary["duration_s"] == 7.0
     assert summary["emotion_share_of_speech"]["sad"] == pytest.approx(2.08 / 3.66, abs=1e-3)
+    assert list(summary["language_share_of_speech"]) == ["de", "en"]  # most speech first
+    assert summary["language_share_of_speech"]["de"] == pytest.approx(2.08 / 3.66, abs=1e-3)
     from explain_ser.align.textgrid import read_tiers
 
     tiers, xmax = read_tiers(out / "rec.TextGrid")
@@ -208,6 +217,7 @@ def test_outputs_are_complete_and_in_recording_time(tmp_path, monkeypatch, two_b
     tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", page)
     assert tags and not [t for t in tags if "src=" in t or "href=" in t]  # plotly.js inline, nothing fetched
     assert "Plotly.newPlot" in page and "3.96" in page
+    assert "per language (identified from each utterance&#x27;s audio by Whisper): de 57%, en 43%" in page
 
 
 def test_every_utterance_is_cut_from_the_right_place_whatever_the_blocks(tmp_path):
@@ -369,3 +379,41 @@ def test_align_adds_word_tiers_in_recording_time(tmp_path, two_sentences, tiny_e
     assert res["segments"]["text"].str.len().gt(0).all()
     frames = pd.read_parquet(out / "joined.frames.parquet")
     assert frames.loc[frames["word"].str.lower().str.startswith("never"), "start"].min() >= times[1][0] - 0.2
+
+
+@pytest.mark.slow
+@needs_tiny
+@needs_espeak
+def test_a_recording_that_switches_language_shows_both(tmp_path):
+    """espeak-ng English, a pause, then espeak-ng German (project-made): each utterance's language is decided by
+    the per-clip path (identified from its own audio by Whisper base, nobody said it), in the segments table,
+    on its frames, in the summary and on the page; ``--language`` given is every utterance's."""
+    from _speech import spoken
+    from explain_ser.cli import main
+    from explain_ser.weights import available_sources
+
+    if not available_sources().get("base"):
+        pytest.skip("Whisper base not installed: the checkpoint's language is assumed for every utterance")
+    pause = np.zeros(2 * RATE, np.float32)
+    rec = tmp_path / "switch.wav"
+    sf.write(rec, np.concatenate([pause[:RATE], spoken("en"), pause, spoken("de"), pause[:RATE]]), RATE)
+    # --min-pause 1.0: each language's two sentences stay one utterance (one sentence of German alone is
+    # short enough for base to hear English in it)
+    common = ["timeline", str(rec), "--vad", "energy", "--min-pause", "1.0", "--methods", "none", "--no-prosody",
+              "--quiet"]
+    assert main(common + ["--out", str(tmp_path / "a")]) == 0
+    seg = pd.read_csv(tmp_path / "a" / "switch.segments.csv")
+    assert seg["language"].tolist() == ["en", "de"], seg[["start", "end", "language", "language_p"]]
+    # Whisper's probability is recorded as it is (espeak German: about 0.4-0.6, under MIN_LANGUAGE_P, so with
+    # --align that utterance would get no words, with the reason)
+    assert seg["language_source"].eq("identified").all() and seg["language_p"].between(0.2, 1.0).all()
+    frames = pd.read_parquet(tmp_path / "a" / "switch.frames.parquet")
+    assert frames.groupby("segment")["language"].agg(set).tolist() == [{"en"}, {"de"}]
+    summary = json.loads((tmp_path / "a" / "switch.summary.json").read_text())
+    assert set(summary["language_share_of_speech"]) == {"en", "de"}
+    page = (tmp_path / "a" / "switch.timeline.html").read_text()
+    assert "Share of the speech time per language" in page and "<th>language</th>" in page
+    assert main(common + ["--language", "German", "--out", str(tmp_path / "b")]) == 0
+    given = pd.read_csv(tmp_path / "b" / "switch.segments.csv")
+    assert given["language"].tolist() == ["de", "de"] and given["language_source"].eq("option").all()
+    assert given["language_p"].isna().all()

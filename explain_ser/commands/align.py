@@ -37,8 +37,6 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..tagger import tagger_choice
-
     from pathlib import Path
 
     import pandas as pd
@@ -47,6 +45,7 @@ def run(args) -> int:
     from ..corpora import load_manifest_or_dir
     from ..engine import cluster_from_args, report_failures
     from ..errors import InputError
+    from ..pipeline import vocalization_tagger
 
     from ..language import check_request, normalise_language
 
@@ -62,7 +61,7 @@ def run(args) -> int:
         records, failures = align_corpus(manifest, out, aligner=args.aligner, whisper=args.whisper,
                                          language=args.language, vocalizations=not args.no_vocalizations,
                                          frames=args.frames, transcript=args.transcript, client=client,
-                                         tagger=tagger_choice(args.tagger),
+                                         tagger=vocalization_tagger(args.tagger),
                                          progress=not args.quiet and len(manifest) > 1)
     if len(manifest) == 1 and failures:  # one named clip: bad input, nothing written (exit 2)
         raise InputError(failures[0]["message"])

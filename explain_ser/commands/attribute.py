@@ -115,10 +115,11 @@ def run(args) -> int:
     # the model is loaded, so a bad file fails fast and nothing is written (exit 2).
     distributed = len(paths) > 1 and ((args.jobs or 1) > 1 or args.scheduler or args.cluster)
     clips = paths if distributed else [load_audio(p, strict=args.strict) for p in paths]
-    from ..tagger import load_tagger, tagger_choice
+    from ..pipeline import vocalization_tagger
+    from ..tagger import RULES, load_tagger
 
-    tagger = tagger_choice(args.tagger)  # None: the rules
-    if tagger is not None:  # a bad tagger fails fast too, before anything is computed
+    tagger = vocalization_tagger(args.tagger)  # the library reads the option the same way
+    if tagger != RULES:  # a bad tagger fails fast too, before anything is computed
         load_tagger(tagger)
     ex = Explainer(args.checkpoint)
     target = None

@@ -33,13 +33,12 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..tagger import tagger_choice
-
     from ..api import Explainer
     from ..batch import explain_corpus
     from ..corpora import load_manifest_or_dir
     from ..engine import cluster_from_args, report_failures
     from ..errors import InputError
+    from ..pipeline import vocalization_tagger
     from ..report import write_report
 
     manifest = load_manifest_or_dir(args.manifest)
@@ -55,12 +54,12 @@ def run(args) -> int:
 
             annotate_manifest(rows, aligner="kaldi", prosody=not args.no_prosody, progress=not args.quiet,
                               whisper_source=ex.ckpt.encoder_source, language=ex.ckpt.language, client=client,
-                              tagger=tagger_choice(args.tagger))  # the same cache key explain_corpus looks up
+                              tagger=vocalization_tagger(args.tagger))  # the same cache key explain_corpus looks up
         run = explain_corpus(rows, ex, out, methods=methods, align=args.aligner != "none",
                              aligner=args.aligner if args.aligner != "none" else "auto",
                              prosody=not args.no_prosody, deletion=not args.no_deletion,
                              progress=not args.quiet, client=client,
-                             tagger=tagger_choice(args.tagger))
+                             tagger=vocalization_tagger(args.tagger))
     code = report_failures(out, run.failures, len(rows))
     if run.meta.empty:
         print("report: no clip could be explained; nothing to report", file=sys.stderr)

@@ -52,11 +52,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..tagger import tagger_choice
-
     from ..checkpoint import Checkpoint
     from ..corpora import audio_files
     from ..errors import InputError
+    from ..pipeline import vocalization_tagger
     from ..timeline import TimelineOptions, explain_recording, read_turns
 
     methods = () if args.methods in ("none", "") else tuple(m.strip() for m in args.methods.split(","))
@@ -73,7 +72,7 @@ def run(args) -> int:
         from ..language import normalise_language
 
         args.language = normalise_language(args.language)
-    opts = TimelineOptions(methods=methods, align=args.align, tagger=tagger_choice(args.tagger), language=args.language, prosody=not args.no_prosody,
+    opts = TimelineOptions(methods=methods, align=args.align, tagger=vocalization_tagger(args.tagger), language=args.language, prosody=not args.no_prosody,
                            ig_steps=args.steps, vad=args.vad, min_pause=args.min_pause, context=args.context,
                            max_len=args.max_len,
                            fmt=args.format, plot=args.plot)

@@ -217,7 +217,7 @@ def rule_based_scores(events_path, tags, progress: bool = True, encoder_source: 
     for cid in tqdm(list(ev.clips["clip"]), desc="rule-based tagger", disable=not progress):
         row = extra.loc[cid].to_dict() if extra is not None else {}
         clip = load_audio(cid)
-        plan = plan_annotation(clip, ClipOptions(prosody=False), row, whisper_source=encoder_source)
+        plan = plan_annotation(clip, ClipOptions(prosody=False, tagger="rules"), row, whisper_source=encoder_source)
         try:
             a = annotate(clip, plan, strict=True).alignment
         except InputError:
