@@ -203,7 +203,7 @@ def test_build_vocalization_with_real_sounds_floor_levels_and_held_out_people(tm
         assert 0.1 < float(np.sqrt(np.mean(piece ** 2))) / speech < 1.5  # level-matched to the speech
 
 
-def test_sounds_bad_input_is_one_line(tmp_path):
+def test_sounds_bad_input_is_one_line(tmp_path, capsys):
     from explain_ser.cli import main
     from explain_ser.vocal_sounds import read_sounds
 
@@ -225,6 +225,8 @@ def test_sounds_bad_input_is_one_line(tmp_path):
         code = main(["pointing-game", "build", "--kind", "vocalization", "--sounds", str(sounds), "--manifest", str(m),
                      "--out", str(out), "--n-clips", "2", "--quiet"])
         assert code == 2 and not out.exists(), sounds
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("explain-ser: error:") and problem in err and "\n" not in err, err
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out_")]
 
 
