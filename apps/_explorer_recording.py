@@ -4,7 +4,7 @@ The view shows the recording's utterances as bars in their emotion's colour (hei
 confidence) under the attention of every head, and the class probabilities; selecting a bar, a table
 row or the "Open" button opens that utterance in the clip view. The utterance is the very stretch of
 the recording the timeline explained (the utterance with the pause around it the model heard), read
-by :func:`_explorer_timeline.utterance_clip`, and is explained under the timeline's checkpoint by the
+by :func:`explain_ser.timeline_files.utterance_clip`, and is explained under the timeline's checkpoint by the
 library, as every other clip is. Nothing here computes: tables come from the timeline run.
 
 The functions take the app's :class:`_explorer_sources.Config`: the app is a script that Streamlit
@@ -21,8 +21,18 @@ import streamlit as st
 
 import _explorer_figures as figs
 import _explorer_sources as src
-import _explorer_timeline as tl
+import explain_ser.timeline_files as tl
 from explain_ser.errors import InputError
+
+
+def utterance_label(i: int, row) -> str:
+    """What the utterance selector shows: number, times, emotion, confidence, language and the words if aligned."""
+    text = str(row.get("text", "") or "").strip()
+    words = f" · “{text[:40]}{'…' if len(text) > 40 else ''}”" if text else ""
+    spk = f" · {row['speaker']}" if str(row.get("speaker", "") or "") else ""
+    lang = f" · {row['language']}" if str(row.get("language", "") or "") else ""
+    return f"#{i + 1} {float(row['start']):.2f}-{float(row['end']):.2f} s · {row['emotion']} {float(row['confidence']):.2f}" \
+           f"{spk}{lang}{words}"
 
 
 def _stamp(p: Path) -> float:
@@ -150,7 +160,7 @@ def utterance_selector(config, sb) -> bool:
     idx = list(range(len(rec.segments)))
     remembered("utterance", idx)
     st.session_state["_utterance"] = sb.selectbox(f"Utterance ({len(idx)})", idx, key="utterance",
-                                                  format_func=lambda i: tl.utterance_label(i, rec.segments.iloc[i]))
+                                                  format_func=lambda i: utterance_label(i, rec.segments.iloc[i]))
     return True
 
 
@@ -230,7 +240,7 @@ def recording_view(config):
     if not len(seg):
         st.info("No utterance was found in this recording.")
         return
-    labels = [tl.utterance_label(i, seg.iloc[i]) for i in range(len(seg))]
+    labels = [utterance_label(i, seg.iloc[i]) for i in range(len(seg))]
     pick = st.columns([3, 1])
     pick[0].selectbox("Open utterance", list(range(len(seg))), key="utt_pick", label_visibility="collapsed",
                       format_func=lambda i: labels[i])

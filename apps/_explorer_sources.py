@@ -57,7 +57,7 @@ class Config:
 def timeline_recordings(directory: Path, audio_roots=()) -> list[Path]:
     """The recording files the summaries of a timeline directory name (found where they were, or moved into
     the directory or an audio root): the app may read these files, not their directories."""
-    from _explorer_timeline import list_recordings, read_summary, recording_audio
+    from explain_ser.timeline_files import list_recordings, read_summary, recording_audio
 
     out = []
     for stem in list_recordings(directory):

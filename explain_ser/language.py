@@ -28,6 +28,7 @@ LanguageDecision(language='de', source='checkpoint', probability=None, identifie
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 
@@ -143,6 +144,15 @@ def _id_cache(clip_sha: str, source: str):
     return cache_dir() / "language" / f"{clip_sha[:32]}-{source.replace('/', '_')}.json"
 
 
+@functools.lru_cache(maxsize=1)
+def _identifier_model(source: str):
+    """The identifying Whisper, loaded once per process: a timeline asks it once per utterance (loading base
+    costs about as much as one identification, ~1 s on one CPU thread)."""
+    from .weights import load_whisper
+
+    return load_whisper(source)
+
+
 def identify_language(clip, source: str = "base", model=None, cache: bool = True) -> LanguageDecision:
     """Whisper's own language detection (``Whisper.detect_language``: the language-token distribution after
     ``<|startoftranscript|>``) on the clip's first 30 s, by the multilingual ``source``. Cached on disk by the
@@ -160,9 +170,7 @@ def identify_language(clip, source: str = "base", model=None, cache: bool = True
     import whisper
 
     if model is None:
-        from .weights import load_whisper
-
-        model = load_whisper(source)
+        model = _identifier_model(str(source))
     if not model.is_multilingual:
         raise InputError(str(source), "is English-only: it cannot identify a language (use base or small)")
     audio = torch.tensor(np.asarray(clip.samples, np.float32))  # a copy: the clip's buffer may be read-only

@@ -23,8 +23,9 @@ run leaves the previous outputs or none, never half a file):
                                 attention), ``top_start, top_end`` (the most attended stretch),
                                 ``heard_start, heard_end`` (the utterance with its context),
                                 ``language, language_source, language_p`` (the utterance's language,
-                                decided by the per-clip path: identified from its audio unless
-                                ``language`` is given) and, with ``align``, ``text``
+                                decided by the per-clip path: given, identified from its audio with
+                                ``align`` or ``identify_language``, else the checkpoint's, assumed) and,
+                                with ``align``, ``text``
 ``<rec>.frames.parquet``        the FrameTable of the whole recording (``.csv`` with ``fmt="csv"``):
                                 the frames the model heard (the rest of the pauses has no rows),
                                 ``frame``/``start``/``end`` in recording time, ``segment`` = the row of
@@ -69,13 +70,15 @@ from .atomic import temporary_beside, write_path, write_text
 from .errors import InputError
 from .jsonio import dumps
 from .timegrid import SAMPLE_RATE, SAMPLES_PER_FRAME
+from .timeline_files import BIN_FRAMES
 from .turns import Turn, read_rttm, read_turn_textgrid, read_turns, split_at_turns  # noqa: F401  (re-exported)
 from .vad import Segmentation, Span, segment_recording, stream_blocks
 
 __all__ = ["Turn", "read_turns", "read_rttm", "read_turn_textgrid", "split_at_turns", "with_context", "TimelineOptions",
            "explain_recording", "timeline", "speaker_summary"]
 
-BIN_FRAMES = 5  # attention is summarised per 0.1 s for the figures (an hour: 36 000 bins)
+# attention is summarised per BIN_FRAMES (0.1 s) for the figures (an hour: 36 000 bins); the reader of a
+# timeline directory (explain_ser.timeline_files) bins the stored frames the same way
 
 
 @dataclass(frozen=True)
@@ -85,11 +88,11 @@ class TimelineOptions:
     methods: tuple = ("ig",)
     align: bool = False  # words/phones per utterance (Whisper transcribes: slow)
     aligner: str = "auto"
-    language: str | None = None  # None: each utterance's own, identified from its audio (identify_language)
-    # identify each utterance's language when ``language`` is not given, also without ``align`` (one Whisper
-    # base pass per utterance, ~1.2 s on one CPU thread: BENCHMARKS.md), so a recording that switches
-    # language shows it; without a multilingual Whisper installed the checkpoint's language is assumed
-    identify_language: bool = True
+    language: str | None = None  # None: identified per utterance with align or identify_language, else assumed
+    # identify each utterance's language from its audio also without ``align`` (``align`` always does: the
+    # language picks the aligner), so a recording that switches language shows it. Off by default: one Whisper
+    # base pass per utterance (~1.4 s of CPU each) takes a timeline from ~9x to ~2x real time (BENCHMARKS.md)
+    identify_language: bool = False
     prosody: bool = True
     ig_steps: int = 32
     vad: str = "silero"

@@ -455,7 +455,7 @@ def timeline_dir(tmp_path_factory):
 
 @needs_tiny
 def test_recording_view_opens_an_utterance_as_the_timeline_explained_it(app_env, timeline_dir, tiny_encoder):
-    import _explorer_timeline as tl
+    import explain_ser.timeline_files as tl
 
     app_env.setenv("EXPLAIN_SER_TIMELINE", str(timeline_dir))
     seg = pd.read_csv(timeline_dir / "session.segments.csv")
@@ -526,7 +526,7 @@ def test_an_utterance_is_explained_in_the_language_the_timeline_was_told(app_env
 
 @needs_tiny
 def test_timeline_reader_refuses_what_is_no_timeline(tmp_path, timeline_dir):
-    import _explorer_timeline as tl
+    import explain_ser.timeline_files as tl
 
     with pytest.raises(InputError, match="not an explain-ser timeline directory"):
         tl.check_timeline_dir(tmp_path)

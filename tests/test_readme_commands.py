@@ -427,13 +427,13 @@ REGISTRY: dict[str, list[Run] | str] = {
     "explain-ser cv-select": "explain-ser cv-select RUN_DIR RUN_DIR...",
     "explain-ser sweep MANIFEST --out sweep.csv": [
         Run("sweep {w.manifest} --out {w.out}/sweep.csv --taps 1,2 --poolers mean,qkv " + TRAIN_CHEAP)],
-    "explain-ser timeline RECORDING... --out DIR [--vad silero|energy] [--turns RTTM|TextGrid] [--align] [--plot]": [
+    "explain-ser timeline RECORDING... --out DIR [--vad silero|energy] [--turns RTTM|TextGrid] [--align] [--identify-language] [--plot]": [
         Run("timeline {w.recording} --out {w.out} --vad silero --methods none --quiet",
             check=_has("call.segments.csv", "call.timeline.html")),
         Run("timeline {w.recording} --out {w.out} --vad energy --turns {w.rttm} --align --plot --methods none "
             "--quiet", check=_has("call.timeline.png", "call.speakers.csv", "call.TextGrid")),
-        Run("timeline {w.recording} --out {w.out} --vad energy --turns {w.turns_textgrid} --methods none --quiet",
-            check=_has("call.speakers.csv")),
+        Run("timeline {w.recording} --out {w.out} --vad energy --turns {w.turns_textgrid} --identify-language "
+            "--methods none --quiet", check=_has("call.speakers.csv")),
     ],
     "explain-ser pointing-game build|run|score ...": [
         Run("pointing-game build --kind vocalization --manifest {w.manifest} --out {w.out} --n-clips 8 --quiet"),

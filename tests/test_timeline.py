@@ -385,9 +385,10 @@ def test_align_adds_word_tiers_in_recording_time(tmp_path, two_sentences, tiny_e
 @needs_tiny
 @needs_espeak
 def test_a_recording_that_switches_language_shows_both(tmp_path):
-    """espeak-ng English, a pause, then espeak-ng German (project-made): each utterance's language is decided by
-    the per-clip path (identified from its own audio by Whisper base, nobody said it), in the segments table,
-    on its frames, in the summary and on the page; ``--language`` given is every utterance's."""
+    """espeak-ng English, a pause, then espeak-ng German (project-made): with ``--identify-language`` each
+    utterance's language is decided by the per-clip path (identified from its own audio by Whisper base, nobody
+    said it), in the segments table, on its frames, in the summary and on the page; without it the checkpoint's
+    is assumed (and says so); ``--language`` given is every utterance's."""
     from _speech import spoken
     from explain_ser.cli import main
     from explain_ser.weights import available_sources
@@ -401,7 +402,7 @@ def test_a_recording_that_switches_language_shows_both(tmp_path):
     # short enough for base to hear English in it)
     common = ["timeline", str(rec), "--vad", "energy", "--min-pause", "1.0", "--methods", "none", "--no-prosody",
               "--quiet"]
-    assert main(common + ["--out", str(tmp_path / "a")]) == 0
+    assert main(common + ["--identify-language", "--out", str(tmp_path / "a")]) == 0
     seg = pd.read_csv(tmp_path / "a" / "switch.segments.csv")
     assert seg["language"].tolist() == ["en", "de"], seg[["start", "end", "language", "language_p"]]
     # Whisper's probability is recorded as it is (espeak German: about 0.4-0.6, under MIN_LANGUAGE_P, so with
@@ -417,3 +418,7 @@ def test_a_recording_that_switches_language_shows_both(tmp_path):
     given = pd.read_csv(tmp_path / "b" / "switch.segments.csv")
     assert given["language"].tolist() == ["de", "de"] and given["language_source"].eq("option").all()
     assert given["language_p"].isna().all()
+    assert main(common + ["--out", str(tmp_path / "c")]) == 0
+    assumed = pd.read_csv(tmp_path / "c" / "switch.segments.csv")
+    assert assumed["language"].tolist() == ["en", "en"] and assumed["language_source"].eq("checkpoint").all()
+    assert "assumed: the checkpoint" in (tmp_path / "c" / "switch.timeline.html").read_text()

@@ -49,10 +49,8 @@ def report_manifest(report: Path) -> str | None:
 def timeline_checkpoints(directory: Path) -> list[str]:
     """Checkpoint directories (not shipped names) the recordings of a timeline directory were made with;
     InputError when ``directory`` is no ``explain-ser timeline`` output."""
-    sys.path.insert(0, str(app_path().parent))  # the app's reader of timeline directories
-    from _explorer_timeline import check_timeline_dir, read_recording
-
     from ..model import available_checkpoints, resolve_checkpoint
+    from ..timeline_files import check_timeline_dir, read_recording
 
     shipped = set(available_checkpoints())
     out = []

@@ -36,7 +36,11 @@ def add_parser(sub):
                    help="words, phones and vocalizations per utterance (Whisper transcribes; slow)")
     p.add_argument("--language", default=None,
                    help="language of the speech (default: identified per utterance by a multilingual Whisper when "
-                        "one is installed, else the checkpoint's); decides the aligner")
+                        "one is installed and the utterance is aligned or --identify-language is given, else the "
+                        "checkpoint's); decides the aligner")
+    p.add_argument("--identify-language", action="store_true",
+                   help="identify each utterance's language from its audio also without --align (segments.csv "
+                        "column 'language'; one Whisper base pass per utterance, ~1.4 s of CPU each)")
     from ..tagger import DEFAULT_TAGGER
 
     p.add_argument("--tagger", default=None, metavar="NAME|DIR",
@@ -72,7 +76,8 @@ def run(args) -> int:
         from ..language import normalise_language
 
         args.language = normalise_language(args.language)
-    opts = TimelineOptions(methods=methods, align=args.align, tagger=vocalization_tagger(args.tagger), language=args.language, prosody=not args.no_prosody,
+    opts = TimelineOptions(methods=methods, align=args.align, tagger=vocalization_tagger(args.tagger), language=args.language,
+                           identify_language=args.identify_language, prosody=not args.no_prosody,
                            ig_steps=args.steps, vad=args.vad, min_pause=args.min_pause, context=args.context,
                            max_len=args.max_len,
                            fmt=args.format, plot=args.plot)
