@@ -2,8 +2,9 @@
 
 ``explain-ser train-tagger`` (:mod:`explain_ser.tagger_train`) trains a small frame-level head over the cached
 Whisper taps from an events table (:mod:`explain_ser.tagger_events`); events come from its frame
-probabilities by per-class thresholds (:mod:`explain_ser.tagger_metrics`), and their confidence is calibrated
-when the tagger was trained with it (the share of such detections that were right, out of fold).
+probabilities by the decoding settings it was trained with (:func:`explain_ser.tagger_metrics.decode_with`),
+and their confidence is calibrated when the tagger was trained with it (the share of such detections that
+were right, out of fold).
 
 :data:`DEFAULT_TAGGER` is the tagger ``attribute``, ``align``, ``report``, ``timeline`` and the explorer use
 unless told otherwise; ``--tagger rules`` (:data:`RULES`) picks the rule-based tagger of
@@ -27,11 +28,12 @@ import torch
 from .align.base import Interval
 from .errors import InputError
 from .tagger_events import Events, read_events  # noqa: F401  (the tagger's public names, in one place)
-from .tagger_metrics import (COLLAR, choose_thresholds, decode, event_metrics, frame_labels,  # noqa: F401
-                             frame_metrics)
+from .tagger_metrics import (COLLAR, choose_thresholds, decode, decode_spans, decode_with,  # noqa: F401
+                             event_metrics, frame_labels, frame_metrics)
 from .tagger_train import FORMAT, TaggerNet, load_features, score_clips, train_tagger  # noqa: F401
 
-__all__ = ["Events", "read_events", "event_metrics", "frame_metrics", "frame_labels", "decode", "TaggerNet",
+__all__ = ["Events", "read_events", "event_metrics", "frame_metrics", "frame_labels", "decode", "decode_spans",
+           "decode_with", "TaggerNet",
            "choose_thresholds", "train_tagger", "Tagger", "load_tagger", "tag_clip", "apply_tagger", "resolve_tagger",
            "available_taggers", "evaluate_tagger", "tagger_choice", "TAGGER_DIR", "FORMAT", "COLLAR",
            "DEFAULT_TAGGER", "RULES"]
@@ -95,7 +97,8 @@ class Tagger:
         d = resolve_tagger(name_or_path)
         config = read_json_config(d, FORMAT, "tagger")
         enc = config["encoder"]
-        net = TaggerNet(int(enc["n_taps"]), int(enc["dim"]), len(config["tags"]), hidden=int(config["model"]["hidden"]))
+        net = TaggerNet(int(enc["n_taps"]), int(enc["dim"]), len(config["tags"]), hidden=int(config["model"]["hidden"]),
+                        layers=int(config["model"].get("layers", 2)))
         try:
             state = load_file(str(d / "model.safetensors"))
             net.load_state_dict(state)
@@ -150,7 +153,7 @@ class Tagger:
         from .tagger_metrics import calibrate
 
         d = self.config["decode"]
-        evs = decode(probs, self.tags, d["thresholds"], d["min_dur"], d["merge_gap"], d.get("smooth", 3))
+        evs = decode_with(probs, self.tags, d)
         if d.get("calibration"):
             evs = [replace(e, confidence=round(float(calibrate(d["calibration"], [e.confidence])[0]), 3)) for e in evs]
         return evs
@@ -216,6 +219,6 @@ def evaluate_tagger(tagger, events_path, store=None, progress: bool = True) -> d
     feats, _ = load_features(ev, tg.encoder(), store if store is not None else FeatureStore(), progress)
     probs = [tg.probabilities(f) for f in feats]
     d = tg.config["decode"]
-    m, found = score_clips(ev, range(len(feats)), probs, d["thresholds"], tg.tags, d)
+    m, found = score_clips(ev, range(len(feats)), probs, d, tg.tags)
     m["unknown_tags"] = sorted(missing)
     return {"metrics": m, "found": found}

@@ -1,11 +1,15 @@
 """Scoring and decoding of vocalization tags: event and frame metrics, events from frame probabilities,
 thresholds, the confusion of categories and the reliability of confidences.
 
-**Events from frame probabilities** (:func:`decode`): each frame's probabilities are smoothed over 3
-frames; a frame belongs to the tag whose probability is furthest above its own threshold (ratio p/θ ≥ 1),
-else to none; runs of a tag closer than ``merge_gap`` are joined and runs shorter than ``min_dur`` dropped.
-An event's confidence is its tag's mean probability over the run. The per-class thresholds θ are chosen on
-validation data (:func:`choose_thresholds`), never on the data they are scored on.
+**Events from frame probabilities.** :func:`decode_spans` (taggers' default since issue 27) decides
+*vocalization or none* first, on ``1 - P(none)`` with hysteresis, and then gives each event ONE category, the
+tag with the largest summed probability over the event; its detection threshold and hysteresis ratio are
+chosen on validation data (:func:`choose_spans`). :func:`decode` (older taggers) labels frame by frame: a
+frame belongs to the tag whose smoothed probability is furthest above its own threshold (ratio p/θ ≥ 1), else
+to none, so one sound can come out as fragments of different tags; its per-class thresholds θ are chosen by
+:func:`choose_thresholds`. Both join runs closer than ``merge_gap`` and drop runs shorter than ``min_dur``;
+an event's confidence is its tag's mean probability over the run; :func:`decode_with` applies a tagger's
+settings. Settings are never chosen on the data they are scored on.
 
 **Scores** (:func:`event_metrics`): DCASE-style event-based precision / recall / F1 per class: a detection
 matches a true event of the same tag in the same clip when their onsets differ by at most the collar
@@ -29,7 +33,8 @@ import pandas as pd
 from .align.base import Interval
 from .timegrid import FRAME_SECONDS, frame_bounds
 
-__all__ = ["event_metrics", "frame_metrics", "frame_labels", "decode", "choose_thresholds", "events_rows", "matched",
+__all__ = ["event_metrics", "frame_metrics", "frame_labels", "decode", "decode_spans", "decode_with", "choose_spans",
+           "choose_thresholds", "events_rows", "matched",
            "confusion", "fit_calibration", "calibrate", "reliability", "ece",
            "COLLAR", "GRID"]
 
@@ -194,6 +199,85 @@ def decode(probs: np.ndarray, tags, thresholds, min_dur: float = 0.06, merge_gap
         conf = float(np.mean(np.asarray(probs)[a:b, c]))
         out.append(Interval(float(start[a]), float(end[b - 1]), tags[c - 1], round(conf, 3)))
     return out
+
+
+def decode_spans(probs: np.ndarray, tags, detect: float = 0.5, hold: float = 0.5, min_dur: float = 0.06,
+                 merge_gap: float = 0.3, smooth: int = 5, gates: dict | None = None) -> list[Interval]:
+    """Events from per-frame probabilities ``[T, 1 + len(tags)]``: *vocalization or none* first, then ONE
+    category per event.
+
+    The vocalization score of a frame is ``1 - P(none)`` (moving average over ``smooth`` frames). A run of
+    frames scoring at least ``hold x detect`` is an event when some frame in it reaches ``detect``
+    (hysteresis: the onset is found where the sound starts, not where it becomes sure); runs closer than
+    ``merge_gap`` are joined, runs shorter than ``min_dur`` dropped. The event's category is the tag with the
+    largest summed probability over the whole run, so one sound is never split into fragments of different
+    categories; its confidence is that tag's mean probability over the run. ``gates``: per-tag minimum
+    confidence (events of a tag under it are dropped).
+
+    >>> p = np.zeros((12, 3)); p[:, 0] = 1
+    >>> p[2:9] = [[.6, .3, .1], [.2, .5, .3], [.1, .3, .6], [.1, .5, .4], [.2, .6, .2], [.3, .5, .2], [.6, .3, .1]]
+    >>> [(e.label, e.start, e.end, e.confidence) for e in decode_spans(p, ["cough", "breath"], 0.7, 0.5, smooth=1)]
+    [('cough', 0.04, 0.18, 0.429)]
+    """
+    tags = list(tags)
+    probs = np.asarray(probs, dtype=np.float64)
+    if len(probs) == 0:
+        return []
+    score = 1.0 - _smooth(probs, smooth)[:, 0]
+    lab = (score >= hold * detect).astype(np.int64)
+    runs = [(a, b) for c, a, b in _label_runs(lab) if c and (score[a:b] >= detect - 1e-12).any()]
+    gap = int(round(merge_gap / FRAME_SECONDS))
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and a - merged[-1][1] <= gap:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    start, end = frame_bounds(len(probs))
+    out = []
+    for a, b in merged:
+        if (b - a) * FRAME_SECONDS < min_dur - 1e-9:
+            continue
+        seg = probs[a:b, 1:]
+        c = int(np.argmax(seg.sum(0)))
+        conf = float(seg[:, c].mean())
+        if gates and conf < float(gates.get(tags[c], 0.0)):
+            continue
+        out.append(Interval(float(start[a]), float(end[b - 1]), tags[c], round(conf, 3)))
+    return out
+
+
+def decode_with(probs: np.ndarray, tags, d: dict) -> list[Interval]:
+    """Events by a tagger's ``decode`` settings: ``mode`` "spans" (:func:`decode_spans`: ``detect``, ``hold``,
+    ``gates``) or "classes" (:func:`decode`, per-class ``thresholds``; taggers trained before spans existed),
+    with ``min_dur``, ``merge_gap`` and ``smooth``."""
+    if d.get("mode", "classes") == "spans":
+        return decode_spans(probs, tags, d["detect"], d["hold"], d["min_dur"], d["merge_gap"], d.get("smooth", 5),
+                            d.get("gates"))
+    return decode(probs, tags, d["thresholds"], d["min_dur"], d["merge_gap"], d.get("smooth", 3))
+
+
+DETECT_GRID = np.round(np.arange(0.2, 0.951, 0.05), 2)  # candidate detection thresholds of decode_spans
+HOLD_GRID = (0.4, 0.6, 0.8, 1.0)                         # candidate hysteresis ratios
+
+
+def choose_spans(probs: list[np.ndarray], truth: list[list[Interval]], tags, min_dur: float = 0.06,
+                 merge_gap: float = 0.3, smooth: int = 5) -> dict:
+    """``{"detect", "hold"}`` of :func:`decode_spans` maximising the mean event F1 over the tags with true
+    events on these (validation) clips; ties go to the smaller detection threshold and the larger ratio."""
+    tags = list(tags)
+    true_rows = [r for i, evs in enumerate(truth) for r in events_rows(str(i), evs)]
+    present = sorted({r["tag"] for r in true_rows} & set(tags))
+    best, best_key = {"detect": 0.5, "hold": 0.5}, None
+    for hold in HOLD_GRID:
+        for det in DETECT_GRID:
+            found = [r for i, p in enumerate(probs)
+                     for r in events_rows(str(i), decode_spans(p, tags, float(det), hold, min_dur, merge_gap, smooth))]
+            m = event_metrics(true_rows, found, present)
+            key = (np.nan_to_num(m["macro_f1"], nan=0.0), -det, hold)
+            if best_key is None or key > best_key:
+                best, best_key = {"detect": float(det), "hold": float(hold)}, key
+    return best
 
 
 def _label_runs(lab: np.ndarray) -> list[tuple[int, int, int]]:

@@ -3,14 +3,16 @@
 The emotion model's encoder pass already gives every tap of every 20 ms frame (:mod:`explain_ser.features`);
 Whisper's encoder features are strong audio-event features (cf. Whisper-AT), so a tagger needs only a
 small head on them. :class:`TaggerNet` standardises each tap, mixes the taps with learned softmax weights,
-projects to ``hidden`` units and runs two 1-D convolutions over time (kernel 5, dilations 1 and 2: 260 ms
-of context) to one softmax over ``none`` + the tags, per frame. It decides over speech too: words are not
-excluded by force (laughter over speech exists).
+projects to ``hidden`` units and runs ``layers`` residual 1-D convolutions over time (kernel 5, dilations
+1, 2, 4, ...: two give 260 ms of context, four 1.22 s) to one softmax over ``none`` + the tags, per frame. It
+decides over speech too: words are not excluded by force (laughter over speech exists).
 
 **Training** (:func:`train_tagger`, ``explain-ser train-tagger``): group-independent folds (speakers or
-sources held out); in each fold validation groups are drawn from the training groups to choose thresholds;
-the fold model's events on its test groups are scored. Then one model is trained on every clip and its
-thresholds are chosen on the pooled out-of-fold probabilities. The directory holds ``model.safetensors``,
+sources held out); in each fold validation groups are drawn from the training groups to choose the decoding
+settings (:func:`choose_decode`: the detection threshold and hysteresis of
+:func:`~explain_ser.tagger_metrics.decode_spans`, or per-class thresholds); the fold model's events on its
+test groups are scored. Then one model is trained on every clip and its settings are chosen on the pooled
+out-of-fold probabilities. The directory holds ``model.safetensors``,
 ``config.json``, ``MODEL_CARD.md`` and ``cv_events.csv`` (every out-of-fold detection).
 """
 
@@ -30,12 +32,12 @@ from .align.base import Interval
 from .errors import InputError
 from .jsonio import dumps
 from .tagger_events import Events, read_events
-from .tagger_metrics import (COLLAR, choose_thresholds, decode, event_metrics, events_rows, frame_labels,
+from .tagger_metrics import (COLLAR, choose_spans, choose_thresholds, decode_with, event_metrics, events_rows, frame_labels,
                              frame_metrics, matched)
 from .timegrid import FRAME_SECONDS
 
-__all__ = ["TaggerNet", "train_tagger", "load_features", "score_clips", "metrics_table", "model_card", "pct",
-           "DEFAULTS", "FORMAT"]
+__all__ = ["TaggerNet", "train_tagger", "load_features", "score_clips", "choose_decode", "metrics_table", "model_card",
+           "pct", "DEFAULTS", "DECODERS", "FORMAT"]
 
 FORMAT = "explain_ser.tagger/1"
 
@@ -50,15 +52,18 @@ class TaggerNet(nn.Module):
     torch.Size([2, 7, 4])
     """
 
-    def __init__(self, n_taps: int, dim: int, n_tags: int, hidden: int = 64, dropout: float = 0.1):
+    def __init__(self, n_taps: int, dim: int, n_tags: int, hidden: int = 64, dropout: float = 0.1, layers: int = 2):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_taps, dim))
         self.register_buffer("std", torch.ones(n_taps, dim))
         self.tap_logits = nn.Parameter(torch.zeros(n_taps))
         self.drop = nn.Dropout(dropout)
         self.proj = nn.Linear(dim, hidden)
-        self.conv1 = nn.Conv1d(hidden, hidden, 5, padding=2)
-        self.conv2 = nn.Conv1d(hidden, hidden, 5, padding=4, dilation=2)
+        self.layers = int(layers)
+        # conv1, conv2, ... with dilations 1, 2, 4, ...: layer i adds 4 x 2**i frames of context (named one by
+        # one so the weights of two-layer taggers load unchanged)
+        for i in range(self.layers):
+            setattr(self, f"conv{i + 1}", nn.Conv1d(hidden, hidden, 5, padding=2 * 2 ** i, dilation=2 ** i))
         self.out = nn.Linear(hidden, n_tags + 1)
 
     def tap_weights(self) -> torch.Tensor:
@@ -68,8 +73,8 @@ class TaggerNet(nn.Module):
         x = (x - self.mean[None, :, None]) / (self.std[None, :, None] + 1e-5)
         x = torch.einsum("l,bltd->btd", self.tap_weights(), x)
         h = torch.nn.functional.gelu(self.proj(self.drop(x))).transpose(1, 2)
-        h = h + torch.nn.functional.gelu(self.conv1(h))  # residual: the frame's own evidence is kept
-        h = h + torch.nn.functional.gelu(self.conv2(h))
+        for i in range(self.layers):  # residual: the frame's own evidence is kept
+            h = h + torch.nn.functional.gelu(getattr(self, f"conv{i + 1}")(h))
         return self.out(h.transpose(1, 2))
 
 
@@ -91,7 +96,7 @@ def _fit(feats, labels, idx, n_tags: int, cfg: dict, seed: int) -> TaggerNet:
 
     set_seed(seed)
     L, _, D = feats[idx[0]].shape
-    net = TaggerNet(L, D, n_tags, hidden=cfg["hidden"], dropout=cfg["dropout"])
+    net = TaggerNet(L, D, n_tags, hidden=cfg["hidden"], dropout=cfg["dropout"], layers=cfg.get("layers", 2))
     s = torch.zeros(L, D, dtype=torch.float64)
     ss, n = torch.zeros_like(s), 0
     for i in idx:
@@ -158,8 +163,9 @@ def group_folds(groups: np.ndarray, n_folds: int, n_val: float, seed: int) -> li
 
 # ---- training ------------------------------------------------------------------------------------------------
 
-DEFAULTS = {"hidden": 32, "dropout": 0.1, "lr": 3e-3, "weight_decay": 1e-2, "epochs": 20, "batch": 16,
-            "min_dur": 0.06, "merge_gap": 0.1, "smooth": 3}
+DEFAULTS = {"hidden": 32, "dropout": 0.1, "lr": 3e-3, "weight_decay": 1e-2, "epochs": 20, "batch": 16, "layers": 2,
+            "min_dur": 0.06, "merge_gap": 0.1, "smooth": 3, "decoder": "spans"}
+DECODERS = ("spans", "classes")
 
 
 def load_features(events: Events, encoder, store, progress: bool):
@@ -184,14 +190,25 @@ def load_features(events: Events, encoder, store, progress: bool):
     return feats, clips
 
 
-def score_clips(events: Events, idx, probs, thresholds, tags, cfg) -> tuple[dict, list[dict]]:
-    """Event and frame scores of clips ``idx`` given their probabilities."""
+def choose_decode(probs, truth, tags, cfg: dict) -> dict:
+    """A tagger's ``decode`` settings (:func:`explain_ser.tagger_metrics.decode_with`) chosen on these
+    (validation) clips: ``decoder`` "spans" chooses the detection threshold and hysteresis ratio of
+    :func:`~explain_ser.tagger_metrics.decode_spans`, "classes" per-class thresholds."""
+    d = {"mode": cfg["decoder"], "min_dur": cfg["min_dur"], "merge_gap": cfg["merge_gap"], "smooth": cfg["smooth"]}
+    if cfg["decoder"] == "spans":
+        return {**d, **choose_spans(probs, truth, tags, cfg["min_dur"], cfg["merge_gap"], cfg["smooth"])}
+    return {**d, "thresholds": choose_thresholds(probs, truth, tags, cfg["min_dur"], cfg["merge_gap"],
+                                                 smooth=cfg["smooth"])}
+
+
+def score_clips(events: Events, idx, probs, dec: dict, tags) -> tuple[dict, list[dict]]:
+    """Event and frame scores of clips ``idx`` given their probabilities and ``decode`` settings ``dec``."""
     truth, found, t_lab, p_lab, pr = [], [], [], [], []
     for i, p in zip(idx, probs):
         cid = events.clips["clip"].iloc[i]
         tr = events.events_of(cid)
         truth += events_rows(cid, tr)
-        ev = decode(p, tags, thresholds, cfg["min_dur"], cfg["merge_gap"], cfg.get("smooth", 3))
+        ev = decode_with(p, tags, dec)
         found += events_rows(cid, ev)
         t_lab.append(frame_labels(tr, len(p), tags))
         p_lab.append(frame_labels(ev, len(p), tags))
@@ -208,8 +225,9 @@ def train_tagger(events_path, out, encoder_source: str = "tiny.en", window: str 
     """Cross-validate and train a tagger from an events table; write it to ``out``; return its config.
 
     ``n_val``: share of each fold's training groups held back to choose thresholds (at least one group).
-    ``cfg`` overrides :data:`DEFAULTS` (hidden, dropout, lr, weight_decay, epochs, batch, min_dur, merge_gap,
-    smooth: frames of the moving average over the probabilities before thresholds).
+    ``cfg`` overrides :data:`DEFAULTS` (hidden, dropout, lr, weight_decay, epochs, batch, layers, min_dur,
+    merge_gap, smooth: frames of the moving average over the probabilities before thresholds, decoder: "spans"
+    or "classes", see :func:`choose_decode`).
     ``note``: a paragraph for the model card (what the data is, what the tagger is not for).
     """
     from .threads import single_thread
@@ -234,6 +252,8 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
     if dest.exists() and (not dest.is_dir() or (any(dest.iterdir()) and not (dest / "config.json").is_file())):
         raise InputError(dest, "exists and is neither empty nor a tagger directory; choose a new --out")
     cfg = {**DEFAULTS, **cfg}
+    if cfg["decoder"] not in DECODERS:
+        raise InputError(f"--decoder {cfg['decoder']}", f"unknown decoder (choose from {', '.join(DECODERS)})")
     ev = read_events(events_path)
     tags = ev.tags
     enc = encoder if encoder is not None else Encoder(encoder_source, window)
@@ -251,15 +271,14 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
         test_groups, val_groups = fold.test_speakers, fold.val_speakers
         net = _fit(feats, labels, train, len(tags), cfg, seed + k)
         pv = _predict(net, feats, val)
-        thr = choose_thresholds(pv, [ev.events_of(ev.clips["clip"].iloc[i]) for i in val], tags,
-                                cfg["min_dur"], cfg["merge_gap"], smooth=cfg["smooth"])
+        thr = choose_decode(pv, [ev.events_of(ev.clips["clip"].iloc[i]) for i in val], tags, cfg)
         pt = _predict(net, feats, test)
         for i, p in zip(test, pt):
             oof[i] = p
-        m, found = score_clips(ev, test, pt, thr, tags, cfg)
+        m, found = score_clips(ev, test, pt, thr, tags)
         found_all += [{**r, "fold": k} for r in found]
         fold_info.append({"fold": k, "test_groups": sorted(map(str, test_groups)), "val_groups": sorted(map(str, val_groups)),
-                          "n_test_clips": int(len(test)), "thresholds": thr,
+                          "n_test_clips": int(len(test)), "decode": thr,
                           "event_f1": {t: m["per_class"][t]["f1"] for t in tags}})
     # CV scores: every clip scored by the fold model that never saw its group, with that fold's thresholds
     truth_rows = [r for cid in ev.clips["clip"] for r in events_rows(cid, ev.events_of(cid))]
@@ -273,8 +292,7 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
     cv_strict = event_metrics(truth_rows, found_all, tags, offset_ratio=0.5)
     held_out = _held_out_extras(truth_rows, found_all, tags, len(folds))
     # the final model: every clip; thresholds chosen on the pooled out-of-fold probabilities
-    final_thr = choose_thresholds(oof, [ev.events_of(c) for c in ev.clips["clip"]], tags, cfg["min_dur"], cfg["merge_gap"],
-                                  smooth=cfg["smooth"])
+    final_dec = choose_decode(oof, [ev.events_of(c) for c in ev.clips["clip"]], tags, cfg)
     net = _fit(feats, labels, np.arange(len(feats)), len(tags), cfg, seed)
     final_out = Path(out)
     # the whole directory at once: built beside, then renamed into place (no half-written tagger)
@@ -293,10 +311,9 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
             "format": FORMAT, "explain_ser_version": __version__, "tags": tags,
             "encoder": {"source": enc.source, "weights_hash": enc.weights_hash, "dim": enc.dim, "n_taps": enc.n_taps,
                         "window": enc.window},
-            "model": {"hidden": cfg["hidden"], "dropout": cfg["dropout"],
+            "model": {"hidden": cfg["hidden"], "dropout": cfg["dropout"], "layers": cfg["layers"],
                       "tap_weights": [round(float(w), 4) for w in net.tap_weights().detach()]},
-            "decode": {"thresholds": final_thr, "min_dur": cfg["min_dur"], "merge_gap": cfg["merge_gap"], "smooth": cfg["smooth"],
-                       "calibration": held_out.pop("calibration")},
+            "decode": {**final_dec, "calibration": held_out.pop("calibration")},
             "training": {"events": str(events_path), "n_clips": len(feats), "n_clips_without_events":
                          int(len(feats) - ev.events["clip"].nunique()), "n_events": cv["n_true"],
                          "group_by": ev.group_by, "n_groups": int(len(set(groups))), "seed": seed,
@@ -433,11 +450,25 @@ def metrics_table(m: dict, tags) -> str:
     return "\n".join(lines)
 
 
+def _decode_text(d: dict) -> str:
+    """The card's sentence on how events are read from the frame probabilities."""
+    tail = (f"runs joined across gaps ≤ {d['merge_gap']} s, runs shorter than {d['min_dur']} s dropped "
+            "(settings chosen on the pooled out-of-fold probabilities).")
+    if d.get("mode", "classes") == "spans":
+        return (f"vocalization or none first: 1 − P(none) smoothed over {d.get('smooth', 5)} frames, an event where it "
+                f"reaches {d['detect']:.2f}, extended while it stays ≥ {d['hold'] * d['detect']:.2f} (hysteresis); "
+                f"{tail[0].lower() + tail[1:-1]}; then ONE category per event, the tag with the largest summed "
+                "probability over the whole event (a sound is never split into fragments of different categories).")
+    thr = ", ".join(f"{t} {v:.2f}" for t, v in d["thresholds"].items())
+    return (f"smoothed probabilities over {d.get('smooth', 3)} frames, per-class thresholds ({thr}), each frame to "
+            f"the tag furthest above its threshold; {tail}")
+
+
 def model_card(config: dict, name: str) -> str:
     """MODEL_CARD.md text of a tagger from its config."""
     tr, cv, enc = config["training"], config["cv"], config["encoder"]
     tags = config["tags"]
-    thr = ", ".join(f"{t} {v:.2f}" for t, v in config["decode"]["thresholds"].items())
+    n_layers = int(config["model"].get("layers", 2))
     folds = "; ".join(f"fold{f['fold']}: test {', '.join(f['test_groups'])}" for f in cv["folds"])
     kinds = (config.get("sounds") or {}).get("kinds", {})
     parts = [
@@ -448,8 +479,9 @@ def model_card(config: dict, name: str) -> str:
            ""] if kinds else []),
         "Frame-level vocalization tagger over frozen Whisper encoder features: per-tap standardisation, a learned "
         f"softmax mix of the {enc['n_taps']} taps (weights {config['model']['tap_weights']}), Linear({config['model']['hidden']}), "
-        "two residual 1-D convolutions over time (kernel 5, dilations 1, 2), softmax over "
-        f"none + {', '.join(tags)} per 20 ms frame.", "",
+        f"{n_layers} residual 1-D convolutions over time (kernel 5, dilations "
+        f"{', '.join(str(2 ** i) for i in range(n_layers))}: {20 * (1 + sum(4 * 2 ** i for i in range(n_layers)))} ms "
+        f"of context), softmax over none + {', '.join(tags)} per 20 ms frame.", "",
         f"- Encoder: `{enc['source']}` (weights sha256 `{enc['weights_hash']}`), window mode `{enc['window']}`; the "
         "tagger reads the same cached taps as the emotion model.",
         f"- Training data: `{tr['events']}`: {tr['n_clips']} clips ({tr['hours']} h), {tr['n_clips_without_events']} "
@@ -457,17 +489,15 @@ def model_card(config: dict, name: str) -> str:
         f"groups by `{tr['group_by']}`.",
         f"- Training: AdamW lr {tr['lr']}, weight decay {tr['weight_decay']}, batch {tr['batch']}, {tr['epochs']} "
         f"epochs, seed {tr['seed']}; cross-entropy weighted by the square root of each class's rarity.",
-        f"- Events: smoothed probabilities over {config['decode'].get('smooth', 3)} frames, per-class thresholds ({thr}; chosen on the pooled "
-        f"out-of-fold probabilities), runs joined across gaps ≤ {config['decode']['merge_gap']} s, "
-        f"runs shorter than {config['decode']['min_dur']} s dropped.", "",
+        f"- Events: {_decode_text(config['decode'])}", "",
     ]
     if config.get("note"):
         parts += ["## What it is, and what it is not", "", config["note"], ""]
     parts += [
         f"## Cross-validated scores ({cv['n_folds']} folds, held-out {tr['group_by']}s)", "",
         f"Event-based (DCASE-style, onset collar {int(1000 * cv['collar'])} ms, one-to-one) and frame-level "
-        "scores, in %, of every clip by the fold model that never saw its group; each fold's thresholds were chosen "
-        "on validation groups drawn from its training groups.", "",
+        "scores, in %, of every clip by the fold model that never saw its group; each fold's decoding settings "
+        "(thresholds) were chosen on validation groups drawn from its training groups.", "",
         metrics_table(cv["event"], tags), "",
         f"With offsets also required (within max(200 ms, 50 % of the event)): micro F1 "
         f"{pct(cv['event_onset_offset']['micro']['f1'])}.", "",

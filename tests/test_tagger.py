@@ -13,8 +13,8 @@ from _env import needs_espeak, needs_tiny
 from explain_ser.align.base import Interval
 from explain_ser.cli import main
 from explain_ser.errors import InputError
-from explain_ser.tagger import (choose_thresholds, decode, event_metrics, frame_labels, frame_metrics,
-                                read_events)
+from explain_ser.tagger import (choose_thresholds, decode, decode_spans, decode_with, event_metrics, frame_labels,
+                                frame_metrics, read_events)
 
 # ---- events reader -------------------------------------------------------------------------------------------
 
@@ -172,6 +172,47 @@ def test_decode_thresholds_gaps_and_min_duration():
         ("laugh", 0.1, 0.2), ("laugh", 0.24, 0.32), ("cough", 0.6, 0.64), ("cough", 0.8, 1.0)]
 
 
+def test_decode_spans_gives_one_category_per_event():
+    tags = ["laugh", "cough"]
+    # one sound whose frames lean laugh, cough, laugh: the frame-wise decoder splits it into three fragments
+    p = probs_with([(10, 14, 1, 0.8), (14, 17, 2, 0.7), (17, 25, 1, 0.8)])
+    frag = decode(p, tags, {"laugh": 0.5, "cough": 0.5}, min_dur=0.02, merge_gap=0.0, smooth=1)
+    assert [e.label for e in frag] == ["laugh", "cough", "laugh"]
+    found = decode_spans(p, tags, detect=0.5, hold=1.0, min_dur=0.02, merge_gap=0.0, smooth=1)
+    assert [(e.label, e.start, e.end) for e in found] == [("laugh", 0.2, 0.5)]  # summed: laugh 9.6, cough 2.1
+    assert found[0].confidence == pytest.approx((12 * 0.8 + 3 * 0.15) / 15, abs=1e-3)
+    # per-tag gates drop events whose category is not sure enough
+    assert decode_spans(p, tags, 0.5, 1.0, 0.02, 0.0, 1, gates={"laugh": 0.7}) == []
+
+
+def test_decode_spans_hysteresis_merge_and_min_duration():
+    tags = ["cough"]
+    p = probs_with([(10, 13, 1, 0.3), (13, 20, 1, 0.9), (22, 24, 1, 0.9), (40, 42, 1, 0.9), (50, 53, 1, 0.3)],
+                   tags=tags)
+    # without hysteresis: the sure part only; the 40 ms runs are too short
+    assert [(e.start, e.end) for e in decode_spans(p, tags, 0.8, 1.0, 0.06, 0.0, 1)] == [(0.26, 0.4)]
+    found = decode_spans(p, tags, 0.8, 0.375, 0.06, 0.1, 1)
+    # hold 0.375 x 0.8 = 0.3: the faint lead-in joins and the onset moves back to 0.2 s; the 40 ms gap is
+    # joined; the 40 ms blip at 0.8 s is too short alone; the faint run at 1.0 s never reaches 0.8
+    assert [(e.start, e.end) for e in found] == [(0.2, 0.48)]
+    d = {"mode": "spans", "detect": 0.8, "hold": 0.375, "min_dur": 0.06, "merge_gap": 0.1, "smooth": 1}
+    assert decode_with(p, tags, d) == found
+    old = {"thresholds": {"cough": 0.5}, "min_dur": 0.06, "merge_gap": 0.1, "smooth": 1}  # a tagger before spans
+    assert decode_with(p, tags, old) == decode(p, tags, {"cough": 0.5}, 0.06, 0.1, 1)
+
+
+def test_choose_spans_separates_sounds_from_bumps():
+    from explain_ser.tagger_metrics import choose_spans
+
+    tags = ["laugh"]
+    probs, truth = [], []
+    for k in range(6):
+        probs.append(probs_with([(10, 20, 1, 0.6), (35, 45, 1, 0.35)], tags=tags))
+        truth.append([Interval(0.2, 0.4, "laugh")])
+    d = choose_spans(probs, truth, tags, min_dur=0.06, merge_gap=0.1, smooth=1)
+    assert 0.35 < d["detect"] <= 0.6
+
+
 def test_choose_thresholds_finds_the_separating_value():
     # true laughs have probability 0.6, spurious bumps 0.35: only thresholds in (0.35, 0.6] score F1 = 1
     tags = ["laugh"]
@@ -289,7 +330,7 @@ def test_train_tagger_recovers_planted_events_on_held_out_speakers(trained):
     assert sum(r["n"] for r in rel["calibrated"]) == rel["detections"] == len(pd.read_csv(d / "cv_events.csv"))
     cal = cfg["decode"]["calibration"]
     assert np.all(np.diff(cal["y"]) >= 0) and 0 <= min(cal["y"]) <= max(cal["y"]) <= 1  # a monotone map
-    assert set(cfg["decode"]["thresholds"]) == set(cfg["tags"])
+    assert cfg["decode"]["mode"] == "spans" and 0 < cfg["decode"]["detect"] < 1 and 0 < cfg["decode"]["hold"] <= 1
     # cross-validated: every fold's test voices unseen, its thresholds from other voices
     for f in cfg["cv"]["folds"]:
         assert not set(f["test_groups"]) & set(f["val_groups"])
