@@ -7,6 +7,7 @@ frames, atomicity, speaker turns. The slow ones run the real model on project-ma
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -384,7 +385,7 @@ def test_align_adds_word_tiers_in_recording_time(tmp_path, two_sentences, tiny_e
 @pytest.mark.slow
 @needs_tiny
 @needs_espeak
-def test_a_recording_that_switches_language_shows_both(tmp_path):
+def test_a_recording_that_switches_language_shows_both(tmp_path, capsys):
     """espeak-ng English, a pause, then espeak-ng German (project-made): with ``--identify-language`` each
     utterance's language is decided by the per-clip path (identified from its own audio by Whisper base, nobody
     said it), in the segments table, on its frames, in the summary and on the page; without it the checkpoint's
@@ -401,8 +402,11 @@ def test_a_recording_that_switches_language_shows_both(tmp_path):
     # --min-pause 1.0: each language's two sentences stay one utterance (one sentence of German alone is
     # short enough for base to hear English in it)
     common = ["timeline", str(rec), "--vad", "energy", "--min-pause", "1.0", "--methods", "none", "--no-prosody",
-              "--quiet"]
+              "--tagger", "rules"]  # no tags needed here
     assert main(common + ["--identify-language", "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"speech time per language: (en \d+%  de|de \d+%  en) \d+%  \(identified\)", printed), printed
+    assert re.search(r"s  \w+ [01]\.\d\d  de\n", printed), printed  # each utterance's line names its language
     seg = pd.read_csv(tmp_path / "a" / "switch.segments.csv")
     assert seg["language"].tolist() == ["en", "de"], seg[["start", "end", "language", "language_p"]]
     # Whisper's probability is recorded as it is (espeak German: about 0.4-0.6, under MIN_LANGUAGE_P, so with
@@ -414,6 +418,7 @@ def test_a_recording_that_switches_language_shows_both(tmp_path):
     assert set(summary["language_share_of_speech"]) == {"en", "de"}
     page = (tmp_path / "a" / "switch.timeline.html").read_text()
     assert "Share of the speech time per language" in page and "<th>language</th>" in page
+    common.append("--quiet")
     assert main(common + ["--language", "German", "--out", str(tmp_path / "b")]) == 0
     given = pd.read_csv(tmp_path / "b" / "switch.segments.csv")
     assert given["language"].tolist() == ["de", "de"] and given["language_source"].eq("option").all()

@@ -130,9 +130,15 @@ def _print_summary(path, res) -> None:
           f"{speed:.1f}x real time)")
     shares = sorted(s["emotion_share_of_speech"].items(), key=lambda kv: -kv[1])
     print("  speech time per emotion: " + ("  ".join(f"{k} {100 * v:.0f}%" for k, v in shares if v > 0) or "no speech found"))
+    langs = s.get("language_share_of_speech") or {}
+    if langs:
+        how = sorted(set(seg["language_source"].astype(str))) if "language_source" in seg else []
+        print("  speech time per language: " + "  ".join(f"{k} {100 * v:.0f}%" for k, v in langs.items())
+              + f"  ({', '.join(how)})")
     for _, r in seg.head(5).iterrows():
         who = f" [{r['speaker']}]" if "speaker" in seg else ""
-        print(f"  {r['start']:8.2f}-{r['end']:8.2f} s{who}  {r['emotion']} {r['confidence']:.2f}")
+        lang = f"  {r['language']}" if len(langs) > 1 else ""  # a recording that switches: each utterance's
+        print(f"  {r['start']:8.2f}-{r['end']:8.2f} s{who}  {r['emotion']} {r['confidence']:.2f}{lang}")
     if len(seg) > 5:
         print(f"  ... {len(seg) - 5} more in {res['files']['segments']}")
     print("  wrote " + ", ".join(str(p) for p in res["files"].values()))
