@@ -223,10 +223,11 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
     ``plan.aligner="none"``: no alignment. ``alignment``: one already made (the corpus-trained Kaldi
     aligner); vocalization tags are added here. ``plan.tagger``: a vocalization tagger (name or directory,
     :mod:`explain_ser.tagger`; None the default one, ``"rules"`` the rule-based tags between words) whose
-    events replace the rule-based tags, over speech too and with or without words; ``tagger_features``: the clip's taps under the tagger's encoder, or a function returning them
-    (called only on a cache miss). ``store``: the per-clip annotation cache. ``strict``: a clip that cannot
-    be aligned raises its one-line :class:`~explain_ser.errors.InputError` (``explain-ser align``) instead of
-    being annotated without words.
+    events replace the rule-based tags, over speech too and with or without words; ``tagger_features``: the
+    clip's taps under the tagger's encoder, or a function returning them (called only on a cache miss).
+    ``store``: the per-clip annotation cache. ``strict``: a clip that cannot be aligned raises its one-line
+    :class:`~explain_ser.errors.InputError` (``explain-ser align``) instead of being annotated without words.
+    ``plan.identify_language``: an assumed language is replaced by the identified one even without alignment.
 
     >>> from explain_ser.audio import Clip
     >>> import numpy as np
