@@ -77,14 +77,17 @@ class Tagger:
     [('laugh', 2.24, 3.1), ('breath', 3.36, 3.76)]
     """
 
-    def __init__(self, config: dict, net: TaggerNet, directory: Path | None = None):
+    def __init__(self, config: dict, net: TaggerNet, directory: Path | None = None, category: dict | None = None):
         self.config = config
         self.net = net.eval()
         self.directory = directory
         self.tags = list(config["tags"])
+        #: the segment-level category head (explain_ser.tagger_segments), None: events named by their frames
+        self.category = category
         self._encoder = None
         raw = json.dumps(config, sort_keys=True).encode() + b"".join(
-            v.numpy().tobytes() for _, v in sorted(net.state_dict().items()))
+            v.numpy().tobytes() for _, v in sorted(net.state_dict().items())) + b"".join(
+            np.asarray(v).tobytes() for _, v in sorted((category or {}).items()))
         #: content hash (config + weights): the annotation cache key includes it
         self.identity = hashlib.sha256(raw).hexdigest()[:16]
 
@@ -99,12 +102,17 @@ class Tagger:
         enc = config["encoder"]
         net = TaggerNet(int(enc["n_taps"]), int(enc["dim"]), len(config["tags"]), hidden=int(config["model"]["hidden"]),
                         layers=int(config["model"].get("layers", 2)))
+        from .tagger_segments import PREFIX
+
         try:
             state = load_file(str(d / "model.safetensors"))
-            net.load_state_dict(state)
+            net.load_state_dict({k: v for k, v in state.items() if not k.startswith(PREFIX)})
         except Exception as e:  # safetensors and torch raise their own types
             raise InputError(d / "model.safetensors", f"unreadable or mismatched tagger weights ({e})") from None
-        return cls(config, net, d)
+        category = {k[len(PREFIX):]: v.numpy() for k, v in state.items() if k.startswith(PREFIX)} or None
+        if config["model"].get("category") == "segments" and category is None:
+            raise InputError(d / "model.safetensors", "the tagger's category head is missing (config says segments)")
+        return cls(config, net, d, category)
 
     @property
     def name(self) -> str:
@@ -147,13 +155,19 @@ class Tagger:
         with single_thread():  # a small head: torch's thread pool costs more than it gains (explain_ser.threads)
             return torch.softmax(self.net(torch.from_numpy(f)[None]), -1)[0].numpy()
 
-    def events(self, probs: np.ndarray) -> list[Interval]:
-        """Events from frame probabilities; confidence calibrated when the tagger carries a calibration map
-        (the share of its out-of-fold detections of that raw confidence that were right)."""
+    def events(self, probs: np.ndarray, features: np.ndarray | None = None) -> list[Interval]:
+        """Events from frame probabilities (named by the category head from the clip's taps ``features`` when
+        the tagger has one); confidence calibrated when the tagger carries a calibration map (the share of its
+        out-of-fold detections of that raw confidence that were right)."""
         from .tagger_metrics import calibrate
+        from .tagger_segments import name_events
 
         d = self.config["decode"]
         evs = decode_with(probs, self.tags, d)
+        if self.category is not None:
+            if features is None:
+                raise ValueError("this tagger names events from the clip's taps: pass features")
+            evs = name_events(self.category, np.asarray(features), evs, self.tags, probs)
         if d.get("calibration"):
             evs = [replace(e, confidence=round(float(calibrate(d["calibration"], [e.confidence])[0]), 3)) for e in evs]
         return evs
@@ -166,7 +180,7 @@ class Tagger:
         if not isinstance(clip, Clip):
             clip = load_audio(clip)
         f = features if features is not None else self.features(clip, encoder, store)
-        return self.events(self.probabilities(f))
+        return self.events(self.probabilities(f), f)
 
 
 _LOADED: dict[str, Tagger] = {}
@@ -219,6 +233,6 @@ def evaluate_tagger(tagger, events_path, store=None, progress: bool = True) -> d
     feats, _ = load_features(ev, tg.encoder(), store if store is not None else FeatureStore(), progress)
     probs = [tg.probabilities(f) for f in feats]
     d = tg.config["decode"]
-    m, found = score_clips(ev, range(len(feats)), probs, d, tg.tags)
+    m, found = score_clips(ev, range(len(feats)), probs, d, tg.tags, tg.category, feats)
     m["unknown_tags"] = sorted(missing)
     return {"metrics": m, "found": found}

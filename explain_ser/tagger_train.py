@@ -34,6 +34,8 @@ from .jsonio import dumps
 from .tagger_events import Events, read_events
 from .tagger_metrics import (COLLAR, choose_spans, choose_thresholds, decode_with, event_metrics, events_rows, frame_labels,
                              frame_metrics, matched)
+from .tagger_segments import PREFIX as CATEGORY_PREFIX
+from .tagger_segments import fit_category
 from .timegrid import FRAME_SECONDS
 
 __all__ = ["TaggerNet", "train_tagger", "load_features", "score_clips", "choose_decode", "metrics_table", "model_card",
@@ -164,7 +166,9 @@ def group_folds(groups: np.ndarray, n_folds: int, n_val: float, seed: int) -> li
 # ---- training ------------------------------------------------------------------------------------------------
 
 DEFAULTS = {"hidden": 32, "dropout": 0.1, "lr": 3e-3, "weight_decay": 1e-2, "epochs": 20, "batch": 16, "layers": 2,
-            "min_dur": 0.06, "merge_gap": 0.1, "smooth": 3, "decoder": "spans"}
+            "min_dur": 0.06, "merge_gap": 0.1, "smooth": 3, "decoder": "spans", "category": "segments",
+            "category_c": 0.01}
+CATEGORIES = ("segments", "frames")
 DECODERS = ("spans", "classes")
 
 
@@ -201,14 +205,21 @@ def choose_decode(probs, truth, tags, cfg: dict) -> dict:
                                                  smooth=cfg["smooth"])}
 
 
-def score_clips(events: Events, idx, probs, dec: dict, tags) -> tuple[dict, list[dict]]:
-    """Event and frame scores of clips ``idx`` given their probabilities and ``decode`` settings ``dec``."""
+def score_clips(events: Events, idx, probs, dec: dict, tags, head: dict | None = None,
+                feats=None) -> tuple[dict, list[dict]]:
+    """Event and frame scores of clips ``idx`` given their probabilities and ``decode`` settings ``dec``;
+    with a category ``head`` (:mod:`explain_ser.tagger_segments`) events are named by it from ``feats``
+    (every clip's taps, indexed like the table)."""
+    from .tagger_segments import name_events
+
     truth, found, t_lab, p_lab, pr = [], [], [], [], []
     for i, p in zip(idx, probs):
         cid = events.clips["clip"].iloc[i]
         tr = events.events_of(cid)
         truth += events_rows(cid, tr)
         ev = decode_with(p, tags, dec)
+        if head is not None:
+            ev = name_events(head, feats[i], ev, tags, p)
         found += events_rows(cid, ev)
         t_lab.append(frame_labels(tr, len(p), tags))
         p_lab.append(frame_labels(ev, len(p), tags))
@@ -254,6 +265,8 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
     cfg = {**DEFAULTS, **cfg}
     if cfg["decoder"] not in DECODERS:
         raise InputError(f"--decoder {cfg['decoder']}", f"unknown decoder (choose from {', '.join(DECODERS)})")
+    if cfg["category"] not in CATEGORIES:
+        raise InputError(f"--category {cfg['category']}", f"unknown category rule (choose from {', '.join(CATEGORIES)})")
     ev = read_events(events_path)
     tags = ev.tags
     enc = encoder if encoder is not None else Encoder(encoder_source, window)
@@ -261,6 +274,7 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
     feats, clips = load_features(ev, enc, store, progress)
     labels = [frame_labels(ev.events_of(cid), f.shape[1], tags) for cid, f in zip(ev.clips["clip"], feats)]
     groups = ev.clips["group"].to_numpy()
+    truth = [ev.events_of(c) for c in ev.clips["clip"]]
     folds = group_folds(groups, n_folds, n_val, seed)
     oof: list = [None] * len(feats)
     fold_info, found_all = [], []
@@ -275,7 +289,10 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
         pt = _predict(net, feats, test)
         for i, p in zip(test, pt):
             oof[i] = p
-        m, found = score_clips(ev, test, pt, thr, tags)
+        # the category head: fitted on the true events of every clip but the test groups'
+        head = (fit_category(feats, truth, np.setdiff1d(np.arange(len(feats)), test), tags, cfg["category_c"], seed + k)
+                if cfg["category"] == "segments" else None)
+        m, found = score_clips(ev, test, pt, thr, tags, head, feats)
         found_all += [{**r, "fold": k} for r in found]
         fold_info.append({"fold": k, "test_groups": sorted(map(str, test_groups)), "val_groups": sorted(map(str, val_groups)),
                           "n_test_clips": int(len(test)), "decode": thr,
@@ -294,6 +311,8 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
     # the final model: every clip; thresholds chosen on the pooled out-of-fold probabilities
     final_dec = choose_decode(oof, [ev.events_of(c) for c in ev.clips["clip"]], tags, cfg)
     net = _fit(feats, labels, np.arange(len(feats)), len(tags), cfg, seed)
+    head = fit_category(feats, truth, np.arange(len(feats)), tags, cfg["category_c"], seed) \
+        if cfg["category"] == "segments" else None
     final_out = Path(out)
     # the whole directory at once: built beside, then renamed into place (no half-written tagger)
     final_out.parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +324,8 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
         from . import __version__
 
         state = {k: v.detach().float().contiguous() for k, v in net.state_dict().items()}
+        if head is not None:  # the category head's arrays beside the frame head's (explain_ser.tagger_segments)
+            state.update({f"{CATEGORY_PREFIX}{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in head.items()})
         write_path(out / "model.safetensors", lambda tmp: save_file(state, str(tmp), metadata={"format": FORMAT}),
                    suffix=".safetensors")
         config = {
@@ -312,6 +333,7 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
             "encoder": {"source": enc.source, "weights_hash": enc.weights_hash, "dim": enc.dim, "n_taps": enc.n_taps,
                         "window": enc.window},
             "model": {"hidden": cfg["hidden"], "dropout": cfg["dropout"], "layers": cfg["layers"],
+                      "category": cfg["category"], "category_c": cfg["category_c"],
                       "tap_weights": [round(float(w), 4) for w in net.tap_weights().detach()]},
             "decode": {**final_dec, "calibration": held_out.pop("calibration")},
             "training": {"events": str(events_path), "n_clips": len(feats), "n_clips_without_events":
@@ -489,7 +511,12 @@ def model_card(config: dict, name: str) -> str:
         f"groups by `{tr['group_by']}`.",
         f"- Training: AdamW lr {tr['lr']}, weight decay {tr['weight_decay']}, batch {tr['batch']}, {tr['epochs']} "
         f"epochs, seed {tr['seed']}; cross-entropy weighted by the square root of each class's rarity.",
-        f"- Events: {_decode_text(config['decode'])}", "",
+        f"- Events: {_decode_text(config['decode'])}",
+        *([f"- Category: each event is then named by a segment head, a logistic regression (L2, C = "
+           f"{config['model'].get('category_c')}) on every tap's mean and standard deviation over the whole event, "
+           "fitted on the true events of the training clips (in cross-validation: of every clip outside the test "
+           "fold); the confidence is its probability of that name times the event's mean 1 − P(none)."]
+          if config["model"].get("category") == "segments" else []), "",
     ]
     if config.get("note"):
         parts += ["## What it is, and what it is not", "", config["note"], ""]

@@ -213,6 +213,26 @@ def test_choose_spans_separates_sounds_from_bumps():
     assert 0.35 < d["detect"] <= 0.6
 
 
+def test_segment_head_names_events_by_their_pooled_taps():
+    from explain_ser.tagger_segments import category_probs, fit_category, name_events, pool_span
+
+    rng = np.random.default_rng(1)
+    feats, truth = [], []
+    for k in range(12):  # a cough lifts dimension 0 over its event, a breath dimension 1
+        f = 0.1 * rng.standard_normal((2, 50, 4)).astype(np.float32)
+        f[:, 10:30, k % 2] += 2.0
+        feats.append(f)
+        truth.append([Interval(0.2, 0.6, ["cough", "breath"][k % 2])])
+    head = fit_category(feats, truth, range(10), ["breath", "cough", "laugh"], C=1.0)
+    assert head["coef"].shape == (3, 16)
+    p = category_probs(head, pool_span(feats[10], 10, 30))[0]
+    assert p.argmax() == 1 and p[2] < 1e-3  # laugh had no training events: never named
+    probs = np.full((50, 4), 0.0); probs[:, 0] = 0.2; probs[:, 1] = 0.8  # frames all say breath
+    (e,) = name_events(head, feats[10], [Interval(0.2, 0.6, "breath", 0.8)], ["breath", "cough", "laugh"], probs)
+    assert e.label == "cough" and e.confidence == pytest.approx(0.8 * p[1], abs=2e-3)
+    assert name_events(None, feats[10], [Interval(0.2, 0.6, "breath", 0.8)], ["breath"]) == [Interval(0.2, 0.6, "breath", 0.8)]
+
+
 def test_choose_thresholds_finds_the_separating_value():
     # true laughs have probability 0.6, spurious bumps 0.35: only thresholds in (0.35, 0.6] score F1 = 1
     tags = ["laugh"]
@@ -331,6 +351,8 @@ def test_train_tagger_recovers_planted_events_on_held_out_speakers(trained):
     cal = cfg["decode"]["calibration"]
     assert np.all(np.diff(cal["y"]) >= 0) and 0 <= min(cal["y"]) <= max(cal["y"]) <= 1  # a monotone map
     assert cfg["decode"]["mode"] == "spans" and 0 < cfg["decode"]["detect"] < 1 and 0 < cfg["decode"]["hold"] <= 1
+    # the segment head names events; without its arrays the tagger refuses to load
+    assert cfg["model"]["category"] == "segments" and Tagger.load(d).category["coef"].shape[0] == len(cfg["tags"])
     # cross-validated: every fold's test voices unseen, its thresholds from other voices
     for f in cfg["cv"]["folds"]:
         assert not set(f["test_groups"]) & set(f["val_groups"])

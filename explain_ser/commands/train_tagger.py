@@ -36,6 +36,9 @@ def add_parser(sub):
     p.add_argument("--decoder", default="spans", choices=["spans", "classes"],
                    help="spans (default): vocalization or none first, then one category per event by its summed "
                         "probability; classes: per-class thresholds frame by frame (taggers before 2026-12)")
+    p.add_argument("--category", default="segments", choices=["segments", "frames"],
+                   help="segments (default): each event named by a logistic regression on the taps pooled over the "
+                        "event, fitted on the training clips' true events; frames: by the frame head's summed votes")
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--min-dur", type=float, default=0.06, help="shortest event kept, seconds (default 0.06)")
     p.add_argument("--merge-gap", type=float, default=0.1, help="join runs of a tag closer than this (default 0.1 s)")
@@ -86,7 +89,7 @@ def run(args) -> int:
     cfg = train_tagger(args.events, args.out, encoder_source=args.model, window=args.window, n_folds=args.folds,
                        n_val=args.val, seed=args.seed, progress=not args.quiet, note=args.note, command=command,
                        epochs=args.epochs, hidden=args.hidden, lr=args.lr, min_dur=args.min_dur,
-                       layers=args.layers, decoder=args.decoder,
+                       layers=args.layers, decoder=args.decoder, category=args.category,
                        merge_gap=args.merge_gap, smooth=args.smooth)
     print(f"cross-validated ({cfg['cv']['n_folds']} folds, held-out {cfg['training']['group_by']}s, "
           f"onset collar 200 ms):")
