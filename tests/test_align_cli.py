@@ -22,6 +22,7 @@ def test_single_clip_with_transcript(tmp_path, capsys):
     assert a.word_labels() == ["dogs", "are", "sitting"] and a.phones
     t = load_frame_table(tmp_path / "out" / "dogs.frames.csv")
     assert len(t) == len(sf.read(wav)[0]) // 320 and set(t.word) >= {"dogs", "are", "sitting"}
+    assert t["language"].eq("en").all() and t["language_source"].ne("").all()  # the decision on every frame
     assert "3 words" in capsys.readouterr().out
 
 
