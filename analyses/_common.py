@@ -75,12 +75,15 @@ HELDOUT_TRAIN = {"epochs": 40, "patience": 8, "batch_size": 32, "lr": 0.001, "we
                  "threads": 1}
 
 
-def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = True, tag: str | None = None) -> Path:
+def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = True, tag: str | None = None,
+                aligner: str | None = None, prosody: bool = True) -> Path:
     """Held-out FrameTables + report for ``corpus``: the shipped checkpoint's pooler (or ``pooler``)
     and head on tap :data:`HELDOUT_TAPS` (or ``tap``), trained with :data:`HELDOUT_TRAIN`. Cached in
     ``analyses/results/heldout_<corpus>_<tag>``.
 
     ``full``: IG + occlusion + deletion curves; otherwise attention only (coverage statistics).
+    ``aligner``/``prosody``: the annotation (default: Kaldi for EmoDB, else auto; ``"none"`` for runs that need
+    only the vocalization tags, which the default tagger finds without words).
     Returns the report directory.
     """
     import numpy as np
@@ -131,7 +134,7 @@ def heldout_run(corpus: str, pooler: str | None = None, tap=None, full: bool = T
         test = data.manifest.iloc[fold.test].copy()
         test["fold"] = fold.name
         f, m, dl = run_corpus(test, ex, out, methods=("ig", "occlusion") if full else (), deletion=full,
-                              aligner="kaldi" if corpus == "emodb" else "auto",
+                              aligner=aligner or ("kaldi" if corpus == "emodb" else "auto"), prosody=prosody,
                               progress=False)
         frames.append(f)
         metas.append(m)
