@@ -389,7 +389,8 @@ def _card_held_out(config: dict) -> list[str]:
     rel = cv["reliability"]
     lines += ["", "### Reliability of the confidence", "",
               f"Out-of-fold detections ({rel['detections']}): share right (matched within the collar) per bin of stated "
-              "confidence, raw (the tag's mean probability over the event) and calibrated (isotonic map fitted on the "
+              "confidence, raw (as decoded: the tag's mean probability over the event, or with a segment head its "
+              "probability times the event's mean 1 − P(none)) and calibrated (isotonic map fitted on the "
               "other folds' detections, cross-fitted; the shipped model's map is fitted on all of them). Expected "
               f"calibration error: raw {pct(rel['ece_raw'])} %, calibrated {pct(rel['ece_calibrated'])} %.", "",
               "| confidence bin | raw: n | raw: mean conf. | raw: right | calibrated: n | calibrated: mean conf. | calibrated: right |",
@@ -479,8 +480,9 @@ def _decode_text(d: dict) -> str:
     if d.get("mode", "classes") == "spans":
         return (f"vocalization or none first: 1 − P(none) smoothed over {d.get('smooth', 5)} frames, an event where it "
                 f"reaches {d['detect']:.2f}, extended while it stays ≥ {d['hold'] * d['detect']:.2f} (hysteresis); "
-                f"{tail[0].lower() + tail[1:-1]}; then ONE category per event, the tag with the largest summed "
-                "probability over the whole event (a sound is never split into fragments of different categories).")
+                f"{tail[0].lower() + tail[1:-1]}; then ONE category per event (a sound is never split into fragments "
+                "of different categories): the tag with the largest summed probability over the whole event, unless "
+                "a segment head names it (below).")
     thr = ", ".join(f"{t} {v:.2f}" for t, v in d["thresholds"].items())
     return (f"smoothed probabilities over {d.get('smooth', 3)} frames, per-class thresholds ({thr}), each frame to "
             f"the tag furthest above its threshold; {tail}")

@@ -438,6 +438,9 @@ def test_shipped_default_tagger_card_says_which_categories_are_real():
     assert "learned from **real** recordings: breath, cough" in card and "Coswara" in card and "CC BY 4.0" in card
     assert "### Reliability of the confidence" in card and cfg["decode"]["calibration"]["y"]
     assert sum(p.stat().st_size for p in d.iterdir()) < 2_000_000  # no audio shipped
+    # vocalization-first decoding and the segment head (issue 27), and the card says how events are read
+    assert cfg["decode"]["mode"] == "spans" and cfg["model"]["category"] == "segments"
+    assert "vocalization or none first" in card and "segment head" in card
 
 
 def test_annotation_key_includes_the_tagger():
