@@ -12,7 +12,9 @@ with one thing changed at a time (environment variables, so each lever is one ru
   (loud | asrec), ``AUGMENT`` ("noise,pad,join"), ``SEED``; ``TAG`` names the output files.
 
 Each fold's test probabilities go to ``OUT/P_<TAG>_fold<i>.npy`` (``--score`` prints UA per fold and their mean
-for one or more tags; ``a+b`` averages the probabilities of two runs, an ensemble of the two recipes). No locked
+for one or more tags; ``a+b`` averages the probabilities of two runs, an ensemble of the two recipes;
+``a:0,2,3`` averages the test clips' copies 0, 2 and 3 — original, then speed copies, then augmentation kinds in
+``AUGMENT`` order — test-time augmentation). No locked
 actor is loaded: the lockbox is opened only for a final candidate, with ``explain-ser evaluate --lockbox locked``.
 
     VARIANT=lora8 TAG=lora8 python analyses/dev_levers.py run --folds 0,1,2,3 --out results/dev_levers
@@ -169,12 +171,15 @@ def train_fold(corpus, taps, fold, variant: str, seed: int, epochs: int = 8, ave
                                                  for k, v in state.items()}
     model.load_state_dict({k: v / average if v.is_floating_point() else v for k, v in total.items()})
     model.eval()
-    probs = []
+    per_copy = []  # the test clips' copies too (original, speeds..., augment kinds), for test-time averaging
     with torch.no_grad():
-        for b in range(0, len(fold.test), 64):
-            x, mask = data.batch(fold.test[b:b + 64], None)
-            probs.append(torch.softmax(model(x, mask), -1).numpy())
-    return np.concatenate(probs)
+        for c in range(copies):
+            idx, probs = fold.test + c * n, []
+            for b in range(0, len(idx), 64):
+                x, mask = data.batch(idx[b:b + 64], None)
+                probs.append(torch.softmax(model(x, mask), -1).numpy())
+            per_copy.append(np.concatenate(probs))
+    return np.stack(per_copy)
 
 
 def score(tags, out: Path) -> list[str]:
@@ -186,19 +191,24 @@ def score(tags, out: Path) -> list[str]:
     labels = sorted(df["emotion"].unique())
     y = np.array([labels.index(e) for e in df["emotion"]])
     folds = make_folds(df, "speakers", k=3, n_val=0, seed=0)
-    lines = []
+    lines, first = [], None
     for spec in tags:
         row = []
         for i, fold in enumerate(folds):
-            files = [out / f"P_{t}_fold{i}.npy" for t in spec.split("+")]
-            if not all(f.exists() for f in files):
+            parts = [t.partition(":") for t in spec.split("+")]  # "tag:0,2,3": mean over those copies (TTA)
+            files = [(out / f"P_{t}_fold{i}.npy", out / f"PC_{t}_fold{i}.npy", c) for t, _, c in parts]
+            if not all((f if not c else fc).exists() for f, fc, c in files):
                 row.append(None)
                 continue
-            pred = sum(np.load(f) for f in files).argmax(1)
+            pred = sum(np.load(fc)[[int(k) for k in c.split(",")]].sum(0) if c else np.load(f)
+                       for f, fc, c in files).argmax(1)
             row.append(100 * classification_metrics(y[fold.test], pred, labels=range(len(labels)))["ua"])
         done = [r for r in row if r is not None]
         cells = " ".join("  -  " if r is None else f"{r:5.1f}" for r in row)
-        lines.append(f"{spec:24s} {cells}   mean {np.mean(done):5.1f} ({len(done)} folds)" if done else f"{spec}: none")
+        first = first if lines else row  # the first tag is the reference of the paired column
+        diff = [r - f for r, f in zip(row, first) if r is not None and f is not None]
+        lines.append(f"{spec:40s} {cells}   mean {np.mean(done):5.1f} ({len(done)} folds)   "
+                     f"vs {tags[0]} on the same folds {np.mean(diff):+5.1f}" if done else f"{spec}: none")
     return lines
 
 
@@ -220,8 +230,9 @@ def main(argv=None) -> int:
     lr_block = float(env("LR_BLOCK", "0")) or None
     for i in (int(f) for f in args.folds.split(",")):
         t0 = time.time()
-        probs = train_fold(corpus, taps, folds[i], variant, seed=int(env("SEED", "0")), lr_block=lr_block)
-        np.save(out / f"P_{tag}_fold{i}.npy", probs)
+        per_copy = train_fold(corpus, taps, folds[i], variant, seed=int(env("SEED", "0")), lr_block=lr_block)
+        np.save(out / f"P_{tag}_fold{i}.npy", per_copy[0])
+        np.save(out / f"PC_{tag}_fold{i}.npy", per_copy)
         print(f"{tag} fold{i}: {time.time() - t0:.0f} s", flush=True)
     print("\n".join(score([tag], out)))
     return 0
