@@ -175,7 +175,9 @@ def identify_language(clip, source: str = "base", model=None, cache: bool = True
         raise InputError(str(source), "is English-only: it cannot identify a language (use base or small)")
     audio = torch.tensor(np.asarray(clip.samples, np.float32))  # a copy: the clip's buffer may be read-only
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels)
-    with torch.inference_mode():
+    from .threads import single_thread
+
+    with torch.inference_mode(), single_thread():  # same bits on any machine load (a p near 0.5 decides words)
         _, probs = model.detect_language(mel)
     top = sorted(probs.items(), key=lambda kv: -kv[1])[:3]
     decision = LanguageDecision(top[0][0], "identified", round(float(top[0][1]), 4), str(source),

@@ -66,7 +66,11 @@ class WhisperWordAligner:
         # otherwise runs to 224 tokens per pass, pass after pass (espeak-ng Persian decoded as a Thai loop took
         # over 10 minutes on a busy machine, and still 7 at 15 tokens per second)
         cap = int(min(224, max(24, 10 * float(clip.duration))))
-        with torch.inference_mode():
+        from explain_ser.threads import single_thread
+
+        # one thread, as the encoder: greedy decoding near a tie and the plausibility gate near its thresholds
+        # must not depend on how many threads a busy or an idle machine gives torch (same clip, same words)
+        with torch.inference_mode(), single_thread():
             res = self.model.transcribe(np.asarray(clip.samples, np.float32), word_timestamps=True,
                                         fp16=False, temperature=0.0, language=self._language(),
                                         condition_on_previous_text=False, verbose=None, sample_len=cap)
