@@ -8,11 +8,11 @@ were right, out of fold).
 
 :data:`DEFAULT_TAGGER` is the tagger ``attribute``, ``align``, ``report``, ``timeline`` and the explorer use
 unless told otherwise; ``--tagger rules`` (:data:`RULES`) picks the rule-based tagger of
-:mod:`explain_ser.align.vocalizations` instead. :func:`tagger_choice` turns the option into what the per-clip
-path takes (``None`` for the rules).
+:mod:`explain_ser.align.vocalizations` instead; the option is read in one place,
+:func:`explain_ser.pipeline.vocalization_tagger`.
 
->>> tagger_choice("rules") is None, tagger_choice(None) == DEFAULT_TAGGER
-(True, True)
+>>> DEFAULT_TAGGER in available_taggers()
+True
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .tagger_train import FORMAT, TaggerNet, load_features, score_clips, train_t
 __all__ = ["Events", "read_events", "event_metrics", "frame_metrics", "frame_labels", "decode", "decode_spans",
            "decode_with", "TaggerNet",
            "choose_thresholds", "train_tagger", "Tagger", "load_tagger", "tag_clip", "apply_tagger", "resolve_tagger",
-           "available_taggers", "evaluate_tagger", "tagger_choice", "TAGGER_DIR", "FORMAT", "COLLAR",
+           "available_taggers", "evaluate_tagger", "TAGGER_DIR", "FORMAT", "COLLAR",
            "DEFAULT_TAGGER", "RULES"]
 
 TAGGER_DIR = Path(__file__).parent / "checkpoints" / "taggers"
@@ -43,14 +43,6 @@ TAGGER_DIR = Path(__file__).parent / "checkpoints" / "taggers"
 DEFAULT_TAGGER = "vocal-tiny.en"
 #: the value of ``--tagger`` that picks the rule-based tagger
 RULES = "rules"
-
-
-def tagger_choice(value):
-    """What the per-clip path takes for a ``--tagger`` value: ``None`` (the rules) for :data:`RULES`, the
-    default tagger's name for ``None``, else the value (a name or directory)."""
-    if value is None:
-        return DEFAULT_TAGGER
-    return None if str(value) == RULES else value
 
 
 # ---- a trained tagger ----------------------------------------------------------------------------------------
