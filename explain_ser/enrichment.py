@@ -205,7 +205,9 @@ def _top_indicator(w: np.ndarray, bounds: np.ndarray, fraction: float) -> np.nda
 def _shift_table(tracks: np.ndarray, x: np.ndarray) -> np.ndarray:
     """All circular shifts at once: ``C[s, j, k] = sum_t tracks[(t - s) mod T, j] * x[t, k]``."""
     t = tracks.shape[0]
-    ft = np.fft.rfft(tracks, axis=0)
+    # float64 on purpose: NumPy >= 2 transforms float32 in complex64, and the top-frame tracks are 0/1, so their
+    # shifted sums are integers whose ties with the observed sum must not be decided by float32 rounding
+    ft = np.fft.rfft(tracks.astype(np.float64), axis=0)
     fx = np.fft.rfft(x.astype(np.float64), axis=0)
     return np.fft.irfft(np.conj(ft)[:, :, None] * fx[:, None, :], n=t, axis=0)
 
