@@ -118,9 +118,11 @@ class Encoder:
         return self.encode_batch([clip], mels=None if mel is None else [mel])[0]
 
     def encode_batch(self, clips: list[Clip], mels: list | None = None):
-        """Encode clips; clips with the same frame count (or all, in full mode) share a
-        forward pass. Padding is never added to a trimmed batch, so a clip's features do
-        not depend on what it was batched with.
+        """Encode clips, one window per forward pass: a batch of B windows takes other matrix
+        kernels than a batch of one, so a window's features would differ in the last bits with
+        what it was batched with (two copies of one clip, batched by ``train``, then changed a
+        later report's permutation p-value through the shared cache). On this CPU a 30 s window
+        is already a [1500, 384] matrix, so batching saved little.
 
         The forward pass always runs on one intra-op thread, so a clip's features are the same bits
         whoever computes them (a Dask worker, this process, a busy or an idle machine): with torch's
@@ -136,24 +138,16 @@ class Encoder:
 
     @torch.no_grad()
     def _encode_batch(self, clips: list[Clip], mels: list | None = None):
-        out: list = [None] * len(clips)
-        jobs: dict[tuple, list] = {}  # (first, count or 'full') -> [(clip index, mel slice)]
+        pieces: dict[int, list] = {i: [] for i in range(len(clips))}
         for i, clip in enumerate(clips):
             if clip.n_frames == 0:
                 raise InputError(clip.path or clip.clip_id, "clip too short for one encoder frame")
             mel = self.mel(clip) if mels is None or mels[i] is None else mels[i]
             for first, count in window_spans(len(clip.samples)):
-                key = (count if self.window == "trim" else "full",)
-                jobs.setdefault(key, []).append((i, first, count, self.window_mel(mel, first, count)))
-        pieces: dict[int, list] = {i: [] for i in range(len(clips))}
-        for key, items in jobs.items():
-            for b in range(0, len(items), 16):
-                chunk = items[b : b + 16]
-                mels = torch.stack([m for *_, m in chunk])
-                width = max(c for _, _, c, _ in chunk)
-                taps = torch.stack(self.forward_mel(mels, width), dim=1)  # [B, taps, T, D]
-                for (i, first, count, _), t in zip(chunk, taps):
-                    pieces[i].append((first, t[:, :count]))
+                window = self.window_mel(mel, first, count)[None]  # [1, n_mels, 2 * n_in]: one window per pass
+                taps = torch.stack(self.forward_mel(window, count), dim=1)[0]  # [taps, count, D]
+                pieces[i].append((first, taps[:, :count]))
+        out: list = [None] * len(clips)
         for i, parts in pieces.items():
             parts.sort(key=lambda p: p[0])
             out[i] = torch.cat([t for _, t in parts], dim=1).float().numpy()
