@@ -51,8 +51,10 @@ def test_deterministic_and_batch_independent(tiny_encoder, example_clip):
     other = noise_clip(example_clip.duration, seed=5)
     alone = tiny_encoder.encode(example_clip)
     assert np.array_equal(alone, tiny_encoder.encode(example_clip))
-    batched = tiny_encoder.encode_batch([other, example_clip])[1]
-    assert np.abs(batched - alone).max() < 1e-4
+    # the same bits whatever the clip is encoded with (a clip of the same length, a copy of itself): features
+    # are cached by audio, so a batch's last-bit noise would reach whoever reads the cache next
+    batched = tiny_encoder.encode_batch([other, example_clip, example_clip])
+    assert np.array_equal(batched[1], alone) and np.array_equal(batched[2], alone)
 
 
 def test_long_clip_is_encoded_in_windows(tiny_encoder):
