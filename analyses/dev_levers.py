@@ -113,7 +113,7 @@ def env(name, default):
     return os.environ.get(name, default)
 
 
-def load(out: Path):
+def load():
     from explain_ser.inputs import InputRule
     from explain_ser.splits import make_folds
     from explain_ser.sweep import load_corpus
@@ -226,7 +226,7 @@ def main(argv=None) -> int:
         return 0
     torch.set_num_threads(1)
     variant, tag = env("VARIANT", "base"), env("TAG", env("VARIANT", "base"))
-    corpus, taps, folds = load(out)
+    corpus, taps, folds = load()
     lr_block = float(env("LR_BLOCK", "0")) or None
     for i in (int(f) for f in args.folds.split(",")):
         t0 = time.time()
