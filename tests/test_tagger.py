@@ -88,6 +88,14 @@ def test_cli_bad_events_exit_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_negative_layers_exit_2(tmp_path, capsys):
+    p = _table(tmp_path, "path,start,end,tag\na.wav,1.0,1.5,laugh\n")
+    assert main(["train-tagger", str(p), "--layers", "-1", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("explain-ser: error: --layers -1") and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
 # ---- event metrics (hand-computed) ---------------------------------------------------------------------------
 
 

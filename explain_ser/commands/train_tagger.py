@@ -76,6 +76,8 @@ def run(args) -> int:
 
     if not args.events:
         raise InputError("train-tagger", "needs EVENTS (an events CSV, or with --plant a manifest)")
+    if args.layers < 0:  # before anything is planted or encoded: a bad option fails fast, nothing written
+        raise InputError(f"--layers {args.layers}", "must be 0 (no temporal context) or more convolutions")
     command = command_line("train-tagger") or ""
     if args.plant or args.sounds:
         _plant(args, Path(args.out) if args.plant else Path(f"{args.out.rstrip('/')}-planted"))
