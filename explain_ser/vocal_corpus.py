@@ -57,6 +57,11 @@ __all__ = ["TAGS", "SYNTH_TAGS", "loud_span", "synth", "plant", "build_planted",
 
 TAGS = ("laugh", "breath", "sigh", "cough")
 SYNTH_TAGS = TAGS + ("other",)  # what synth() makes: the vocalizations and non-vocal sounds
+# samples kept between two sounds of one clip: 0.5 s, longer than the taggers' merge gap (0.1-0.3 s) and than
+# DCASE's 200 ms onset collar, so every planted event is one event a tagger can find and time (before this
+# rule a quarter of the two-event clips held overlapping or abutting sounds, and inserts could land inside an
+# earlier sound, leaving its label covering the later one)
+SPACING = SAMPLE_RATE // 2
 _RAW = ["-r", str(SAMPLE_RATE), "-c", "1", "-b", "32", "-e", "floating-point", "-t", "raw"]
 
 
@@ -226,21 +231,49 @@ def _speech_rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(r[int(0.7 * len(r)):] ** 2))) if len(r) else 1e-3
 
 
-def plant(x: np.ndarray, sound: np.ndarray, mode: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+def _clear(starts: np.ndarray, length: int, taken, gap: int) -> np.ndarray:
+    """Which candidate start samples put ``length`` samples at least ``gap`` samples from every span of
+    ``taken`` (sample spans ``(s, e)`` of the sounds already planted)."""
+    ok = np.ones(len(starts), dtype=bool)
+    for s, e in taken:
+        ok &= (starts + length + gap <= s) | (starts >= e + gap)
+    return ok
+
+
+def plant(x: np.ndarray, sound: np.ndarray, mode: str, rng: np.random.Generator, taken=(),
+          gap: int = 0) -> tuple[np.ndarray, int] | None:
     """Put ``sound`` into speech ``x``: ``insert`` at a quiet 20 ms point (the clip grows) or ``overlay``
-    over the loudest half of the frames (speech continues under it). Returns (new samples, start sample)."""
+    over the loudest half of the frames (speech continues under it). Returns (new samples, start sample), or
+    None when no point is left ``gap`` samples clear of the sounds already planted at sample spans ``taken``
+    (an insert never lands inside one: it would split it, and its label would no longer be its sound).
+
+    >>> x = np.r_[np.zeros(3200), np.ones(3200), np.zeros(3200)].astype(np.float32)
+    >>> y, at = plant(x, np.full(320, 2.0, np.float32), "insert", np.random.default_rng(0), taken=[(3200, 6400)],
+    ...               gap=1600)
+    >>> len(y), at <= 3200 - 1600 or at >= 6400 + 1600
+    (9920, True)
+    >>> plant(x, np.ones(320, np.float32), "insert", np.random.default_rng(0), taken=[(0, 9600)]) is None
+    True
+    """
     r = _rms(x)
     if mode == "overlay" and len(x) > len(sound):
-        loud = np.flatnonzero(r >= np.median(r))
-        at = int(loud[int(rng.integers(len(loud)))] * 320)
-        at = min(at, len(x) - len(sound))
+        loud = np.minimum(np.flatnonzero(r >= np.median(r)) * 320, len(x) - len(sound))
+        loud = loud[_clear(loud, len(sound), taken, gap)]
+        if not len(loud):
+            return None
+        at = int(loud[int(rng.integers(len(loud)))])
         y = x.copy()
         y[at : at + len(sound)] += sound
         return y, at
     # quiet points: the quietest third of frames, never the first/last 5 % (keeps events inside the clip)
     lo, hi = int(0.05 * len(r)), max(int(0.05 * len(r)) + 1, int(0.95 * len(r)))
-    cand = lo + np.flatnonzero(r[lo:hi] <= np.quantile(r[lo:hi], 0.33))
-    at = int(cand[int(rng.integers(len(cand)))] * 320) if len(cand) else len(x) // 2
+    cand = (lo + np.flatnonzero(r[lo:hi] <= np.quantile(r[lo:hi], 0.33))) * 320
+    if not len(cand):
+        cand = np.array([len(x) // 2])
+    cand = cand[_clear(cand, 0, taken, gap)]  # an inserted sound pushes later ones on: only its point matters
+    if not len(cand):
+        return None
+    at = int(cand[int(rng.integers(len(cand)))])
     return np.concatenate([x[:at], sound, x[at:]]).astype(np.float32), at
 
 
@@ -293,17 +326,18 @@ def loud_span(x: np.ndarray, db: float = 30.0, hop: int = 320) -> tuple[int, int
 
 
 def plant_with_floor(x: np.ndarray, snd: np.ndarray, mode: str, rng: np.random.Generator,
-                     floor: bool = True) -> tuple[np.ndarray, int, str]:
+                     floor: bool = True, taken=(), gap: int = 0) -> tuple[np.ndarray, int, str] | None:
     """:func:`plant` with the host's own noise floor under an inserted sound (overlay: speech already is under
-    it). Returns (new samples, start sample, the mode used: overlay falls back to insert in a short clip)."""
+    it). Returns (new samples, start sample, the mode used: overlay falls back to insert in a short clip), or
+    None when no point is clear of ``taken`` (see :func:`plant`)."""
     from .vocal_sounds import noise_floor
 
     if mode == "overlay" and len(x) <= len(snd):
         mode = "insert"
     if mode == "insert" and floor:
         snd = snd + noise_floor(x, len(snd), rng)
-    y, at = plant(x, snd, mode, rng)
-    return y, at, mode
+    got = plant(x, snd, mode, rng, taken, gap)
+    return None if got is None else (*got, mode)
 
 
 def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, overlay: float = 0.25,
@@ -388,7 +422,10 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
                     real, snd = None, synth(tag, np.random.default_rng(sseed))
                 gain = level0 * float(crng.uniform(*level)) / max(_speech_rms(snd), 1e-9)
                 mode = "overlay" if crng.random() < overlay else "insert"
-                x, at, mode = plant_with_floor(x, snd * gain, mode, crng, floor)
+                got = plant_with_floor(x, snd * gain, mode, crng, floor, [e[:2] for e in events], SPACING)
+                if got is None:  # no point left clear of the first sound: the clip keeps one event
+                    break
+                x, at, mode = got
                 # earlier events move when a later sound is inserted before them
                 if mode == "insert":
                     events = [(s + len(snd) if s >= at else s, e + len(snd) if s >= at else e, *rest)

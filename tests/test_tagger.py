@@ -306,6 +306,24 @@ def test_build_planted_is_deterministic_and_exact(tmp_path):
         build_planted(m, tmp_path / "a", n_clips=2, progress=False)
 
 
+@needs_espeak
+def test_build_planted_keeps_two_sounds_of_a_clip_apart(tmp_path):
+    """Two sounds of one clip never overlap nor touch (SPACING between them): before the rule a later insert
+    could land inside an earlier sound, whose label then covered the later one."""
+    from explain_ser.vocal_corpus import SPACING, build_planted
+
+    m = speech_corpus(tmp_path / "speech", VOICES[:2], n_per=12)
+    df = build_planted(m, tmp_path / "p", n_clips=24, seed=0, empty=0.0, progress=False)
+    df = df[df["tag"] != ""].astype({"start": float, "end": float})
+    pairs = 0
+    for _, g in df.groupby("path"):
+        g = g.sort_values("start")
+        for (_, a), (_, b) in zip(g.iterrows(), g.iloc[1:].iterrows()):
+            pairs += 1
+            assert b["start"] - a["end"] >= SPACING / 16000 - 1e-9, (a.to_dict(), b.to_dict())
+    assert pairs >= 3
+
+
 # ---- end to end (Whisper) ------------------------------------------------------------------------------------
 
 
