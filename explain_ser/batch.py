@@ -44,7 +44,7 @@ from .engine import map_clips, resident, stage
 from .errors import InputError
 from .jsonio import dumps
 from .pipeline import (ANNOTATION_COLUMNS, AnnotationStore, ClipOptions, annotate, plan_annotation,  # noqa: F401
-                       vocalization_tagger)
+                       trained_tagger, vocalization_tagger)
 
 __all__ = ["CorpusRun", "attribute_clips", "explain_corpus", "run_corpus", "randomization_checks", "extract_features", "align_corpus", "annotate_manifest",
            "ExplainerSpec", "ANNOTATION_COLUMNS", "AnnotationStore"]
@@ -447,11 +447,10 @@ def align_corpus(manifest: pd.DataFrame, out, aligner: str = "auto", whisper: st
     write its alignments. A clip finished by an earlier run with the same options is not redone."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from .tagger import RULES
-
     tagger = vocalization_tagger(tagger)  # None: the default trained tagger, as the commands
     opts = json.dumps({"aligner": aligner, "whisper": whisper, "language": language, "vocalizations": vocalizations,
-                       "transcript": transcript, **({"tagger": tagger} if tagger != RULES else {})}, sort_keys=True)
+                       "transcript": transcript, **({"tagger": tagger} if trained_tagger(tagger) else {})},
+                      sort_keys=True)
     job = _AlignJob(str(out), aligner, whisper, language, vocalizations, frames,
                     hashlib.sha256(opts.encode()).hexdigest()[:16], tagger)
     rows = _rows(manifest)

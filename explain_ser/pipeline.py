@@ -45,7 +45,7 @@ from .language import LanguageDecision, decide_language, plan_alignment, settle_
 
 __all__ = ["ClipOptions", "explain_clip", "ModelInput", "model_input", "Maps", "maps", "AnnotationPlan",
            "plan_annotation", "Annotation", "annotate", "assemble", "on_clip_grid", "AnnotationStore",
-           "ANNOTATION_COLUMNS", "transcript_beside", "vocalization_tagger"]
+           "ANNOTATION_COLUMNS", "transcript_beside", "vocalization_tagger", "trained_tagger"]
 
 ANNOTATION_COLUMNS_VERSION = 2  # 2: the language decides the aligner (no English phones on other languages)
 ANNOTATION_COLUMNS = ("word", "word_index", "phone", "phone_class", "stress", "vocalization", "vocalization_conf",
@@ -90,8 +90,12 @@ def vocalization_tagger(value=None) -> str:
     return DEFAULT_TAGGER if value is None else str(value)
 
 
-def _trained_tagger(value) -> str | None:
-    """The trained tagger a ``tagger`` option names, None for the rules."""
+def trained_tagger(value) -> str | None:
+    """The trained tagger a ``tagger`` option names (:func:`vocalization_tagger`), None for the rules.
+
+    >>> trained_tagger(None), trained_tagger("rules")
+    ('vocal-tiny.en', None)
+    """
     from .tagger import RULES
 
     name = vocalization_tagger(value)
@@ -247,7 +251,7 @@ def annotate(clip: Clip, plan: AnnotationPlan, store: AnnotationStore | None = N
              if plan.aligner != "none" else None)
     # -- vocalization tagger (issue 15) --
     tg = None
-    trained = _trained_tagger(plan.tagger)
+    trained = trained_tagger(plan.tagger)
     if trained is not None and plan.vocalizations:
         from .tagger import load_tagger
 
@@ -533,7 +537,7 @@ def explain_clip(clip, checkpoint, encoder, options: ClipOptions = ClipOptions()
               baseline=options.baseline, deep=options.deep, deep_layer=options.deep_layer,
               deletion=options.deletion)
     tagger_features = None
-    trained = _trained_tagger(plan.tagger)
+    trained = trained_tagger(plan.tagger)
     if trained is not None:  # -- vocalization tagger (issue 15): reuse this encoder pass when it fits --
         from .tagger import load_tagger
 

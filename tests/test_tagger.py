@@ -452,11 +452,11 @@ def test_attribute_uses_the_default_tagger_unless_told_rules(trained, tmp_path):
 
 
 def test_shipped_default_tagger_card_says_which_categories_are_real():
-    from explain_ser.pipeline import _trained_tagger, vocalization_tagger
+    from explain_ser.pipeline import trained_tagger, vocalization_tagger
     from explain_ser.tagger import DEFAULT_TAGGER, RULES, available_taggers, resolve_tagger
 
     assert DEFAULT_TAGGER in available_taggers() and vocalization_tagger(None) == DEFAULT_TAGGER
-    assert _trained_tagger(RULES) is None and _trained_tagger("x") == "x"
+    assert trained_tagger(RULES) is None and trained_tagger("x") == "x"
     d = resolve_tagger(DEFAULT_TAGGER)
     cfg = json.loads((d / "config.json").read_text())
     card = (d / "MODEL_CARD.md").read_text()

@@ -115,11 +115,11 @@ def run(args) -> int:
     # the model is loaded, so a bad file fails fast and nothing is written (exit 2).
     distributed = len(paths) > 1 and ((args.jobs or 1) > 1 or args.scheduler or args.cluster)
     clips = paths if distributed else [load_audio(p, strict=args.strict) for p in paths]
-    from ..pipeline import vocalization_tagger
-    from ..tagger import RULES, load_tagger
+    from ..pipeline import trained_tagger, vocalization_tagger
+    from ..tagger import load_tagger
 
     tagger = vocalization_tagger(args.tagger)  # the library reads the option the same way
-    if tagger != RULES:  # a bad tagger fails fast too, before anything is computed
+    if trained_tagger(tagger):  # a bad tagger fails fast too, before anything is computed
         load_tagger(tagger)
     ex = Explainer(args.checkpoint)
     target = None
