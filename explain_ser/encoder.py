@@ -138,17 +138,15 @@ class Encoder:
 
     @torch.no_grad()
     def _encode_batch(self, clips: list[Clip], mels: list | None = None):
-        pieces: dict[int, list] = {i: [] for i in range(len(clips))}
-        for i, clip in enumerate(clips):
+        for clip in clips:  # every clip checked before any is encoded
             if clip.n_frames == 0:
                 raise InputError(clip.path or clip.clip_id, "clip too short for one encoder frame")
+        out = []
+        for i, clip in enumerate(clips):
             mel = self.mel(clip) if mels is None or mels[i] is None else mels[i]
-            for first, count in window_spans(len(clip.samples)):
+            parts = []
+            for first, count in window_spans(len(clip.samples)):  # in order: frame indices stay global
                 window = self.window_mel(mel, first, count)[None]  # [1, n_mels, 2 * n_in]: one window per pass
-                taps = torch.stack(self.forward_mel(window, count), dim=1)[0]  # [taps, count, D]
-                pieces[i].append((first, taps[:, :count]))
-        out: list = [None] * len(clips)
-        for i, parts in pieces.items():
-            parts.sort(key=lambda p: p[0])
-            out[i] = torch.cat([t for _, t in parts], dim=1).float().numpy()
+                parts.append(torch.stack(self.forward_mel(window, count), dim=1)[0, :, :count])  # [taps, count, D]
+            out.append(torch.cat(parts, dim=1).float().numpy())
         return out

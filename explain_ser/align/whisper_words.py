@@ -66,7 +66,7 @@ class WhisperWordAligner:
         # otherwise runs to 224 tokens per pass, pass after pass (espeak-ng Persian decoded as a Thai loop took
         # over 10 minutes on a busy machine, and still 7 at 15 tokens per second)
         cap = int(min(224, max(24, 10 * float(clip.duration))))
-        from explain_ser.threads import single_thread
+        from ..threads import single_thread
 
         # one thread, as the encoder: greedy decoding near a tie and the plausibility gate near its thresholds
         # must not depend on how many threads a busy or an idle machine gives torch (same clip, same words)
