@@ -93,7 +93,8 @@ class Tagger:
         config = read_json_config(d, FORMAT, "tagger")
         enc = config["encoder"]
         net = TaggerNet(int(enc["n_taps"]), int(enc["dim"]), len(config["tags"]), hidden=int(config["model"]["hidden"]),
-                        layers=int(config["model"].get("layers", 2)))
+                        layers=int(config["model"].get("layers", 2)),
+                        mix=config["model"].get("mix", "softmax"))  # taggers before the option mixed by softmax
         from .tagger_segments import PREFIX
 
         try:

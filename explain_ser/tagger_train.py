@@ -2,8 +2,9 @@
 
 The emotion model's encoder pass already gives every tap of every 20 ms frame (:mod:`explain_ser.features`);
 Whisper's encoder features are strong audio-event features (cf. Whisper-AT), so a tagger needs only a
-small head on them. :class:`TaggerNet` standardises each tap, mixes the taps with learned softmax weights,
-projects to ``hidden`` units and runs ``layers`` residual 1-D convolutions over time (kernel 5, dilations
+small head on them. :class:`TaggerNet` standardises each tap, projects the taps of each frame to ``hidden``
+units (``mix="concat"``: one linear map of all taps side by side; ``"softmax"``, the taggers before this option: one
+learned weight per tap, then a linear map of the mixed tap) and runs ``layers`` residual 1-D convolutions over time (kernel 5, dilations
 1, 2, 4, ...: two give 260 ms of context, four 1.22 s) to one softmax over ``none`` + the tags, per frame. It
 decides over speech too: words are not excluded by force (laughter over speech exists).
 
@@ -39,7 +40,7 @@ from .tagger_segments import fit_category
 from .timegrid import FRAME_SECONDS
 
 __all__ = ["TaggerNet", "train_tagger", "load_features", "score_clips", "choose_decode", "metrics_table", "model_card",
-           "pct", "DEFAULTS", "DECODERS", "FORMAT"]
+           "pct", "DEFAULTS", "DECODERS", "MIXES", "FORMAT"]
 
 FORMAT = "explain_ser.tagger/1"
 
@@ -50,17 +51,26 @@ class TaggerNet(nn.Module):
     """Per-frame logits ``[B, T, 1 + n_tags]`` from taps ``[B, n_taps, T, D]`` (see the module text).
 
     >>> net = TaggerNet(n_taps=5, dim=16, n_tags=3, hidden=8)
-    >>> net(torch.zeros(2, 5, 7, 16)).shape
-    torch.Size([2, 7, 4])
+    >>> net(torch.zeros(2, 5, 7, 16)).shape, net.proj.in_features
+    (torch.Size([2, 7, 4]), 80)
+    >>> TaggerNet(n_taps=5, dim=16, n_tags=3, hidden=8, mix="softmax").proj.in_features
+    16
     """
 
-    def __init__(self, n_taps: int, dim: int, n_tags: int, hidden: int = 64, dropout: float = 0.1, layers: int = 2):
+    def __init__(self, n_taps: int, dim: int, n_tags: int, hidden: int = 64, dropout: float = 0.1, layers: int = 2,
+                 mix: str = "concat"):
         super().__init__()
+        if mix not in MIXES:
+            raise ValueError(f"unknown tap mix {mix!r} (choose from {', '.join(MIXES)})")
+        self.mix = mix
         self.register_buffer("mean", torch.zeros(n_taps, dim))
         self.register_buffer("std", torch.ones(n_taps, dim))
-        self.tap_logits = nn.Parameter(torch.zeros(n_taps))
+        if mix == "softmax":
+            self.tap_logits = nn.Parameter(torch.zeros(n_taps))
         self.drop = nn.Dropout(dropout)
-        self.proj = nn.Linear(dim, hidden)
+        # concat: the taps side by side, so a unit can weigh a tap's dimension against another tap's (breath under
+        # speech is told apart by how the layers disagree); one weight per tap cannot
+        self.proj = nn.Linear(dim * (n_taps if mix == "concat" else 1), hidden)
         self.layers = int(layers)
         # conv1, conv2, ... with dilations 1, 2, 4, ...: layer i adds 4 x 2**i frames of context (named one by
         # one so the weights of two-layer taggers load unchanged)
@@ -68,12 +78,16 @@ class TaggerNet(nn.Module):
             setattr(self, f"conv{i + 1}", nn.Conv1d(hidden, hidden, 5, padding=2 * 2 ** i, dilation=2 ** i))
         self.out = nn.Linear(hidden, n_tags + 1)
 
-    def tap_weights(self) -> torch.Tensor:
-        return torch.softmax(self.tap_logits, 0)
+    def tap_weights(self) -> torch.Tensor | None:
+        """The softmax mix's weight per tap (None for ``concat``, whose weights are inside ``proj``)."""
+        return torch.softmax(self.tap_logits, 0) if self.mix == "softmax" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean[None, :, None]) / (self.std[None, :, None] + 1e-5)
-        x = torch.einsum("l,bltd->btd", self.tap_weights(), x)
+        if self.mix == "softmax":
+            x = torch.einsum("l,bltd->btd", self.tap_weights(), x)
+        else:
+            x = x.permute(0, 2, 1, 3).flatten(2)  # [B, L, T, D] -> [B, T, L*D]
         h = torch.nn.functional.gelu(self.proj(self.drop(x))).transpose(1, 2)
         for i in range(self.layers):  # residual: the frame's own evidence is kept
             h = h + torch.nn.functional.gelu(getattr(self, f"conv{i + 1}")(h))
@@ -98,7 +112,8 @@ def _fit(feats, labels, idx, n_tags: int, cfg: dict, seed: int) -> TaggerNet:
 
     set_seed(seed)
     L, _, D = feats[idx[0]].shape
-    net = TaggerNet(L, D, n_tags, hidden=cfg["hidden"], dropout=cfg["dropout"], layers=cfg.get("layers", 2))
+    net = TaggerNet(L, D, n_tags, hidden=cfg["hidden"], dropout=cfg["dropout"], layers=cfg.get("layers", 2),
+                    mix=cfg.get("mix", "concat"))
     s = torch.zeros(L, D, dtype=torch.float64)
     ss, n = torch.zeros_like(s), 0
     for i in idx:
@@ -167,8 +182,9 @@ def group_folds(groups: np.ndarray, n_folds: int, n_val: float, seed: int) -> li
 
 DEFAULTS = {"hidden": 32, "dropout": 0.1, "lr": 3e-3, "weight_decay": 1e-2, "epochs": 20, "batch": 16, "layers": 2,
             "min_dur": 0.06, "merge_gap": 0.1, "smooth": 3, "decoder": "spans", "category": "segments",
-            "category_c": 0.01}
+            "category_c": 0.01, "mix": "concat"}
 CATEGORIES = ("segments", "frames")
+MIXES = ("concat", "softmax")
 DECODERS = ("spans", "classes")
 
 
@@ -238,7 +254,7 @@ def train_tagger(events_path, out, encoder_source: str = "tiny.en", window: str 
     ``n_val``: share of each fold's training groups held back to choose thresholds (at least one group).
     ``cfg`` overrides :data:`DEFAULTS` (hidden, dropout, lr, weight_decay, epochs, batch, layers, min_dur,
     merge_gap, smooth: frames of the moving average over the probabilities before thresholds, decoder: "spans"
-    or "classes", see :func:`choose_decode`).
+    or "classes", see :func:`choose_decode`; mix: "concat" or "softmax", see :class:`TaggerNet`).
     ``note``: a paragraph for the model card (what the data is, what the tagger is not for).
     """
     from .threads import single_thread
@@ -265,6 +281,8 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
     cfg = {**DEFAULTS, **cfg}
     if cfg["decoder"] not in DECODERS:
         raise InputError(f"--decoder {cfg['decoder']}", f"unknown decoder (choose from {', '.join(DECODERS)})")
+    if cfg["mix"] not in MIXES:
+        raise InputError(f"--mix {cfg['mix']}", f"unknown tap mix (choose from {', '.join(MIXES)})")
     if cfg["category"] not in CATEGORIES:
         raise InputError(f"--category {cfg['category']}", f"unknown category rule (choose from {', '.join(CATEGORIES)})")
     ev = read_events(events_path)
@@ -334,7 +352,9 @@ def _train(events_path, out, encoder_source, window, n_folds, n_val, seed, store
                         "window": enc.window},
             "model": {"hidden": cfg["hidden"], "dropout": cfg["dropout"], "layers": cfg["layers"],
                       "category": cfg["category"], "category_c": cfg["category_c"],
-                      "tap_weights": [round(float(w), 4) for w in net.tap_weights().detach()]},
+                      "mix": cfg["mix"],
+                      **({"tap_weights": [round(float(w), 4) for w in net.tap_weights().detach()]}
+                         if cfg["mix"] == "softmax" else {})},
             "decode": {**final_dec, "calibration": held_out.pop("calibration")},
             "training": {"events": str(events_path), "n_clips": len(feats), "n_clips_without_events":
                          int(len(feats) - ev.events["clip"].nunique()), "n_events": cv["n_true"],
@@ -501,8 +521,11 @@ def model_card(config: dict, name: str) -> str:
            f"from **synthetic** sounds only: {', '.join(t for t in tags if kinds.get(t) == 'synthetic') or 'none'}."
            + (f" Unknown: {', '.join(t for t in tags if kinds.get(t) == 'unknown')}." if 'unknown' in kinds.values() else ""),
            ""] if kinds else []),
-        "Frame-level vocalization tagger over frozen Whisper encoder features: per-tap standardisation, a learned "
-        f"softmax mix of the {enc['n_taps']} taps (weights {config['model']['tap_weights']}), Linear({config['model']['hidden']}), "
+        "Frame-level vocalization tagger over frozen Whisper encoder features: per-tap standardisation, "
+        + (f"a learned softmax mix of the {enc['n_taps']} taps (weights {config['model']['tap_weights']}), "
+           f"Linear({enc['dim']} → {config['model']['hidden']}), " if config["model"].get("mix", "softmax") == "softmax"
+           else f"the {enc['n_taps']} taps side by side, Linear({enc['n_taps']} × {enc['dim']} → "
+                f"{config['model']['hidden']}), ") +
         f"{n_layers} residual 1-D convolutions over time (kernel 5, dilations "
         f"{', '.join(str(2 ** i) for i in range(n_layers))}: {20 * (1 + sum(4 * 2 ** i for i in range(n_layers)))} ms "
         f"of context), softmax over none + {', '.join(tags)} per 20 ms frame.", "",

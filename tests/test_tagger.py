@@ -379,6 +379,10 @@ def test_train_tagger_recovers_planted_events_on_held_out_speakers(trained):
     assert cfg["decode"]["mode"] == "spans" and 0 < cfg["decode"]["detect"] < 1 and 0 < cfg["decode"]["hold"] <= 1
     # the segment head names events; without its arrays the tagger refuses to load
     assert cfg["model"]["category"] == "segments" and Tagger.load(d).category["coef"].shape[0] == len(cfg["tags"])
+    # the frame head reads the taps side by side (the default mix), and loads so
+    enc = cfg["encoder"]
+    assert cfg["model"]["mix"] == "concat" and "tap_weights" not in cfg["model"] and "taps side by side" in card
+    assert Tagger.load(d).net.proj.in_features == enc["n_taps"] * enc["dim"]
     # cross-validated: every fold's test voices unseen, its thresholds from other voices
     for f in cfg["cv"]["folds"]:
         assert not set(f["test_groups"]) & set(f["val_groups"])
@@ -548,13 +552,16 @@ def test_plant_cli_reports_counts(tmp_path, capsys):
 
 
 def test_bundled_demo_tagger_card_says_what_it_is():
-    from explain_ser.tagger import available_taggers, resolve_tagger
+    from explain_ser.tagger import available_taggers, load_tagger, resolve_tagger
 
     assert "demo-synthetic-tiny.en" in available_taggers()
     d = resolve_tagger("demo-synthetic-tiny.en")
     card = (d / "MODEL_CARD.md").read_text()
     assert "A demo, not a tagger for real vocalizations" in card and "synthetic" in card
     assert sum(p.stat().st_size for p in d.iterdir()) < 1_000_000
+    # a tagger from before the mix option (no "mix" in its config) loads as the softmax mix it was trained with
+    cfg = json.loads((d / "config.json").read_text())
+    assert "mix" not in cfg["model"] and load_tagger("demo-synthetic-tiny.en").net.mix == "softmax"
     with pytest.raises(InputError, match="no such tagger"):
         resolve_tagger("no-such-tagger")
 

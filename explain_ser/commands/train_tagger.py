@@ -33,6 +33,9 @@ def add_parser(sub):
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--layers", type=int, default=2,
                    help="residual convolutions over time, dilations 1, 2, 4, ... (default 2: 260 ms of context)")
+    p.add_argument("--mix", default="concat", choices=["concat", "softmax"],
+                   help="how the frame head reads the taps: concat (default), all taps side by side into one linear "
+                        "map; softmax, one learned weight per tap (taggers before this option)")
     p.add_argument("--decoder", default="spans", choices=["spans", "classes"],
                    help="spans (default): vocalization or none first, then one category per event by its summed "
                         "probability; classes: per-class thresholds frame by frame (taggers before 2026-12)")
@@ -91,7 +94,7 @@ def run(args) -> int:
     cfg = train_tagger(args.events, args.out, encoder_source=args.model, window=args.window, n_folds=args.folds,
                        n_val=args.val, seed=args.seed, progress=not args.quiet, note=args.note, command=command,
                        epochs=args.epochs, hidden=args.hidden, lr=args.lr, min_dur=args.min_dur,
-                       layers=args.layers, decoder=args.decoder, category=args.category,
+                       layers=args.layers, mix=args.mix, decoder=args.decoder, category=args.category,
                        merge_gap=args.merge_gap, smooth=args.smooth)
     print(f"cross-validated ({cfg['cv']['n_folds']} folds, held-out {cfg['training']['group_by']}s, "
           f"onset collar 200 ms):")
