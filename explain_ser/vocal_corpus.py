@@ -342,7 +342,7 @@ def plant_with_floor(x: np.ndarray, snd: np.ndarray, mode: str, rng: np.random.G
 
 def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, overlay: float = 0.25,
                   empty: float = 0.25, level=(0.2, 0.9), speakers=None, progress: bool = True, sounds=None,
-                  floor: bool = True) -> pd.DataFrame:
+                  floor: bool = True, copies: int = 1) -> pd.DataFrame:
     """Plant 0-2 vocalizations into each of about ``n_clips`` speech clips of ``manifest`` (one manifest or
     corpus directory, or a list of them): synthetic ones of ``tags`` and real ones from ``sounds`` (a
     :func:`explain_ser.vocal_sounds.read_sounds` table or source; categories as they are named there).
@@ -351,7 +351,9 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
     no event (negatives); the rest get one event, or two with probability 1/3, of a category drawn uniformly
     from those the clip's speaker has (synthetic tags always; a real category when a vocalizing person dealt
     to this speaker recorded it). Each sound is scaled to ``level`` (uniform) x the speech's level (the loudest
-    30 % of its frames); ``floor``: inserted sounds get the host's noise floor under them. Writes
+    30 % of its frames); ``floor``: inserted sounds get the host's noise floor under them. ``copies``: each
+    picked clip is planted that many times, with other sounds and places (more real events from the same
+    recordings and the same people-to-speaker deal; copy 0 is the table of ``copies=1``). Writes
     ``out/audio``, ``out/events.csv`` (with ``kind`` real/synthetic, the real sound's path, person and
     attribution) and ``out/build.json`` (all or nothing: built beside ``out`` and renamed into place) and
     returns the events table.
@@ -363,6 +365,8 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
     from .audio import load_audio
     from .corpora import load_manifest_or_dir
 
+    if copies < 1:
+        raise InputError(f"copies {copies}", "must be 1 or more")
     sources = [manifest] if isinstance(manifest, (str, os.PathLike)) else list(manifest)
     src = pd.concat([load_manifest_or_dir(m) for m in sources], ignore_index=True)
     tags = tuple(tags)
@@ -396,13 +400,14 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private to its author
     rows = []
+    jobs = [(c, pos) for c in range(copies) for pos in picks]
     try:
         (tmp / "audio").mkdir()
-        for i, pos in enumerate(tqdm(picks, desc="plant vocalizations", disable=not progress)):
+        for i, (copy, pos) in enumerate(tqdm(jobs, desc="plant vocalizations", disable=not progress)):
             row = src.iloc[pos]
             spk = str(row["speaker"])
             # one generator per clip, from the speaker's seed stream: held-out speakers = held-out sound seeds
-            crng = np.random.default_rng(_seed(seed, spk, row["clip_id"]))
+            crng = np.random.default_rng(_seed(seed, spk, row["clip_id"], *([f"copy{copy}"] if copy else [])))
             x = np.asarray(load_audio(row["path"]).samples, dtype=np.float32)
             level0 = _speech_rms(x)
             mine = pool.get(spk, {})
@@ -412,7 +417,7 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
             events = []
             for _ in range(n_ev):
                 tag = cats[int(crng.integers(len(cats)))]
-                sseed = _seed(seed, spk, row["clip_id"], len(events))
+                sseed = _seed(seed, spk, row["clip_id"], len(events), *([f"copy{copy}"] if copy else []))
                 if tag in mine:  # a real recording of this speaker's vocalizing people
                     real = mine[tag][int(crng.integers(len(mine[tag])))]
                     snd = real_sound(real)
@@ -455,7 +460,7 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
         attributions = sorted({a for a in df["attribution"] if a})
         (tmp / "build.json").write_text(json.dumps({
             "manifest": [str(m) for m in sources], "n_clips": n_clips, "seed": seed, "tags": list(tags), "overlay": overlay,
-            "empty": empty, "level": list(level), "speakers": None if speakers is None else sorted(map(str, speakers)),
+            "empty": empty, "level": list(level), "copies": copies, "speakers": None if speakers is None else sorted(map(str, speakers)),
             "floor": floor, "real_categories": sorted({c for m in pool.values() for c in m}),
             "synthetic_tags": list(tags), "sounds": None if sounds is None else len(sounds),
             "attribution": attributions,

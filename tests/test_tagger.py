@@ -88,12 +88,13 @@ def test_cli_bad_events_exit_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_negative_layers_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize("option", [["--layers", "-1"], ["--copies", "0", "--plant"]])
+def test_cli_bad_numbers_exit_2(tmp_path, capsys, option):
     p = _table(tmp_path, "path,start,end,tag\na.wav,1.0,1.5,laugh\n")
-    assert main(["train-tagger", str(p), "--layers", "-1", "--out", str(tmp_path / "out")]) == 2
+    assert main(["train-tagger", str(p), *option, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("explain-ser: error: --layers -1") and "\n" not in err
-    assert not (tmp_path / "out").exists()
+    assert err.startswith(f"explain-ser: error: {option[0]} {option[1]}") and "\n" not in err
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
 # ---- event metrics (hand-computed) ---------------------------------------------------------------------------
@@ -304,6 +305,18 @@ def test_build_planted_is_deterministic_and_exact(tmp_path):
     assert not c[["start", "end", "tag"]].equals(a[["start", "end", "tag"]])
     with pytest.raises(InputError, match="not an empty directory"):
         build_planted(m, tmp_path / "a", n_clips=2, progress=False)
+    # copies: copy 0 is the table above, byte for byte; copy 1 plants the same clips again with other draws
+    d = build_planted(m, tmp_path / "d", n_clips=6, seed=3, empty=0.0, progress=False, copies=2)
+    first = d[d["path"].isin(set(a["path"]))].reset_index(drop=True)
+    assert first.equals(a) and d["source"].nunique() == a["source"].nunique() and d["path"].nunique() == 12
+    for p in a["path"].unique():
+        assert (tmp_path / "d" / p).read_bytes() == (tmp_path / "a" / p).read_bytes()
+    again = d[~d["path"].isin(set(a["path"]))].sort_values(["source", "start"]).reset_index(drop=True)
+    assert not again[["start", "end", "tag"]].equals(a.sort_values(["source", "start"])[["start", "end", "tag"]]
+                                                     .reset_index(drop=True))
+    with pytest.raises(InputError, match="must be 1 or more"):
+        build_planted(m, tmp_path / "e", n_clips=2, progress=False, copies=0)
+    assert not (tmp_path / "e").exists() and not list(tmp_path.glob(".e.*"))
 
 
 @needs_espeak

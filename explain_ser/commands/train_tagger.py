@@ -69,6 +69,9 @@ def add_parser(sub):
                    help="with --sounds: leave out recordings longer than this (default: keep all; one longer than "
                         "every speech clip is an error)")
     p.add_argument("--n-clips", type=int, default=400, help="with --plant/--sounds: about this many clips")
+    p.add_argument("--copies", type=int, default=1,
+                   help="with --plant/--sounds: plant each picked clip this many times, with other sounds and places "
+                        "(default 1)")
     p.add_argument("--speakers", default=None, help="with --plant/--sounds: only these speakers (comma-separated)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
@@ -79,6 +82,8 @@ def run(args) -> int:
 
     if not args.events:
         raise InputError("train-tagger", "needs EVENTS (an events CSV, or with --plant a manifest)")
+    if args.copies < 1:
+        raise InputError(f"--copies {args.copies}", "must be 1 or more")
     if args.layers < 0:  # before anything is planted or encoded: a bad option fails fast, nothing written
         raise InputError(f"--layers {args.layers}", "must be 0 (no temporal context) or more convolutions")
     command = command_line("train-tagger") or ""
@@ -128,7 +133,7 @@ def _plant(args, out: Path):
         raise InputError(args.out, "exists and is neither empty nor a tagger directory; choose a new --out")
     speakers = None if not args.speakers else [s.strip() for s in args.speakers.split(",") if s.strip()]
     df = build_planted(args.events.split(","), out, n_clips=args.n_clips, seed=args.seed, speakers=speakers,
-                       tags=synthetic, sounds=sounds, progress=not args.quiet)
+                       tags=synthetic, sounds=sounds, progress=not args.quiet, copies=args.copies)
     n = df[df["tag"] != ""]
     kinds = {t: "/".join(sorted(set(g["kind"]))) for t, g in n.groupby("tag")}
     print(f"planted {len(n)} events ({', '.join(f'{t} {c} {kinds[t]}' for t, c in n['tag'].value_counts().sort_index().items())}) "
