@@ -344,6 +344,12 @@ RECORDING_JS = """(n) => {
   return !!exc || (bars === n && !!heat && !running);
 }"""
 
+# The clip view's words tier holds words (the spectrogram figure has a "words" trace with text).
+WORDS_JS = """() => {
+  const gd = document.querySelector('.st-key-spectrogram .js-plotly-plot');
+  return !!gd && !!gd.data && gd.data.some(t => t.name === 'words' && (t.text || []).length > 0);
+}"""
+
 # Where a point of the emotion row is on the page: plotly's own axes map (time, confidence) to pixels.
 BAR_XY_JS = """([t, h]) => {
   const gd = document.querySelector('.st-key-timeline .js-plotly-plot');
@@ -391,6 +397,12 @@ def test_browser_recording_view_of_a_cli_timeline(cli_timeline, tmp_path):
                 body = assert_no_error(page)
                 assert f"Utterance #{i + 1} of session.wav" in body
                 assert predicted(page) == seg["emotion"][i]  # the timeline's emotion for these very samples
+                # the words tier is drawn once the utterance is aligned: on a loaded machine that lands after the
+                # first render, so wait for it (an empty tier at the timeout still fails below)
+                try:
+                    page.wait_for_function(WORDS_JS, timeout=150_000, polling=500)
+                except pw.TimeoutError:
+                    pass
                 traces = page.evaluate("() => document.querySelector('.st-key-spectrogram .js-plotly-plot')"
                                        ".data.map(t => [t.name, t.text || []])")
                 words = {w.lower().strip(".,?!") for name, text in traces if name == "words" for w in text}
