@@ -407,7 +407,8 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
             row = src.iloc[pos]
             spk = str(row["speaker"])
             # one generator per clip, from the speaker's seed stream: held-out speakers = held-out sound seeds
-            crng = np.random.default_rng(_seed(seed, spk, row["clip_id"], *([f"copy{copy}"] if copy else [])))
+            key = (seed, spk, row["clip_id"]) + ((f"copy{copy}",) if copy else ())  # copy 0: the seeds of copies=1
+            crng = np.random.default_rng(_seed(*key))
             x = np.asarray(load_audio(row["path"]).samples, dtype=np.float32)
             level0 = _speech_rms(x)
             mine = pool.get(spk, {})
@@ -417,7 +418,7 @@ def build_planted(manifest, out, n_clips: int = 400, seed: int = 0, tags=TAGS, o
             events = []
             for _ in range(n_ev):
                 tag = cats[int(crng.integers(len(cats)))]
-                sseed = _seed(seed, spk, row["clip_id"], len(events), *([f"copy{copy}"] if copy else []))
+                sseed = _seed(*key[:3], len(events), *key[3:])
                 if tag in mine:  # a real recording of this speaker's vocalizing people
                     real = mine[tag][int(crng.integers(len(mine[tag])))]
                     snd = real_sound(real)

@@ -399,10 +399,8 @@ def test_browser_recording_view_of_a_cli_timeline(cli_timeline, tmp_path):
                 assert predicted(page) == seg["emotion"][i]  # the timeline's emotion for these very samples
                 # the words tier is drawn once the utterance is aligned: on a loaded machine that lands after the
                 # first render, so wait for it (an empty tier at the timeout still fails below)
-                try:
+                with contextlib.suppress(pw.TimeoutError):
                     page.wait_for_function(WORDS_JS, timeout=150_000, polling=500)
-                except pw.TimeoutError:
-                    pass
                 traces = page.evaluate("() => document.querySelector('.st-key-spectrogram .js-plotly-plot')"
                                        ".data.map(t => [t.name, t.text || []])")
                 words = {w.lower().strip(".,?!") for name, text in traces if name == "words" for w in text}
