@@ -43,6 +43,8 @@ TAGGER_DIR = Path(__file__).parent / "checkpoints" / "taggers"
 DEFAULT_TAGGER = "vocal-tiny.en"
 #: the value of ``--tagger`` that picks the rule-based tagger
 RULES = "rules"
+#: the config sections that decide a tagger's output; its identity hashes these and its weights, nothing else
+IDENTITY_KEYS = ("format", "tags", "encoder", "model", "decode")
 
 
 # ---- a trained tagger ----------------------------------------------------------------------------------------
@@ -77,10 +79,13 @@ class Tagger:
         #: the segment-level category head (explain_ser.tagger_segments), None: events named by their frames
         self.category = category
         self._encoder = None
-        raw = json.dumps(config, sort_keys=True).encode() + b"".join(
+        # what decides its output (not its card: cross-validated scores, notes and provenance can be re-written
+        # without changing one tag, and must not invalidate the annotations cached under this identity)
+        decides = {k: config.get(k) for k in IDENTITY_KEYS}
+        raw = json.dumps(decides, sort_keys=True).encode() + b"".join(
             v.numpy().tobytes() for _, v in sorted(net.state_dict().items())) + b"".join(
             np.asarray(v).tobytes() for _, v in sorted((category or {}).items()))
-        #: content hash (config + weights): the annotation cache key includes it
+        #: content hash (the config's IDENTITY_KEYS + weights): the annotation cache key includes it
         self.identity = hashlib.sha256(raw).hexdigest()[:16]
 
     @classmethod

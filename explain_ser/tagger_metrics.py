@@ -35,7 +35,7 @@ from .timegrid import FRAME_SECONDS, frame_bounds
 
 __all__ = ["event_metrics", "frame_metrics", "frame_labels", "decode", "decode_spans", "decode_with", "choose_spans",
            "choose_thresholds", "events_rows", "matched",
-           "confusion", "fit_calibration", "calibrate", "reliability", "ece",
+           "confusion", "by_duration", "fit_calibration", "calibrate", "reliability", "ece",
            "COLLAR", "GRID"]
 
 COLLAR = 0.2  # s: DCASE's onset collar
@@ -340,6 +340,18 @@ def matched(truth, found, tags, collar: float = COLLAR) -> np.ndarray:
     return out
 
 
+def _overlapping_most(T: pd.DataFrame, F: pd.DataFrame) -> list[int | None]:
+    """Per true row of ``T``: the index (in ``F``) of the detection of its clip that overlaps it most, or None."""
+    out: list[int | None] = [None] * len(T)
+    for clip, a in T.groupby("clip"):
+        b = F[F["clip"] == clip]
+        for k, r in zip(a.index, a.itertuples()):
+            ov = np.minimum(b["end"].to_numpy(float), r.end) - np.maximum(b["start"].to_numpy(float), r.start)
+            if len(ov) and ov.max() > 0:
+                out[T.index.get_loc(k)] = b.index[int(np.argmax(ov))]
+    return out
+
+
 def confusion(truth, found, tags) -> pd.DataFrame:
     """Counts of true category (rows; ``none`` = a detection that overlaps no true event) against the category
     of the detection overlapping it most (columns; ``missed`` = no detection overlaps it). The diagonal over a
@@ -350,28 +362,51 @@ def confusion(truth, found, tags) -> pd.DataFrame:
     >>> confusion(t, f, ["breath", "cough"]).loc[["breath", "cough", "none"], ["breath", "cough", "missed"]].values.tolist()
     [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
     """
-    T, F = _rows(truth), _rows(found)
+    T, F = _rows(truth).reset_index(drop=True), _rows(found).reset_index(drop=True)
     cols = list(tags) + ["missed"]
     m = pd.DataFrame(0, index=list(tags) + ["none"], columns=cols)
     used = np.zeros(len(F), dtype=bool)
-    for clip, a in T.groupby("clip"):
-        b = F[F["clip"] == clip]
-        for r in a.itertuples():
-            if r.tag not in m.index:
-                continue
-            ov = (np.minimum(b["end"].to_numpy(float), r.end) - np.maximum(b["start"].to_numpy(float), r.start))
-            if len(ov) and ov.max() > 0:
-                j = int(np.argmax(ov))
-                used[F.index.get_loc(b.index[j])] = True
-                m.loc[r.tag, b["tag"].iloc[j] if b["tag"].iloc[j] in tags else "missed"] += 1
-            else:
-                m.loc[r.tag, "missed"] += 1
+    for r, j in zip(T.itertuples(), _overlapping_most(T, F)):
+        if r.tag not in m.index:
+            continue
+        if j is None:
+            m.loc[r.tag, "missed"] += 1
+            continue
+        used[j] = True
+        m.loc[r.tag, F["tag"].iloc[j] if F["tag"].iloc[j] in tags else "missed"] += 1
     for r, u in zip(F.itertuples(), used):
         if not u and r.tag in tags:
             hit = T[(T["clip"] == r.clip) & (np.minimum(T["end"], r.end) > np.maximum(T["start"], r.start))] if len(T) else T
             if not len(hit):
                 m.loc["none", r.tag] += 1
     return m
+
+
+DURATION_EDGES = (0.0, 0.6, 1.0, 2.0, float("inf"))  # s: "short" ends at 0.6 s, about a single cough or a sniff
+
+
+def by_duration(truth, found, tags, edges=DURATION_EDGES, collar: float = COLLAR) -> list[dict]:
+    """Per tag and bin of the TRUE event's duration: ``{tag, lo, hi, n, found, named}`` (``hi`` None: open bin):
+    how many true events, how many a detection of their tag matched (onset within the collar, one-to-one: event recall), and how many
+    the detection overlapping them most named right (as :func:`confusion` counts).
+
+    >>> t = [{"clip": "a", "start": 0.0, "end": 0.3, "tag": "x"}, {"clip": "a", "start": 2.0, "end": 4.0, "tag": "x"}]
+    >>> f = [{"clip": "a", "start": 0.0, "end": 0.3, "tag": "y"}, {"clip": "a", "start": 2.1, "end": 4.0, "tag": "x"}]
+    >>> [(r["lo"], r["n"], r["found"], r["named"]) for r in by_duration(t, f, ["x", "y"], edges=(0, 1, 9)) if r["tag"] == "x"]
+    [(0, 1, 0, 0), (1, 1, 1, 1)]
+    """
+    T, F = _rows(truth).reset_index(drop=True), _rows(found).reset_index(drop=True)
+    hit = matched(found, truth, tags, collar) if len(T) else np.zeros(0, dtype=bool)
+    most = _overlapping_most(T, F)
+    named = np.array([j is not None and F["tag"].iloc[j] == t for j, t in zip(most, T["tag"])], dtype=bool)
+    dur = T["end"].to_numpy(float) - T["start"].to_numpy(float)
+    rows = []
+    for tag in tags:
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            sel = (T["tag"].to_numpy() == tag) & (dur >= lo) & (dur < hi)
+            rows.append({"tag": tag, "lo": lo, "hi": None if np.isinf(hi) else hi, "n": int(sel.sum()), "found": int(hit[sel].sum()),
+                         "named": int(named[sel].sum())})
+    return rows
 
 
 def fit_calibration(confidence, correct, n_max: int = 24) -> dict:

@@ -406,6 +406,7 @@ def _card_held_out(config: dict) -> list[str]:
         n = sum(row[c] for c in cols)
         right = f"{100 * row[t] / n:.1f}" if t != "none" and n else ""
         lines.append(f"| {t} | " + " | ".join(str(row[c]) for c in cols) + f" | {right} |")
+    lines += _card_by_duration(cv.get("by_duration"), tags)
     rel = cv["reliability"]
     lines += ["", "### Reliability of the confidence", "",
               f"Out-of-fold detections ({rel['detections']}): share right (matched within the collar) per bin of stated "
@@ -419,6 +420,29 @@ def _card_held_out(config: dict) -> list[str]:
         lines.append(f"| {a['lo']:.1f}–{a['hi']:.1f} | {a['n']} | {pct(a['confidence'])} | {pct(a['precision'])} | "
                      f"{b['n']} | {pct(b['confidence'])} | {pct(b['precision'])} |")
     return lines + [""]
+
+
+def _card_by_duration(rows: list[dict] | None, tags) -> list[str]:
+    """Card lines: recall and category right per tag and bin of the true event's duration."""
+    if not rows:
+        return []
+    bins = list(dict.fromkeys((r["lo"], r["hi"]) for r in rows))
+
+    def name(lo, hi):
+        return f"< {hi:g} s" if lo == 0 else (f"≥ {lo:g} s" if hi is None else f"{lo:g}–{hi:g} s")
+
+    def cell(r):
+        return "–" if not r["n"] else f"{100 * r['found'] / r['n']:.0f} / {100 * r['named'] / r['n']:.0f} ({r['n']})"
+
+    lines = ["", "### By the event's duration", "",
+             "Per bin of the true event's duration: event recall (a detection of its tag, onset within the collar) / "
+             "category right (the detection overlapping it most names it), in %, of (n) true events. Short sounds "
+             "are where the tags are least sure.", "",
+             "| tag | " + " | ".join(name(*b) for b in bins) + " |", "| --- | " + " | ".join("---:" for _ in bins) + " |"]
+    for t in tags:
+        by_bin = {(r["lo"], r["hi"]): r for r in rows if r["tag"] == t}
+        lines.append(f"| {t} | " + " | ".join(cell(by_bin[b]) for b in bins) + " |")
+    return lines
 
 
 def _card_sounds(config: dict) -> list[str]:
@@ -449,7 +473,7 @@ def held_out_calibrated(found: list[dict], truth: list[dict], tags, n_folds: int
 def _held_out_extras(truth: list[dict], found: list[dict], tags, n_folds: int) -> dict:
     """The confusion of categories and the reliability of confidences of the out-of-fold detections, and the
     calibration map (fitted on all of them) the shipped model's confidences go through."""
-    from .tagger_metrics import confusion, ece, fit_calibration, reliability
+    from .tagger_metrics import by_duration, confusion, ece, fit_calibration, reliability
 
     right = matched(truth, found, tags)
     conf = np.array([r["confidence"] for r in found], dtype=float)
@@ -457,6 +481,7 @@ def _held_out_extras(truth: list[dict], found: list[dict], tags, n_folds: int) -
     raw_rel, cal_rel = reliability(conf, right), reliability(cal, right)
     cm = confusion(truth, found, tags)
     return {"confusion": {r: {c: int(v) for c, v in row.items()} for r, row in cm.iterrows()},
+            "by_duration": by_duration(truth, found, tags),
             "reliability": {"raw": raw_rel, "calibrated": cal_rel, "ece_raw": ece(raw_rel), "ece_calibrated": ece(cal_rel),
                             "detections": int(len(found)), "cross_fitted": True},
             "calibration": fit_calibration(conf, right)}

@@ -385,6 +385,10 @@ def test_train_tagger_recovers_planted_events_on_held_out_speakers(trained):
     assert "### Which category, on held-out groups" in card and "### Reliability of the confidence" in card
     cm = cfg["cv"]["confusion"]
     assert sum(cm[t][c] for t in cfg["tags"] for c in cm[t]) == int(sum(cfg["cv"]["event"]["n_true"].values()))
+    # recall and naming by the true event's duration: every true event in one bin, found/named never above n
+    bd = cfg["cv"]["by_duration"]
+    assert "### By the event's duration" in card and all(0 <= r["named"] <= r["n"] and r["found"] <= r["n"] for r in bd)
+    assert {t: sum(r["n"] for r in bd if r["tag"] == t) for t in cfg["tags"]} == cfg["cv"]["event"]["n_true"]
     rel = cfg["cv"]["reliability"]
     assert sum(r["n"] for r in rel["calibrated"]) == rel["detections"] == len(pd.read_csv(d / "cv_events.csv"))
     cal = cfg["decode"]["calibration"]
@@ -485,6 +489,31 @@ def test_shipped_default_tagger_card_says_which_categories_are_real():
     # vocalization-first decoding and the segment head (issue 27), and the card says how events are read
     assert cfg["decode"]["mode"] == "spans" and cfg["model"]["category"] == "segments"
     assert "vocalization or none first" in card and "segment head" in card
+
+
+def test_tagger_identity_is_what_decides_its_output():
+    """Re-writing a tagger's card (its cross-validated scores, note, provenance) keeps its identity, so the
+    annotations cached under it stay valid; a decoding setting or a weight changes it."""
+    import copy
+
+    import torch
+
+    from explain_ser.tagger import Tagger, TaggerNet
+
+    torch.manual_seed(0)
+    net = TaggerNet(n_taps=2, dim=4, n_tags=2, hidden=3)
+    cfg = {"format": "explain_ser.tagger/1", "tags": ["breath", "cough"], "encoder": {"n_taps": 2, "dim": 4},
+           "model": {"hidden": 3}, "decode": {"mode": "spans", "detect": 0.9}, "cv": {"event": {"micro": 0.8}},
+           "note": "first", "command": "x"}
+    ident = Tagger(cfg, net).identity
+    card = {**copy.deepcopy(cfg), "cv": {"event": {"micro": 0.8}, "by_duration": []}, "note": "second", "command": "y"}
+    assert Tagger(card, net).identity == ident
+    assert Tagger({**cfg, "decode": {"mode": "spans", "detect": 0.8}}, net).identity != ident
+    other = TaggerNet(n_taps=2, dim=4, n_tags=2, hidden=3)
+    with torch.no_grad():
+        other.load_state_dict(net.state_dict())
+        other.out.bias += 1.0
+    assert Tagger(cfg, other).identity != ident
 
 
 def test_annotation_key_includes_the_tagger():
