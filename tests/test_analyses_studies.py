@@ -17,10 +17,12 @@ def _load(name):
 
 dev_prosody = _load("dev_prosody")
 tagger_naming = _load("tagger_naming")
+speaker_norm_dev = _load("speaker_norm_dev")
 
 
 def test_docstring_examples():
-    assert doctest.testmod(dev_prosody).failed == 0 and doctest.testmod(tagger_naming).failed == 0
+    for mod in (dev_prosody, tagger_naming, speaker_norm_dev):
+        assert doctest.testmod(mod).failed == 0, mod.__name__
 
 
 def test_prosody_functionals_ignore_the_level_and_follow_the_pitch():

@@ -407,17 +407,21 @@ REGISTRY: dict[str, list[Run] | str] = {
     "[--ensemble K] --out DIR": [
         Run("train {w.manifest} --taps 2,3 --pooler qkv --speed-perturb 0.9,1.1 --extra-train {w.other_manifest} "
             "--ensemble 2 --out {w.out} " + TRAIN_CHEAP, check=_has("config.json", "MODEL_CARD.md"))],
-    "explain-ser evaluate MANIFEST --checkpoint ... [--classes angry,happy,neutral,sad] [--lockbox locked]": [
+    "explain-ser evaluate MANIFEST --checkpoint ... [--classes angry,happy,neutral,sad] [--lockbox locked] "
+    "[--speaker-norm]": [
         Run("evaluate {w.manifest} --checkpoint ravdess-tiny.en --quiet"),
         Run("evaluate {w.manifest} --checkpoint {w.checkpoint} --quiet"),
         Run("evaluate {w.other_manifest} --checkpoint ravdess-tiny.en-single --classes angry,happy,neutral,sad "
             "--n-boot 20 --quiet"),
         # the tiny manifest lacks the lockbox's RAVDESS actors: refused in one line (exit 2)
-        Run("evaluate {w.manifest} --lockbox locked --quiet", codes=(2,))],
+        Run("evaluate {w.manifest} --lockbox locked --quiet", codes=(2,)),
+        Run("evaluate {w.manifest} --speaker-norm --n-boot 20 --quiet")],
     "explain-ser evaluate ... --lockbox locked": "explain-ser evaluate MANIFEST --checkpoint ... "
-                                                 "[--classes angry,happy,neutral,sad] [--lockbox locked]",
+                                                 "[--classes angry,happy,neutral,sad] [--lockbox locked] "
+                                                 "[--speaker-norm]",
     "explain-ser evaluate ... --classes angry,happy,neutral,sad": "explain-ser evaluate MANIFEST --checkpoint ... "
-                                                                  "[--classes angry,happy,neutral,sad] [--lockbox locked]",
+                                                                  "[--classes angry,happy,neutral,sad] [--lockbox locked] "
+                                                                  "[--speaker-norm]",
     "explain-ser train ... --lockbox dev": [
         Run("train {w.manifest} --lockbox dev --taps 2 --pooler qkv --cv-only " + TRAIN_CHEAP, codes=(2,))],
     "explain-ser train ... --folds emobox": [  # speakers a1..a4 read as RAVDESS actors 1-4: four EmoBox folds

@@ -1,6 +1,7 @@
 """``explain-ser evaluate``: a checkpoint on a labelled manifest: UA (with a speaker-bootstrap CI), WA, macro-F1,
 recall, confusion; ``--classes`` scores the shared classes of another corpus (argmax over them), ``--lockbox``
-the lockbox's actors."""
+the lockbox's actors, ``--speaker-norm`` each speaker's clips with the speaker's mean log-probability removed
+(:mod:`explain_ser.speaker_norm`: only for speakers whose clips span the emotions)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ def add_parser(sub):
     p.add_argument("--lockbox", default=None, choices=["locked", "dev"],
                    help="score only the lockbox's locked (or dev) actors (explain_ser/lockbox.json); opening the "
                         "locked ones is for a final candidate, logged in RESULTS.md")
+    p.add_argument("--speaker-norm", action="store_true",
+                   help="remove each speaker's mean log-probability before the argmax (needs a speaker column and "
+                        "many clips per speaker that span the emotions; hurts when most of a speaker's clips share one "
+                        "emotion: see explain_ser.speaker_norm)")
     p.add_argument("--n-boot", type=int, default=2000, help="speaker-bootstrap replicates for the UA CI (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--predictions", default=None, metavar="CSV", help="write per-clip predictions here")
@@ -46,6 +51,8 @@ def run(args) -> int:
     df = load_manifest_or_dir(args.manifest).reset_index(drop=True)
     if "emotion" not in df.columns or df["emotion"].isna().any():
         raise InputError(args.manifest, "every clip needs an 'emotion' label to be evaluated")
+    if args.speaker_norm and df["speaker"].astype(str).str.strip().isin(["", "nan", "None"]).any():
+        raise InputError(args.manifest, "--speaker-norm needs a 'speaker' for every clip")
     if args.lockbox:
         from ..splits import lockbox_subset
 
@@ -68,6 +75,8 @@ def run(args) -> int:
     encoder = ck.encoder()  # carries the checkpoint's input rule into the feature path
     feats = features_for_manifest(df, encoder, FeatureStore(args.cache), layers=model.taps, progress=not args.quiet)
     probs = predict_proba(model, feats)[:, [model.labels.index(c) for c in labels]]
+    if args.speaker_norm:
+        probs = _speaker_normalised(probs, df["speaker"], labels, args.manifest)
     pred = [labels[i] for i in probs.argmax(1)]
     m = classification_metrics(truth, pred, labels=labels)
     ci = (ua_speaker_ci(truth, pred, df["speaker"], labels, n_boot=args.n_boot, seed=args.seed)
@@ -81,10 +90,12 @@ def run(args) -> int:
         write_path(args.predictions, lambda tmp: out.to_csv(tmp, index=False), suffix=".csv")
     if args.json:
         print(json.dumps({"checkpoint": str(args.checkpoint), "manifest": str(args.manifest), "classes": labels,
-                          "lockbox": args.lockbox, "left_out": left_out, **m, "ua_ci": ci}, indent=2))
+                          "lockbox": args.lockbox, "speaker_norm": bool(args.speaker_norm), "left_out": left_out,
+                          **m, "ua_ci": ci}, indent=2))
         return 0
     scope = (f", classes {','.join(labels)}: argmax over them, {left_out} clips of other emotions left out"
-             if classes is not None else "") + (f", lockbox {args.lockbox} actors" if args.lockbox else "")
+             if classes is not None else "") + (f", lockbox {args.lockbox} actors" if args.lockbox else "") + (
+        ", speaker-normalised" if args.speaker_norm else "")
     print(f"{args.checkpoint} on {args.manifest} ({m['n']} clips{scope}): UA {100 * m['ua']:.1f}  "
           f"WA {100 * m['wa']:.1f}  macro-F1 {100 * m['macro_f1']:.1f}")
     if ci is not None:
@@ -99,6 +110,29 @@ def run(args) -> int:
     for lab, row in zip(labels, m["confusion"]):
         print(f"{lab:>{width}} " + " ".join(f"{v:5d}" for v in row))
     return 0
+
+
+def _speaker_normalised(probs, speakers, labels, manifest):
+    """Probabilities with each speaker's mean log-probability removed, and one warning line per kind of speaker the
+    normalisation does not suit (too few clips; most clips predicted as one class before it)."""
+    import sys
+
+    import numpy as np
+
+    from ..speaker_norm import MIN_CLIPS, center_by_speaker
+
+    spk = np.asarray(speakers.astype(str))
+    few = sorted(s for s in set(spk) if (spk == s).sum() < MIN_CLIPS)
+    lopsided = sorted(s for s in set(spk) if np.bincount(probs[spk == s].argmax(1)).max() > 0.5 * (spk == s).sum())
+    if few:
+        print(f"explain-ser: warning: {manifest}: {len(few)} speaker(s) with fewer than {MIN_CLIPS} clips "
+              f"({', '.join(few[:3])}{', ...' if len(few) > 3 else ''}): their mean is a poor estimate of the voice",
+              file=sys.stderr)
+    if lopsided:
+        print(f"explain-ser: warning: {manifest}: {len(lopsided)} speaker(s) with most clips predicted as one class "
+              f"({', '.join(lopsided[:3])}{', ...' if len(lopsided) > 3 else ''}): --speaker-norm assumes a speaker's "
+              "clips span the emotions and removes a class a speaker mostly shows", file=sys.stderr)
+    return center_by_speaker(probs, spk)
 
 
 def _shared_classes(spec, model_labels) -> list | None:
