@@ -387,15 +387,17 @@ DURATION_EDGES = (0.0, 0.6, 1.0, 2.0, float("inf"))  # s: "short" ends at 0.6 s,
 
 def by_duration(truth, found, tags, edges=DURATION_EDGES, collar: float = COLLAR) -> list[dict]:
     """Per tag and bin of the TRUE event's duration: ``{tag, lo, hi, n, found, named}`` (``hi`` None: open bin):
-    how many true events, how many a detection of their tag matched (onset within the collar, one-to-one: event recall), and how many
-    the detection overlapping them most named right (as :func:`confusion` counts).
+    how many true events, how many a detection of their tag matched (onset within the collar, one-to-one: event
+    recall), and how many the detection overlapping them most named right (as :func:`confusion` counts).
 
     >>> t = [{"clip": "a", "start": 0.0, "end": 0.3, "tag": "x"}, {"clip": "a", "start": 2.0, "end": 4.0, "tag": "x"}]
     >>> f = [{"clip": "a", "start": 0.0, "end": 0.3, "tag": "y"}, {"clip": "a", "start": 2.1, "end": 4.0, "tag": "x"}]
-    >>> [(r["lo"], r["n"], r["found"], r["named"]) for r in by_duration(t, f, ["x", "y"], edges=(0, 1, 9)) if r["tag"] == "x"]
+    >>> rows = by_duration(t, f, ["x", "y"], edges=(0, 1, 9))
+    >>> [(r["lo"], r["n"], r["found"], r["named"]) for r in rows if r["tag"] == "x"]
     [(0, 1, 0, 0), (1, 1, 1, 1)]
     """
     T, F = _rows(truth).reset_index(drop=True), _rows(found).reset_index(drop=True)
+    # the matching is symmetric: with the roles swapped, matched() marks the true events a detection took
     hit = matched(found, truth, tags, collar) if len(T) else np.zeros(0, dtype=bool)
     most = _overlapping_most(T, F)
     named = np.array([j is not None and F["tag"].iloc[j] == t for j, t in zip(most, T["tag"])], dtype=bool)
@@ -404,8 +406,8 @@ def by_duration(truth, found, tags, edges=DURATION_EDGES, collar: float = COLLAR
     for tag in tags:
         for lo, hi in zip(edges[:-1], edges[1:]):
             sel = (T["tag"].to_numpy() == tag) & (dur >= lo) & (dur < hi)
-            rows.append({"tag": tag, "lo": lo, "hi": None if np.isinf(hi) else hi, "n": int(sel.sum()), "found": int(hit[sel].sum()),
-                         "named": int(named[sel].sum())})
+            rows.append({"tag": tag, "lo": lo, "hi": None if np.isinf(hi) else hi, "n": int(sel.sum()),
+                         "found": int(hit[sel].sum()), "named": int(named[sel].sum())})
     return rows
 
 
