@@ -167,7 +167,8 @@ class Tagger:
                 raise ValueError("this tagger names events from the clip's taps: pass features")
             evs = name_events(self.category, np.asarray(features), evs, self.tags, probs)
         if d.get("calibration"):
-            evs = [replace(e, confidence=round(float(calibrate(d["calibration"], [e.confidence])[0]), 3)) for e in evs]
+            cal = calibrate(d["calibration"], [e.confidence for e in evs], durations=[e.end - e.start for e in evs])
+            evs = [replace(e, confidence=round(float(c), 3)) for e, c in zip(evs, cal)]
         return evs
 
     def tag(self, clip, encoder=None, store=None, features=None) -> list[Interval]:

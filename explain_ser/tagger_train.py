@@ -411,15 +411,32 @@ def _card_held_out(config: dict) -> list[str]:
     lines += ["", "### Reliability of the confidence", "",
               f"Out-of-fold detections ({rel['detections']}): share right (matched within the collar) per bin of stated "
               "confidence, raw (as decoded: the tag's mean probability over the event, or with a segment head its "
-              "probability times the event's mean 1 − P(none)) and calibrated (isotonic map fitted on the "
-              "other folds' detections, cross-fitted; the shipped model's map is fitted on all of them). Expected "
-              f"calibration error: raw {pct(rel['ece_raw'])} %, calibrated {pct(rel['ece_calibrated'])} %.", "",
+              "probability times the event's mean 1 − P(none)) and calibrated (" + _calibration_text(rel) + "). "
+              f"Expected calibration error: raw {pct(rel['ece_raw'])} %, calibrated {pct(rel['ece_calibrated'])} %"
+              + _ece_by_length_text(rel) + ".", "",
               "| confidence bin | raw: n | raw: mean conf. | raw: right | calibrated: n | calibrated: mean conf. | calibrated: right |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for a, b in zip(rel["raw"], rel["calibrated"]):
         lines.append(f"| {a['lo']:.1f}–{a['hi']:.1f} | {a['n']} | {pct(a['confidence'])} | {pct(a['precision'])} | "
                      f"{b['n']} | {pct(b['confidence'])} | {pct(b['precision'])} |")
     return lines + [""]
+
+
+def _calibration_text(rel: dict) -> str:
+    if "split" not in rel:  # taggers before the maps per duration
+        return ("isotonic map fitted on the other folds' detections, cross-fitted; the shipped model's map is fitted "
+                "on all of them")
+    return (f"isotonic maps, one for detections under {rel['split']:g} s and one for longer ones (short sounds are "
+            "right less often at the same raw confidence), fitted on the other folds' detections, cross-fitted; the "
+            "shipped model's maps are fitted on all of them")
+
+
+def _ece_by_length_text(rel: dict) -> str:
+    b = rel.get("by_length")
+    if not b:
+        return ""
+    return "; " + ", ".join(f"{'under' if k == 'short' else 'from'} {rel['split']:g} s ({v['n']} detections): raw "
+                            f"{pct(v['ece_raw'])} %, calibrated {pct(v['ece_calibrated'])} %" for k, v in b.items())
 
 
 def _card_by_duration(rows: list[dict] | None, tags) -> list[str]:
@@ -457,34 +474,42 @@ def _card_sounds(config: dict) -> list[str]:
 def held_out_calibrated(found: list[dict], truth: list[dict], tags, n_folds: int) -> np.ndarray:
     """Each out-of-fold detection's confidence calibrated by a map fitted on the OTHER folds' detections
     (cross-fitting: the reliability of a calibration is never measured on the detections it was fitted on)."""
-    from .tagger_metrics import calibrate, fit_calibration
+    from .tagger_metrics import CALIBRATION_SPLIT, calibrate, fit_calibration
 
     right = matched(truth, found, tags).astype(float)
     conf = np.array([r["confidence"] for r in found], dtype=float)
+    dur = np.array([r["end"] - r["start"] for r in found], dtype=float)
     fold = np.array([r["fold"] for r in found])
     out = conf.copy()
     for k in range(n_folds):
         sel = fold == k
         if sel.any():
-            out[sel] = calibrate(fit_calibration(conf[~sel], right[~sel]), conf[sel])
+            cal = fit_calibration(conf[~sel], right[~sel], durations=dur[~sel], split=CALIBRATION_SPLIT)
+            out[sel] = calibrate(cal, conf[sel], durations=dur[sel])
     return out
 
 
 def _held_out_extras(truth: list[dict], found: list[dict], tags, n_folds: int) -> dict:
     """The confusion of categories and the reliability of confidences of the out-of-fold detections, and the
     calibration map (fitted on all of them) the shipped model's confidences go through."""
-    from .tagger_metrics import by_duration, confusion, ece, fit_calibration, reliability
+    from .tagger_metrics import CALIBRATION_SPLIT, by_duration, confusion, ece, fit_calibration, reliability
 
     right = matched(truth, found, tags)
     conf = np.array([r["confidence"] for r in found], dtype=float)
+    dur = np.array([r["end"] - r["start"] for r in found], dtype=float)
     cal = held_out_calibrated(found, truth, tags, n_folds)
     raw_rel, cal_rel = reliability(conf, right), reliability(cal, right)
+    short = dur < CALIBRATION_SPLIT
+    by_length = {name: {"n": int(sel.sum()), "ece_raw": ece(reliability(conf[sel], right[sel])),
+                        "ece_calibrated": ece(reliability(cal[sel], right[sel]))}
+                 for name, sel in (("short", short), ("long", ~short))}
     cm = confusion(truth, found, tags)
     return {"confusion": {r: {c: int(v) for c, v in row.items()} for r, row in cm.iterrows()},
             "by_duration": by_duration(truth, found, tags),
             "reliability": {"raw": raw_rel, "calibrated": cal_rel, "ece_raw": ece(raw_rel), "ece_calibrated": ece(cal_rel),
+                            "split": CALIBRATION_SPLIT, "by_length": by_length,
                             "detections": int(len(found)), "cross_fitted": True},
-            "calibration": fit_calibration(conf, right)}
+            "calibration": fit_calibration(conf, right, durations=dur, split=CALIBRATION_SPLIT)}
 
 
 def _sound_kinds(events_path, tags) -> dict:

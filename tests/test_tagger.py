@@ -391,8 +391,11 @@ def test_train_tagger_recovers_planted_events_on_held_out_speakers(trained):
     assert {t: sum(r["n"] for r in bd if r["tag"] == t) for t in cfg["tags"]} == cfg["cv"]["event"]["n_true"]
     rel = cfg["cv"]["reliability"]
     assert sum(r["n"] for r in rel["calibrated"]) == rel["detections"] == len(pd.read_csv(d / "cv_events.csv"))
-    cal = cfg["decode"]["calibration"]
-    assert np.all(np.diff(cal["y"]) >= 0) and 0 <= min(cal["y"]) <= max(cal["y"]) <= 1  # a monotone map
+    cal = cfg["decode"]["calibration"]  # one monotone map for short detections, one for longer ones
+    assert cal["split"] == 0.6 and "under 0.6 s" in card
+    for side in ("short", "long"):
+        y = cal[side]["y"]
+        assert np.all(np.diff(y) >= 0) and 0 <= min(y) <= max(y) <= 1
     assert cfg["decode"]["mode"] == "spans" and 0 < cfg["decode"]["detect"] < 1 and 0 < cfg["decode"]["hold"] <= 1
     # the segment head names events; without its arrays the tagger refuses to load
     assert cfg["model"]["category"] == "segments" and Tagger.load(d).category["coef"].shape[0] == len(cfg["tags"])
@@ -484,7 +487,12 @@ def test_shipped_default_tagger_card_says_which_categories_are_real():
     kinds = cfg["sounds"]["kinds"]
     assert kinds["breath"] == kinds["cough"] == "real" and kinds["laugh"] == kinds["sigh"] == "synthetic"
     assert "learned from **real** recordings: breath, cough" in card and "Coswara" in card and "CC BY 4.0" in card
-    assert "### Reliability of the confidence" in card and cfg["decode"]["calibration"]["y"]
+    assert "### Reliability of the confidence" in card and cfg["decode"]["calibration"]["short"]["y"]
+    # the maps per duration: short detections are stated less sure than long ones at the same raw confidence
+    from explain_ser.tagger_metrics import calibrate
+
+    short, long_ = calibrate(cfg["decode"]["calibration"], [0.85, 0.85], durations=[0.3, 2.0])
+    assert short < long_
     assert sum(p.stat().st_size for p in d.iterdir()) < 2_000_000  # no audio shipped
     # vocalization-first decoding and the segment head (issue 27), and the card says how events are read
     assert cfg["decode"]["mode"] == "spans" and cfg["model"]["category"] == "segments"
