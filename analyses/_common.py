@@ -29,6 +29,21 @@ CORPORA = {"ravdess": SHARED / "corpora" / "ravdess" / "manifest.csv",
 CHECKPOINTS = {"ravdess": "ravdess-tiny.en", "emodb": "emodb-tiny.en"}
 
 
+def dev_split(manifest=None):
+    """The lockbox's DEV actors and the issue 28 studies' folds: ``(df, labels, y, folds)``, the manifest rows of
+    the 12 dev actors, their sorted emotion names, each clip's label index, and ``train --lockbox dev --folds
+    speakers --k 3``'s four folds (no validation speakers). No locked actor is read."""
+    import numpy as np
+
+    from explain_ser.corpora import load_manifest_or_dir
+    from explain_ser.splits import lockbox_subset, make_folds
+
+    df = lockbox_subset(load_manifest_or_dir(manifest or CORPORA["ravdess"]).reset_index(drop=True), "dev")
+    labels = sorted(df["emotion"].unique())
+    y = np.array([labels.index(e) for e in df["emotion"]])
+    return df, labels, y, make_folds(df, "speakers", k=3, n_val=0, seed=0)
+
+
 def need_corpus(corpus: str) -> Path:
     path = CORPORA[corpus]
     if not path.is_file():

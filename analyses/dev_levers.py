@@ -183,14 +183,11 @@ def train_fold(corpus, taps, fold, variant: str, seed: int, epochs: int = 8, ave
 
 
 def score(tags, out: Path) -> list[str]:
-    from explain_ser.corpora import load_manifest_or_dir
-    from explain_ser.metrics import classification_metrics
-    from explain_ser.splits import lockbox_subset, make_folds
+    from _common import dev_split
 
-    df = lockbox_subset(load_manifest_or_dir(MANIFEST).reset_index(drop=True), "dev")
-    labels = sorted(df["emotion"].unique())
-    y = np.array([labels.index(e) for e in df["emotion"]])
-    folds = make_folds(df, "speakers", k=3, n_val=0, seed=0)
+    from explain_ser.metrics import classification_metrics
+
+    _, labels, y, folds = dev_split(MANIFEST)
     lines, first = [], None
     for spec in tags:
         row = []

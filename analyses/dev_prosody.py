@@ -67,17 +67,14 @@ def main(argv=None) -> int:
     import soundfile as sf
     from sklearn.linear_model import LogisticRegression
 
-    from explain_ser.corpora import load_manifest_or_dir
+    from _common import dev_split
+
     from explain_ser.metrics import classification_metrics
-    from explain_ser.splits import lockbox_subset, make_folds
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="analyses/results/dev_levers")
     args = ap.parse_args(argv)
-    df = lockbox_subset(load_manifest_or_dir(MANIFEST).reset_index(drop=True), "dev")
-    labels = sorted(df["emotion"].unique())
-    y = np.array([labels.index(e) for e in df["emotion"]])
-    folds = make_folds(df, "speakers", k=3, n_val=0, seed=0)  # dev_levers.py's folds
+    df, labels, y, folds = dev_split(MANIFEST)  # dev_levers.py's folds
     X = np.nan_to_num(np.stack([functionals(sf.read(p, dtype="float32")[0]) for p in df["path"]]))
     rows = {"prosody alone": [], **{f"w = {w}": [] for w in (0.0, *WEIGHTS)}}
     for i, fold in enumerate(folds):

@@ -37,18 +37,15 @@ def dominant_share(y: np.ndarray, speakers: np.ndarray) -> float:
 
 
 def main(argv=None) -> int:
-    from explain_ser.corpora import load_manifest_or_dir
+    from _common import dev_split
+
     from explain_ser.metrics import classification_metrics
-    from explain_ser.splits import lockbox_subset, make_folds
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="analyses/results/dev_levers")
     args = ap.parse_args(argv)
-    df = lockbox_subset(load_manifest_or_dir(MANIFEST).reset_index(drop=True), "dev")
-    labels = sorted(df["emotion"].unique())
-    y = np.array([labels.index(e) for e in df["emotion"]])
+    df, labels, y, folds = dev_split(MANIFEST)  # dev_levers.py's folds
     spk = df["speaker"].astype(str).to_numpy()
-    folds = make_folds(df, "speakers", k=3, n_val=0, seed=0)  # dev_levers.py's folds
 
     def ua(t, p):
         return 100 * classification_metrics(t, p, labels=range(len(labels)))["ua"]
