@@ -94,7 +94,8 @@ def run(args) -> int:
         args.events = str(Path(f"{args.out.rstrip('/')}-planted") / "events.csv")
     if args.evaluate:
         return _evaluate(args)
-    from ..tagger_train import metrics_table, train_tagger
+    from ..tagger_card import metrics_table
+    from ..tagger_train import train_tagger
 
     cfg = train_tagger(args.events, args.out, encoder_source=args.model, window=args.window, n_folds=args.folds,
                        n_val=args.val, seed=args.seed, progress=not args.quiet, note=args.note, command=command,
@@ -145,7 +146,7 @@ def _evaluate(args) -> int:
     from ..atomic import write_text
     from ..jsonio import dumps
     from ..tagger import evaluate_tagger, load_tagger
-    from ..tagger_train import metrics_table
+    from ..tagger_card import metrics_table
 
     tg = load_tagger(args.evaluate)
     res = evaluate_tagger(tg, args.events, progress=not args.quiet)
@@ -159,7 +160,7 @@ def _evaluate(args) -> int:
                                               encoder_source=tg.config["encoder"]["source"])
         tm = _subset_scores(res, args.events, tg.tags, rm["clips"])
         report["rules"] = {"metrics": rm["metrics"], "tagger_same_clips": tm, "clips": n_used, "of": n_all}
-        from ..tagger_train import pct
+        from ..tagger_card import pct
         text += [f"## Same {n_used} of {n_all} clips (those whose words could be aligned)", "",
                  "| tag | rule-based event F1 | tagger event F1 |", "| --- | ---: | ---: |"]
         for t in tg.tags:
