@@ -29,6 +29,18 @@ CORPORA = {"ravdess": SHARED / "corpora" / "ravdess" / "manifest.csv",
 CHECKPOINTS = {"ravdess": "ravdess-tiny.en", "emodb": "emodb-tiny.en"}
 
 
+def fold_probabilities(out: Path, tag: str, n_folds: int) -> list:
+    """The stored test probabilities ``P_<tag>_fold<i>.npy`` of ``dev_levers.py run`` (one line and exit when
+    one is missing)."""
+    import numpy as np
+
+    files = [Path(out) / f"P_{tag}_fold{i}.npy" for i in range(n_folds)]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        sys.exit(f"{missing[0]} is missing: run TAG={tag} python analyses/dev_levers.py run first")
+    return [np.load(f) for f in files]
+
+
 def dev_split(manifest=None):
     """The lockbox's DEV actors and the issue 28 studies' folds: ``(df, labels, y, folds)``, the manifest rows of
     the 12 dev actors, their sorted emotion names, each clip's label index, and ``train --lockbox dev --folds
@@ -38,7 +50,7 @@ def dev_split(manifest=None):
     from explain_ser.corpora import load_manifest_or_dir
     from explain_ser.splits import lockbox_subset, make_folds
 
-    df = lockbox_subset(load_manifest_or_dir(manifest or CORPORA["ravdess"]).reset_index(drop=True), "dev")
+    df = lockbox_subset(load_manifest_or_dir(manifest or need_corpus("ravdess")).reset_index(drop=True), "dev")
     labels = sorted(df["emotion"].unique())
     y = np.array([labels.index(e) for e in df["emotion"]])
     return df, labels, y, make_folds(df, "speakers", k=3, n_val=0, seed=0)

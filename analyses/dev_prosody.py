@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain_ser.prosody import extract_prosody  # noqa: E402
 
-MANIFEST = "../shared/corpora/ravdess/manifest.csv"
 FRAMES_PER_SECOND = 50  # the encoder grid: 20 ms frames
 WEIGHTS = (0.25, 0.5, 1.0)
 
@@ -67,21 +66,22 @@ def main(argv=None) -> int:
     import soundfile as sf
     from sklearn.linear_model import LogisticRegression
 
-    from _common import dev_split
+    from _common import dev_split, fold_probabilities
 
     from explain_ser.metrics import classification_metrics
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="analyses/results/dev_levers")
     args = ap.parse_args(argv)
-    df, labels, y, folds = dev_split(MANIFEST)  # dev_levers.py's folds
+    df, labels, y, folds = dev_split()  # dev_levers.py's folds
+    shipped = fold_probabilities(Path(args.out), "shipped", len(folds))
     X = np.nan_to_num(np.stack([functionals(sf.read(p, dtype="float32")[0]) for p in df["path"]]))
     rows = {"prosody alone": [], **{f"w = {w}": [] for w in (0.0, *WEIGHTS)}}
     for i, fold in enumerate(folds):
         mean, scale = X[fold.train].mean(0), X[fold.train].std(0) + 1e-9
         lr = LogisticRegression(C=1.0, max_iter=5000).fit((X[fold.train] - mean) / scale, y[fold.train])
         pp = lr.predict_proba((X[fold.test] - mean) / scale)
-        ps = np.load(Path(args.out) / f"P_shipped_fold{i}.npy")
+        ps = shipped[i]
 
         def ua(pred):
             return 100 * classification_metrics(y[fold.test], pred, labels=range(len(labels)))["ua"]

@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain_ser.speaker_norm import center_by_speaker  # noqa: E402
 
-MANIFEST = "../shared/corpora/ravdess/manifest.csv"
 RECIPES = ("shipped", "as-recorded-gain-noise-pad-join", "whisper-base-taps345")
 SHARES = (1.0, 0.5, 0.25, 0.1, 0.05)
 
@@ -37,20 +36,20 @@ def dominant_share(y: np.ndarray, speakers: np.ndarray) -> float:
 
 
 def main(argv=None) -> int:
-    from _common import dev_split
+    from _common import dev_split, fold_probabilities
 
     from explain_ser.metrics import classification_metrics
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="analyses/results/dev_levers")
     args = ap.parse_args(argv)
-    df, labels, y, folds = dev_split(MANIFEST)  # dev_levers.py's folds
+    df, labels, y, folds = dev_split()  # dev_levers.py's folds
     spk = df["speaker"].astype(str).to_numpy()
 
     def ua(t, p):
         return 100 * classification_metrics(t, p, labels=range(len(labels)))["ua"]
 
-    probs = {r: [np.load(Path(args.out) / f"P_{r}_fold{i}.npy") for i in range(len(folds))] for r in RECIPES}
+    probs = {r: fold_probabilities(Path(args.out), r, len(folds)) for r in RECIPES}
     for r in RECIPES:
         plain = [ua(y[f.test], p.argmax(1)) for f, p in zip(folds, probs[r])]
         norm = [ua(y[f.test], center_by_speaker(p, spk[f.test]).argmax(1)) for f, p in zip(folds, probs[r])]
