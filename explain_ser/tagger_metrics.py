@@ -414,7 +414,7 @@ def by_duration(truth, found, tags, edges=DURATION_EDGES, collar: float = COLLAR
 #: s: calibration maps apart for detections shorter / not shorter than this. Short sounds are named right far less
 #: often at the same raw confidence (vocal-tiny.en out of fold: detections under 0.6 s stated 0.76 and were right 0.71,
 #: short breaths 0.69 against 0.54), so one map for all durations leaves them over-confident.
-CALIBRATION_SPLIT = 0.6
+CALIBRATION_SPLIT = DURATION_EDGES[1]
 MIN_PER_MAP = 20  # detections a duration's own map needs (else it shares the pooled map)
 
 

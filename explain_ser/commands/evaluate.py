@@ -76,7 +76,7 @@ def run(args) -> int:
     feats = features_for_manifest(df, encoder, FeatureStore(args.cache), layers=model.taps, progress=not args.quiet)
     probs = predict_proba(model, feats)[:, [model.labels.index(c) for c in labels]]
     if args.speaker_norm:
-        probs = _speaker_normalised(probs, df["speaker"], labels, args.manifest)
+        probs = _speaker_normalised(probs, df["speaker"], args.manifest)
     pred = [labels[i] for i in probs.argmax(1)]
     m = classification_metrics(truth, pred, labels=labels)
     ci = (ua_speaker_ci(truth, pred, df["speaker"], labels, n_boot=args.n_boot, seed=args.seed)
@@ -112,7 +112,7 @@ def run(args) -> int:
     return 0
 
 
-def _speaker_normalised(probs, speakers, labels, manifest):
+def _speaker_normalised(probs, speakers, manifest):
     """Probabilities with each speaker's mean log-probability removed, and one warning line per kind of speaker the
     normalisation does not suit (too few clips; most clips predicted as one class before it)."""
     import sys
